@@ -1,0 +1,64 @@
+#pragma once
+#include <napi.h>
+#include <ATen/ATen.h>
+#include <thread>
+
+namespace comboseg {
+
+// Per-environment state: the main thread and every worker thread that loads the
+// addon get their own copy (N-API instance data).
+struct InstanceData {
+  Napi::FunctionReference tensorCtor;
+  // Releases JS references held by zero-copy tensors whose storage is freed on
+  // a thread other than the JS thread.
+  Napi::ThreadSafeFunction releaser;
+  std::thread::id jsThread;
+};
+
+InstanceData& instance(Napi::Env env);
+
+// Tensor handle exposed to JS. It owns one at::Tensor reference; dispose()
+// drops it at once, the GC finalizer is only a backstop.
+class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  static Napi::Object Wrap(Napi::Env env, at::Tensor t);
+  static at::Tensor& From(const Napi::Value& v, const char* what);
+
+  explicit TensorHandle(const Napi::CallbackInfo& info);
+  ~TensorHandle() override;
+
+  at::Tensor tensor;
+
+ private:
+  void Set(Napi::Env env, at::Tensor t);
+  void Release(Napi::Env env);
+  int64_t accounted_ = 0;
+
+  Napi::Value Shape(const Napi::CallbackInfo& info);
+  Napi::Value DType(const Napi::CallbackInfo& info);
+  Napi::Value Disposed(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value Item(const Napi::CallbackInfo& info);
+  Napi::Value ToArray(const Napi::CallbackInfo& info);
+  Napi::Value RequiresGrad(const Napi::CallbackInfo& info);
+  Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info);
+  Napi::Value Grad(const Napi::CallbackInfo& info);
+  Napi::Value ZeroGrad(const Napi::CallbackInfo& info);
+  Napi::Value Backward(const Napi::CallbackInfo& info);
+  Napi::Value IsLeaf(const Napi::CallbackInfo& info);
+  Napi::Value DataPtr(const Napi::CallbackInfo& info);
+};
+
+// Creation from typed arrays (copying or aliasing).
+Napi::Value FromTypedArray(const Napi::CallbackInfo& info);
+
+// Generic op call through the c10 dispatcher.
+Napi::Value LookupOp(const Napi::CallbackInfo& info);
+Napi::Value CallOp(const Napi::CallbackInfo& info);
+
+// oneDNN 3-D convolutions (forward and backward on oneDNN).
+Napi::Value Conv3dOneDnn(const Napi::CallbackInfo& info);
+Napi::Value ConvTranspose3dOneDnn(const Napi::CallbackInfo& info);
+
+}  // namespace comboseg

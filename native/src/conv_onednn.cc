@@ -1,0 +1,182 @@
+// 3-D convolutions on oneDNN in both directions.
+//
+// libtorch 1.13 picks its slow native conv3d (~15 GFLOP/s) for batch 1 when
+// N*C*D*H <= 20480, and at::mkldnn_convolution's autograd formula calls
+// convolution_backward, which re-runs that heuristic. These autograd functions
+// call oneDNN directly: forward through at::mkldnn_convolution, backward
+// through the mkldnn_convolution_backward dispatch stub. The stub's dispatcher
+// (get_call_ptr) is not exported, so we read its DEFAULT pointer, which
+// REGISTER_ALL_CPU_DISPATCH sets for every CPU capability. This ties the addon
+// to libtorch 1.13's internals (1.13.1 is Debian 12's libtorch-dev).
+//
+// A transposed convolution is the adjoint of a convolution: its forward is the
+// convolution's input-gradient, its input-gradient is the convolution's
+// forward, and its weight-gradient is the convolution's weight-gradient with
+// the roles of input and output swapped. libtorch 1.13 has no oneDNN
+// transposed convolution, so this is how it gets onto oneDNN.
+#include "addon.h"
+#include "guard.h"
+
+#include <ATen/native/ConvUtils.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+namespace comboseg {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+using at::native::mkldnn_convolution_backward_fn;
+
+mkldnn_convolution_backward_fn BackwardKernel() {
+  using Stub = at::native::DispatchStub<mkldnn_convolution_backward_fn, struct at::native::mkldnn_convolution_backward_stub>;
+  mkldnn_convolution_backward_fn fn = Stub::DEFAULT;
+  TORCH_CHECK(fn != nullptr, "oneDNN convolution backward is not registered in this libtorch build");
+  return fn;
+}
+
+struct Geometry {
+  std::vector<int64_t> stride, padding, dilation, outputPadding;
+  int64_t groups;
+};
+
+// The stub is a raw CPU kernel: it must run below the autograd dispatch keys.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> OneDnnBackward(const at::Tensor& input, const at::Tensor& gradOutput,
+                                                              const at::Tensor& weight, const Geometry& g,
+                                                              std::array<bool, 3> mask) {
+  at::AutoDispatchBelowAutograd below;
+  return BackwardKernel()(input.contiguous(), gradOutput.contiguous(), weight.contiguous(), g.padding, g.stride,
+                          g.dilation, g.groups, mask);
+}
+
+void Save(AutogradContext* ctx, const Geometry& g, bool hasBias) {
+  ctx->saved_data["stride"] = g.stride;
+  ctx->saved_data["padding"] = g.padding;
+  ctx->saved_data["dilation"] = g.dilation;
+  ctx->saved_data["groups"] = g.groups;
+  ctx->saved_data["bias"] = hasBias;
+}
+
+Geometry Load(AutogradContext* ctx) {
+  Geometry g;
+  g.stride = ctx->saved_data["stride"].toIntVector();
+  g.padding = ctx->saved_data["padding"].toIntVector();
+  g.dilation = ctx->saved_data["dilation"].toIntVector();
+  g.groups = ctx->saved_data["groups"].toInt();
+  return g;
+}
+
+void CheckInputs(const at::Tensor& x, const at::Tensor& w, const char* what) {
+  TORCH_CHECK(x.dim() == 5, what, ": input must be 5-D [N, C, D, H, W], got ", x.sizes());
+  TORCH_CHECK(w.dim() == 5, what, ": weight must be 5-D, got ", w.sizes());
+  TORCH_CHECK(x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat, what,
+              ": the oneDNN path takes float32, got ", x.scalar_type(), " input and ", w.scalar_type(), " weight");
+}
+
+struct Conv3d : public torch::autograd::Function<Conv3d> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
+                            const c10::optional<at::Tensor>& bias, Geometry g) {
+    ctx->save_for_backward({x, w});
+    Save(ctx, g, bias.has_value());
+    return at::mkldnn_convolution(x.contiguous(), w.contiguous(), bias, g.padding, g.stride, g.dilation, g.groups);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    Geometry g = Load(ctx);
+    bool hasBias = ctx->saved_data["bias"].toBool();
+    std::array<bool, 3> mask{ctx->needs_input_grad(0), ctx->needs_input_grad(1), hasBias && ctx->needs_input_grad(2)};
+    auto [gx, gw, gb] = OneDnnBackward(saved[0], grads[0], saved[1], g, mask);
+    return {mask[0] ? gx : at::Tensor(), mask[1] ? gw : at::Tensor(), mask[2] ? gb : at::Tensor(), at::Tensor()};
+  }
+};
+
+struct ConvTranspose3d : public torch::autograd::Function<ConvTranspose3d> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& y, const at::Tensor& w,
+                            const c10::optional<at::Tensor>& b, Geometry g) {
+    ctx->save_for_backward({y, w});
+    Save(ctx, g, b.has_value());
+    // Output size of the transposed convolution = input size of the convolution it is the adjoint of.
+    std::vector<int64_t> outShape{y.size(0), w.size(1) * g.groups};
+    for (int i = 0; i < 3; ++i) {
+      outShape.push_back((y.size(2 + i) - 1) * g.stride[i] - 2 * g.padding[i] + g.dilation[i] * (w.size(2 + i) - 1) +
+                         g.outputPadding[i] + 1);
+    }
+    at::Tensor shapeOnly = at::empty(outShape, y.options());
+    auto res = OneDnnBackward(shapeOnly, y, w, g, {true, false, false});
+    at::Tensor z = std::get<0>(res);
+    if (b.has_value()) z.add_(b->view({1, -1, 1, 1, 1}));
+    return z;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor& y = saved[0];
+    const at::Tensor& w = saved[1];
+    Geometry g = Load(ctx);
+    bool hasBias = ctx->saved_data["bias"].toBool();
+    at::Tensor go = grads[0].contiguous();
+    at::Tensor gy, gw, gb;
+    if (ctx->needs_input_grad(0)) {
+      gy = at::mkldnn_convolution(go, w.contiguous(), c10::nullopt, g.padding, g.stride, g.dilation, g.groups);
+    }
+    if (ctx->needs_input_grad(1)) {
+      gw = std::get<1>(OneDnnBackward(go, y, w, g, {false, true, false}));
+    }
+    if (hasBias && ctx->needs_input_grad(2)) gb = go.sum({0, 2, 3, 4});
+    return {gy, gw, gb, at::Tensor()};
+  }
+};
+
+Geometry ReadGeometry(const Napi::CallbackInfo& info, size_t first, bool transposed) {
+  auto triple = [&](size_t i, int64_t dflt) {
+    std::vector<int64_t> out(3, dflt);
+    if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return out;
+    if (info[i].IsNumber()) return std::vector<int64_t>(3, info[i].As<Napi::Number>().Int64Value());
+    Napi::Array a = info[i].As<Napi::Array>();
+    if (a.Length() != 3) throw Napi::RangeError::New(info.Env(), "conv3d: expected 3 values per spatial option");
+    for (uint32_t k = 0; k < 3; ++k) out[k] = a.Get(k).As<Napi::Number>().Int64Value();
+    return out;
+  };
+  Geometry g;
+  g.stride = triple(first, 1);
+  g.padding = triple(first + 1, 0);
+  g.dilation = triple(first + 2, 1);
+  g.groups = first + 3 < info.Length() && info[first + 3].IsNumber() ? info[first + 3].As<Napi::Number>().Int64Value() : 1;
+  if (transposed) g.outputPadding = triple(first + 4, 0);
+  return g;
+}
+
+}  // namespace
+
+// conv3d(x, w, bias|null, stride, padding, dilation, groups)
+Napi::Value Conv3dOneDnn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  at::Tensor x = TensorHandle::From(info[0], "conv3d input");
+  at::Tensor w = TensorHandle::From(info[1], "conv3d weight");
+  c10::optional<at::Tensor> b;
+  if (info[2].IsObject()) b = TensorHandle::From(info[2], "conv3d bias");
+  CheckInputs(x, w, "conv3d");
+  TORCH_CHECK(x.size(1) == w.size(1) * ReadGeometry(info, 3, false).groups, "conv3d: input has ", x.size(1),
+              " channels but the weight ", w.sizes(), " expects ", w.size(1));
+  return TensorHandle::Wrap(env, Conv3d::apply(x, w, b, ReadGeometry(info, 3, false)));
+  GUARD_END(env)
+}
+
+// convTranspose3d(x, w, bias|null, stride, padding, dilation, groups, outputPadding)
+Napi::Value ConvTranspose3dOneDnn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  at::Tensor y = TensorHandle::From(info[0], "convTranspose3d input");
+  at::Tensor w = TensorHandle::From(info[1], "convTranspose3d weight");
+  c10::optional<at::Tensor> b;
+  if (info[2].IsObject()) b = TensorHandle::From(info[2], "convTranspose3d bias");
+  CheckInputs(y, w, "convTranspose3d");
+  TORCH_CHECK(y.size(1) == w.size(0), "convTranspose3d: input has ", y.size(1), " channels but the weight ",
+              w.sizes(), " expects ", w.size(0));
+  return TensorHandle::Wrap(env, ConvTranspose3d::apply(y, w, b, ReadGeometry(info, 3, true)));
+  GUARD_END(env)
+}
+
+}  // namespace comboseg
