@@ -37,6 +37,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
 
   Napi::Value Shape(const Napi::CallbackInfo& info);
   Napi::Value DType(const Napi::CallbackInfo& info);
+  Napi::Value Device(const Napi::CallbackInfo& info);
   Napi::Value Disposed(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value Item(const Napi::CallbackInfo& info);

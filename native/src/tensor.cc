@@ -12,6 +12,7 @@ Napi::Function TensorHandle::Init(Napi::Env env) {
   return DefineClass(env, "TensorHandle", {
       InstanceMethod<&TensorHandle::Shape>("shape"),
       InstanceMethod<&TensorHandle::DType>("dtype"),
+      InstanceMethod<&TensorHandle::Device>("device"),
       InstanceMethod<&TensorHandle::Disposed>("disposed"),
       InstanceMethod<&TensorHandle::Dispose>("dispose"),
       InstanceMethod<&TensorHandle::Item>("item"),
@@ -75,6 +76,11 @@ Napi::Value TensorHandle::Shape(const Napi::CallbackInfo& info) {
 Napi::Value TensorHandle::DType(const Napi::CallbackInfo& info) {
   if (!tensor.defined()) throw Napi::Error::New(info.Env(), "tensor was disposed");
   return Napi::String::New(info.Env(), DTypeName(tensor.scalar_type()));
+}
+
+Napi::Value TensorHandle::Device(const Napi::CallbackInfo& info) {
+  if (!tensor.defined()) throw Napi::Error::New(info.Env(), "tensor was disposed");
+  return Napi::String::New(info.Env(), tensor.device().str());
 }
 
 Napi::Value TensorHandle::Disposed(const Napi::CallbackInfo& info) {

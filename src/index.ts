@@ -1,0 +1,2 @@
+// comboseg: 3-D medical image segmentation with the Combo loss, on libtorch.
+export * from './engine/index.js';
