@@ -16,7 +16,7 @@
       ],
       "cflags_cc!": ["-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
       "cflags_cc": ["-std=c++17", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
-      "defines": ["_GLIBCXX_USE_CXX11_ABI=1", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "defines": ["_GLIBCXX_USE_CXX11_ABI=1", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "libraries": ["-ltorch", "-ltorch_cpu", "-lc10", "-Wl,--no-as-needed"]
     }
   ]

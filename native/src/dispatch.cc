@@ -21,9 +21,20 @@ const c10::OperatorHandle& OpAt(Napi::Env env, uint32_t id) {
   return ops[id];
 }
 
-[[noreturn]] void BadArg(Napi::Env env, const c10::FunctionSchema& s, const c10::Argument& a, const std::string& want) {
-  throw Napi::TypeError::New(env, s.name() + ": argument '" + a.name() + "' expects " + want +
-                                      " (schema: " + c10::toString(s) + ")");
+std::string Describe(const Napi::Value& v) {
+  if (v.IsNull()) return "null";
+  if (v.IsArray()) return "an array";
+  if (v.IsObject()) return "an object";
+  if (v.IsString()) return "a string";
+  if (v.IsNumber()) return "a number";
+  if (v.IsBoolean()) return "a boolean";
+  return "a value of another type";
+}
+
+[[noreturn]] void BadArg(Napi::Env env, const c10::FunctionSchema& s, const c10::Argument& a, const std::string& want,
+                         const Napi::Value& got) {
+  throw Napi::TypeError::New(env, s.name() + ": argument '" + a.name() + "' expects " + want + ", got " +
+                                      Describe(got) + " (schema: " + c10::toString(s) + ")");
 }
 
 int64_t ToInt(Napi::Env env, const Napi::Value& v, const c10::FunctionSchema& s, const c10::Argument& a) {
@@ -33,7 +44,7 @@ int64_t ToInt(Napi::Env env, const Napi::Value& v, const c10::FunctionSchema& s,
     return v.As<Napi::BigInt>().Int64Value(&lossless);
   }
   if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
-  BadArg(env, s, a, "an integer");
+  BadArg(env, s, a, "an integer", v);
 }
 
 c10::IValue ToIValue(Napi::Env env, const Napi::Value& v, const c10::TypePtr& type,
@@ -44,25 +55,26 @@ c10::IValue ToIValue(Napi::Env env, const Napi::Value& v, const c10::TypePtr& ty
       if (v.IsNull() || v.IsUndefined()) return c10::IValue();
       return ToIValue(env, v, type->containedType(0), s, a);
     case TypeKind::TensorType:
+      if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(instance(env).tensorCtor.Value())) BadArg(env, s, a, "a Tensor", v);
       return TensorHandle::From(v, (s.name() + " argument '" + a.name() + "'").c_str());
     case TypeKind::IntType:
     case TypeKind::SymIntType:
       return ToInt(env, v, s, a);
     case TypeKind::FloatType:
-      if (!v.IsNumber()) BadArg(env, s, a, "a number");
+      if (!v.IsNumber()) BadArg(env, s, a, "a number", v);
       return v.As<Napi::Number>().DoubleValue();
     case TypeKind::BoolType:
-      if (!v.IsBoolean()) BadArg(env, s, a, "a boolean");
+      if (!v.IsBoolean()) BadArg(env, s, a, "a boolean", v);
       return v.As<Napi::Boolean>().Value();
     case TypeKind::NumberType: {  // Scalar: integers stay integral, as in Python
       if (v.IsBoolean()) return c10::Scalar(v.As<Napi::Boolean>().Value());
-      if (!v.IsNumber()) BadArg(env, s, a, "a number");
+      if (!v.IsNumber()) BadArg(env, s, a, "a number", v);
       double d = v.As<Napi::Number>().DoubleValue();
       if (std::isfinite(d) && d == std::trunc(d) && std::abs(d) < 9.0e15) return c10::Scalar(static_cast<int64_t>(d));
       return c10::Scalar(d);
     }
     case TypeKind::StringType:
-      if (!v.IsString()) BadArg(env, s, a, "a string");
+      if (!v.IsString()) BadArg(env, s, a, "a string", v);
       return v.As<Napi::String>().Utf8Value();
     case TypeKind::ListType: {
       const c10::TypePtr& elem = type->containedType(0);
@@ -72,7 +84,7 @@ c10::IValue ToIValue(Napi::Env env, const Napi::Value& v, const c10::TypePtr& ty
         int64_t n = a.N() ? *a.N() : 1;
         return c10::List<int64_t>(std::vector<int64_t>(n, v.As<Napi::Number>().Int64Value()));
       }
-      if (!v.IsArray()) BadArg(env, s, a, "an array");
+      if (!v.IsArray()) BadArg(env, s, a, "an array", v);
       Napi::Array arr = v.As<Napi::Array>();
       uint32_t n = arr.Length();
       if (ek == TypeKind::IntType || ek == TypeKind::SymIntType) {
@@ -104,12 +116,12 @@ c10::IValue ToIValue(Napi::Env env, const Napi::Value& v, const c10::TypePtr& ty
         }
         return l;
       }
-      BadArg(env, s, a, "a list of " + elem->str() + " (not supported from JS)");
+      BadArg(env, s, a, "a list of " + elem->str() + " (not supported from JS)", v);
     }
     default:
       // Device, Layout, MemoryFormat, Generator...: only their defaults (null) are supported.
       if (v.IsNull() || v.IsUndefined()) return c10::IValue();
-      BadArg(env, s, a, type->str() + " (only null is supported from JS)");
+      BadArg(env, s, a, type->str() + " (only null is supported from JS)", v);
   }
 }
 

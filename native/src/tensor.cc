@@ -35,13 +35,17 @@ void TensorHandle::Set(Napi::Env env, at::Tensor t) {
   tensor = std::move(t);
   // Tell V8 about the native memory so that GC (the backstop) sees the pressure.
   accounted_ = tensor.defined() ? static_cast<int64_t>(tensor.nbytes()) : 0;
-  if (accounted_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, accounted_);
+  int64_t ignored;
+  if (accounted_ > 0) napi_adjust_external_memory(env, accounted_, &ignored);
 }
 
+// Runs from dispose() and from the GC finalizer, including during environment
+// teardown (a worker exiting), so it must not throw: the status is ignored.
 void TensorHandle::Release(Napi::Env env) {
   tensor.reset();
   if (accounted_ > 0) {
-    Napi::MemoryManagement::AdjustExternalMemory(env, -accounted_);
+    int64_t ignored;
+    napi_adjust_external_memory(env, -accounted_, &ignored);
     accounted_ = 0;
   }
 }

@@ -87,7 +87,8 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data'):
       if (!Number.isInteger(begin) || !Number.isInteger(end) || begin < 0 || end > dataLen || end - begin !== count * BYTES[dtype]) {
         fail(`tensor '${name}' byte range [${begin}, ${end}) does not fit shape [${e.shape}] ${dtype} in ${dataLen} data bytes`);
       }
-      const copy = buf.slice(dataStart + begin, dataStart + end).buffer as ArrayBuffer;
+      // Uint8Array.prototype.slice copies (Buffer#slice would alias the pool).
+      const copy = Uint8Array.prototype.slice.call(buf, dataStart + begin, dataStart + end).buffer as ArrayBuffer;
       tensors[name] = tensor(new ARRAYS[dtype](copy), e.shape, { dtype, copy: false });
     }
   } catch (err) {

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what comboseg needs on Debian 12; a second run skips what is done.
+#   system packages (apt-get as root, else prints the command) → npm ci → native addon.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(libtorch-dev libopenblas0-pthread libtcmalloc-minimal4 g++ make python3)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "[setup] installing system packages: ${missing[*]}"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+  else
+    echo "[setup] comboseg needs these Debian packages. Run:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "[setup] npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+node scripts/build-native.mjs

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Runs every test file under test/ with node's test runner (TypeScript through tsx).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mapfile -t files < <(find test -name '*.test.ts' | sort)
+exec bash scripts/with-runtime.sh node --import tsx --test --test-concurrency=1 "${files[@]}" "$@"

@@ -1,0 +1,20 @@
+// comboseg command line: one file per command under src/cli, wired here.
+import { Command } from 'commander';
+import { ComboSegError } from '../engine/errors.js';
+import { engineCommand } from './engine.js';
+
+const program = new Command('comboseg')
+  .description('3-D medical image segmentation with the Combo loss (libtorch from TypeScript)')
+  .version('0.1.0');
+program.addCommand(engineCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  // Errors users can cause are printed plainly; anything else keeps its stack.
+  if (e instanceof ComboSegError) {
+    process.stderr.write(`comboseg: ${e.message}\n`);
+    process.exit(2);
+  }
+  throw e;
+}
