@@ -6,7 +6,8 @@
         "src/addon.cc",
         "src/tensor.cc",
         "src/dispatch.cc",
-        "src/conv_onednn.cc"
+        "src/conv_onednn.cc",
+        "src/conv_binding.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all"

@@ -27,3 +27,6 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 node scripts/build-native.mjs
+
+# ESM JavaScript + type declarations in dist/ (what `main`, `exports` and the launcher use).
+npx --no-install tsc -p tsconfig.build.json

@@ -64,8 +64,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fromTypedArray", Napi::Function::New(env, FromTypedArray));
   exports.Set("lookupOp", Napi::Function::New(env, LookupOp));
   exports.Set("callOp", Napi::Function::New(env, CallOp));
-  exports.Set("conv3d", Napi::Function::New(env, Conv3dOneDnn));
-  exports.Set("convTranspose3d", Napi::Function::New(env, ConvTranspose3dOneDnn));
+  exports.Set("conv3d", Napi::Function::New(env, JsConv3d));
+  exports.Set("convTranspose3d", Napi::Function::New(env, JsConvTranspose3d));
   exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled));
   exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));

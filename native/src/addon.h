@@ -59,7 +59,7 @@ Napi::Value LookupOp(const Napi::CallbackInfo& info);
 Napi::Value CallOp(const Napi::CallbackInfo& info);
 
 // oneDNN 3-D convolutions (forward and backward on oneDNN).
-Napi::Value Conv3dOneDnn(const Napi::CallbackInfo& info);
-Napi::Value ConvTranspose3dOneDnn(const Napi::CallbackInfo& info);
+Napi::Value JsConv3d(const Napi::CallbackInfo& info);
+Napi::Value JsConvTranspose3d(const Napi::CallbackInfo& info);
 
 }  // namespace comboseg

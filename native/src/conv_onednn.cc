@@ -14,8 +14,7 @@
 // forward, and its weight-gradient is the convolution's weight-gradient with
 // the roles of input and output swapped. libtorch 1.13 has no oneDNN
 // transposed convolution, so this is how it gets onto oneDNN.
-#include "addon.h"
-#include "guard.h"
+#include "conv_onednn.h"
 
 #include <ATen/native/ConvUtils.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -35,21 +34,16 @@ mkldnn_convolution_backward_fn BackwardKernel() {
   return fn;
 }
 
-struct Geometry {
-  std::vector<int64_t> stride, padding, dilation, outputPadding;
-  int64_t groups;
-};
-
 // The stub is a raw CPU kernel: it must run below the autograd dispatch keys.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> OneDnnBackward(const at::Tensor& input, const at::Tensor& gradOutput,
-                                                              const at::Tensor& weight, const Geometry& g,
+                                                              const at::Tensor& weight, const ConvGeometry& g,
                                                               std::array<bool, 3> mask) {
   at::AutoDispatchBelowAutograd below;
   return BackwardKernel()(input.contiguous(), gradOutput.contiguous(), weight.contiguous(), g.padding, g.stride,
                           g.dilation, g.groups, mask);
 }
 
-void Save(AutogradContext* ctx, const Geometry& g, bool hasBias) {
+void Save(AutogradContext* ctx, const ConvGeometry& g, bool hasBias) {
   ctx->saved_data["stride"] = g.stride;
   ctx->saved_data["padding"] = g.padding;
   ctx->saved_data["dilation"] = g.dilation;
@@ -57,8 +51,8 @@ void Save(AutogradContext* ctx, const Geometry& g, bool hasBias) {
   ctx->saved_data["bias"] = hasBias;
 }
 
-Geometry Load(AutogradContext* ctx) {
-  Geometry g;
+ConvGeometry Load(AutogradContext* ctx) {
+  ConvGeometry g;
   g.stride = ctx->saved_data["stride"].toIntVector();
   g.padding = ctx->saved_data["padding"].toIntVector();
   g.dilation = ctx->saved_data["dilation"].toIntVector();
@@ -75,7 +69,7 @@ void CheckInputs(const at::Tensor& x, const at::Tensor& w, const char* what) {
 
 struct Conv3d : public torch::autograd::Function<Conv3d> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
-                            const c10::optional<at::Tensor>& bias, Geometry g) {
+                            const c10::optional<at::Tensor>& bias, ConvGeometry g) {
     ctx->save_for_backward({x, w});
     Save(ctx, g, bias.has_value());
     return at::mkldnn_convolution(x.contiguous(), w.contiguous(), bias, g.padding, g.stride, g.dilation, g.groups);
@@ -83,7 +77,7 @@ struct Conv3d : public torch::autograd::Function<Conv3d> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
-    Geometry g = Load(ctx);
+    ConvGeometry g = Load(ctx);
     bool hasBias = ctx->saved_data["bias"].toBool();
     std::array<bool, 3> mask{ctx->needs_input_grad(0), ctx->needs_input_grad(1), hasBias && ctx->needs_input_grad(2)};
     auto [gx, gw, gb] = OneDnnBackward(saved[0], grads[0], saved[1], g, mask);
@@ -93,7 +87,7 @@ struct Conv3d : public torch::autograd::Function<Conv3d> {
 
 struct ConvTranspose3d : public torch::autograd::Function<ConvTranspose3d> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& y, const at::Tensor& w,
-                            const c10::optional<at::Tensor>& b, Geometry g) {
+                            const c10::optional<at::Tensor>& b, ConvGeometry g) {
     ctx->save_for_backward({y, w});
     Save(ctx, g, b.has_value());
     // Output size of the transposed convolution = input size of the convolution it is the adjoint of.
@@ -113,7 +107,7 @@ struct ConvTranspose3d : public torch::autograd::Function<ConvTranspose3d> {
     auto saved = ctx->get_saved_variables();
     const at::Tensor& y = saved[0];
     const at::Tensor& w = saved[1];
-    Geometry g = Load(ctx);
+    ConvGeometry g = Load(ctx);
     bool hasBias = ctx->saved_data["bias"].toBool();
     at::Tensor go = grads[0].contiguous();
     at::Tensor gy, gw, gb;
@@ -128,55 +122,21 @@ struct ConvTranspose3d : public torch::autograd::Function<ConvTranspose3d> {
   }
 };
 
-Geometry ReadGeometry(const Napi::CallbackInfo& info, size_t first, bool transposed) {
-  auto triple = [&](size_t i, int64_t dflt) {
-    std::vector<int64_t> out(3, dflt);
-    if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return out;
-    if (info[i].IsNumber()) return std::vector<int64_t>(3, info[i].As<Napi::Number>().Int64Value());
-    Napi::Array a = info[i].As<Napi::Array>();
-    if (a.Length() != 3) throw Napi::RangeError::New(info.Env(), "conv3d: expected 3 values per spatial option");
-    for (uint32_t k = 0; k < 3; ++k) out[k] = a.Get(k).As<Napi::Number>().Int64Value();
-    return out;
-  };
-  Geometry g;
-  g.stride = triple(first, 1);
-  g.padding = triple(first + 1, 0);
-  g.dilation = triple(first + 2, 1);
-  g.groups = first + 3 < info.Length() && info[first + 3].IsNumber() ? info[first + 3].As<Napi::Number>().Int64Value() : 1;
-  if (transposed) g.outputPadding = triple(first + 4, 0);
-  return g;
-}
-
 }  // namespace
 
-// conv3d(x, w, bias|null, stride, padding, dilation, groups)
-Napi::Value Conv3dOneDnn(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  GUARD_BEGIN
-  at::Tensor x = TensorHandle::From(info[0], "conv3d input");
-  at::Tensor w = TensorHandle::From(info[1], "conv3d weight");
-  c10::optional<at::Tensor> b;
-  if (info[2].IsObject()) b = TensorHandle::From(info[2], "conv3d bias");
+at::Tensor Conv3dOneDnn(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& bias, const ConvGeometry& g) {
   CheckInputs(x, w, "conv3d");
-  TORCH_CHECK(x.size(1) == w.size(1) * ReadGeometry(info, 3, false).groups, "conv3d: input has ", x.size(1),
-              " channels but the weight ", w.sizes(), " expects ", w.size(1));
-  return TensorHandle::Wrap(env, Conv3d::apply(x, w, b, ReadGeometry(info, 3, false)));
-  GUARD_END(env)
+  TORCH_CHECK(x.size(1) == w.size(1) * g.groups, "conv3d: input has ", x.size(1), " channels but the weight ", w.sizes(),
+              " expects ", w.size(1) * g.groups);
+  return Conv3d::apply(x, w, bias, g);
 }
 
-// convTranspose3d(x, w, bias|null, stride, padding, dilation, groups, outputPadding)
-Napi::Value ConvTranspose3dOneDnn(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  GUARD_BEGIN
-  at::Tensor y = TensorHandle::From(info[0], "convTranspose3d input");
-  at::Tensor w = TensorHandle::From(info[1], "convTranspose3d weight");
-  c10::optional<at::Tensor> b;
-  if (info[2].IsObject()) b = TensorHandle::From(info[2], "convTranspose3d bias");
+at::Tensor ConvTranspose3dOneDnn(const at::Tensor& y, const at::Tensor& w, const c10::optional<at::Tensor>& bias,
+                                 const ConvGeometry& g) {
   CheckInputs(y, w, "convTranspose3d");
-  TORCH_CHECK(y.size(1) == w.size(0), "convTranspose3d: input has ", y.size(1), " channels but the weight ",
-              w.sizes(), " expects ", w.size(0));
-  return TensorHandle::Wrap(env, ConvTranspose3d::apply(y, w, b, ReadGeometry(info, 3, true)));
-  GUARD_END(env)
+  TORCH_CHECK(y.size(1) == w.size(0), "convTranspose3d: input has ", y.size(1), " channels but the weight ", w.sizes(),
+              " expects ", w.size(0));
+  return ConvTranspose3d::apply(y, w, bias, g);
 }
 
 }  // namespace comboseg

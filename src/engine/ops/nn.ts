@@ -120,3 +120,11 @@ export const softmax = (x: Tensor, dim: number): Tensor => callT('aten::softmax.
 export const logSoftmax = (x: Tensor, dim: number): Tensor => callT('aten::log_softmax.int', x, dim);
 /** Dropout with probability p when `training`; identity otherwise. */
 export const dropout = (x: Tensor, p: number, training: boolean): Tensor => callT('aten::dropout', x, p, training);
+
+export type LossReduction = 'none' | 'mean' | 'sum';
+const REDUCTION_CODE: Record<LossReduction, number> = { none: 0, mean: 1, sum: 2 };
+
+/** Binary cross entropy from logits, computed stably by libtorch (−[t·log σ(x) + (1−t)·log(1−σ(x))]). */
+export function bceWithLogits(logits: Tensor, target: Tensor, reduction: LossReduction = 'mean'): Tensor {
+  return callT('aten::binary_cross_entropy_with_logits', logits, target, null, null, REDUCTION_CODE[reduction]);
+}
