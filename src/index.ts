@@ -1,2 +1,3 @@
 // comboseg: 3-D medical image segmentation with the Combo loss, on libtorch.
 export * from './engine/index.js';
+export * as losses from './losses/index.js';

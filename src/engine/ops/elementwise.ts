@@ -59,6 +59,8 @@ export const gt = cmp('gt');
 export const ge = cmp('ge');
 export const lt = cmp('lt');
 export const le = cmp('le');
+/** True where the value is neither NaN nor ±Inf. */
+export const isfinite = (a: Tensor): Tensor => callT('aten::isfinite', a);
 export const logicalNot = (a: Tensor): Tensor => callT('aten::logical_not', a);
 export const logicalAnd = (a: Tensor, b: Tensor): Tensor => callT('aten::logical_and', a, b);
 export const logicalOr = (a: Tensor, b: Tensor): Tensor => callT('aten::logical_or', a, b);

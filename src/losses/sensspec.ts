@@ -1,0 +1,29 @@
+// Sensitivity–specificity loss (Brosch et al. 2015):
+//   r · Σ(t−p)²·t / Σt  +  (1−r) · Σ(t−p)²·(1−t) / Σ(1−t)
+// With a binary target each sum in a denominator is 0 or ≥ 1; when it is 0 its
+// numerator is 0 too, and the term is defined as 0 (denominators clamped to ≥ 1).
+import { makeLoss, type Loss } from './loss.js';
+import { checkBoolean, checkRange, mergeOptions } from './options.js';
+import { probs, sigmoidInputs } from './inputs.js';
+
+export interface SensSpecOptions {
+  /** Weight of the sensitivity term, in [0, 1]. Default 0.05. */
+  r: number;
+  fromProbabilities: boolean;
+}
+export const SENSSPEC_DEFAULTS: Readonly<SensSpecOptions> = Object.freeze({ r: 0.05, fromProbabilities: false });
+
+/** Sensitivity + specificity loss. logits, target: [B, K, ...] (target one-hot {0, 1}). */
+export function sensspec(opts: Partial<SensSpecOptions> = {}): Loss<SensSpecOptions> {
+  const o = mergeOptions('sensspec', SENSSPEC_DEFAULTS, opts);
+  checkRange('sensspec', 'r', o.r, 0, 1);
+  checkBoolean('sensspec', 'fromProbabilities', o.fromProbabilities);
+  return makeLoss('sensspec', o, (logits, target) => {
+    const t = sigmoidInputs('sensspec', logits, target, o.fromProbabilities);
+    const notT = t.neg().add(1);
+    const sq = t.sub(probs(logits, o.fromProbabilities)).square();
+    const sens = sq.mul(t).sum().div(t.sum().clamp(1, null));
+    const spec = sq.mul(notT).sum().div(notT.sum().clamp(1, null));
+    return sens.mul(o.r).add(spec.mul(1 - o.r));
+  });
+}

@@ -1,0 +1,67 @@
+// Weighted categorical cross entropy (softmax), weights per class, normalised as
+// PyTorch's weighted mean:  −Σ_vox w_{y} · ln softmax(x)_{y}  /  Σ_vox w_{y}.
+// Weights: given, or computed from the target batch:
+//   'inverse-frequency':  w_c = N / (C · n_c)
+//   'median-frequency':   w_c = median_c'(f_c') / f_c,  f_c = n_c / N  (SegNet; Eigen & Fergus)
+// where n_c counts voxels of class c. Classes absent from the batch get weight 0
+// (they contribute nothing anyway) so no weight is infinite.
+import { tensor } from '../engine/tensor.js';
+import type { Tensor } from '../engine/tensor.js';
+import { ComboSegError } from '../engine/errors.js';
+import { makeLoss, type Loss } from './loss.js';
+import { checkBoolean, mergeOptions } from './options.js';
+import { logSoftmaxProbs, softmaxInputs } from './inputs.js';
+
+export type ClassWeights = number[] | 'inverse-frequency' | 'median-frequency';
+
+export interface WceOptions {
+  /** Per-class weights (length C, ≥ 0), or a rule to compute them from the target. Default 'inverse-frequency'. */
+  weights: ClassWeights;
+  fromProbabilities: boolean;
+}
+export const WCE_DEFAULTS: Readonly<WceOptions> = Object.freeze({ weights: 'inverse-frequency', fromProbabilities: false });
+
+/** Class weights from voxel counts per class (see the module comment). */
+export function frequencyWeights(counts: number[], rule: 'inverse-frequency' | 'median-frequency'): number[] {
+  const n = counts.reduce((a, b) => a + b, 0);
+  if (rule === 'inverse-frequency') return counts.map((c) => (c > 0 ? n / (counts.length * c) : 0));
+  const freqs = counts.filter((c) => c > 0).map((c) => c / n).sort((a, b) => a - b);
+  const mid = freqs.length / 2;
+  const median = freqs.length % 2 ? freqs[Math.floor(mid)] : (freqs[mid - 1] + freqs[mid]) / 2;
+  return counts.map((c) => (c > 0 ? median / (c / n) : 0));
+}
+
+/** Weighted softmax cross entropy. logits [B, C, ...]; target labels [B, ...] or one-hot [B, C, ...]. */
+export function wce(opts: Partial<WceOptions> = {}): Loss<WceOptions> {
+  const o = mergeOptions('wce', WCE_DEFAULTS, opts);
+  const w = o.weights;
+  if (Array.isArray(w)) {
+    if (w.length === 0 || w.some((v) => typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
+      throw new ComboSegError(`loss 'wce': option 'weights' must be finite numbers ≥ 0, got [${w.join(', ')}]`);
+    }
+  } else if (w !== 'inverse-frequency' && w !== 'median-frequency') {
+    throw new ComboSegError(`loss 'wce': option 'weights' must be a number[] or 'inverse-frequency' or 'median-frequency', got ${JSON.stringify(w)}`);
+  }
+  checkBoolean('wce', 'fromProbabilities', o.fromProbabilities);
+  return makeLoss('wce', o, (logits, target) => {
+    const t = softmaxInputs('wce', logits, target, o.fromProbabilities);
+    const C = logits.shape[1];
+    let weights: number[];
+    if (Array.isArray(w)) {
+      if (w.length !== C) throw new ComboSegError(`loss 'wce': ${w.length} class weights given for ${C} channels`);
+      weights = w;
+    } else {
+      weights = frequencyWeights(perClassCounts(t), w);
+    }
+    const wShape = [1, C, ...Array<number>(logits.rank - 2).fill(1)];
+    const wt = t.mul(tensor(weights, wShape, { dtype: logits.dtype })); // w_y at each voxel, one-hot spread
+    const num = wt.mul(logSoftmaxProbs(logits, o.fromProbabilities)).sum().neg();
+    const den = wt.sum();
+    if (den.item() === 0) throw new ComboSegError(`loss 'wce': every voxel has class weight 0`);
+    return num.div(den);
+  });
+}
+
+function perClassCounts(t: Tensor): number[] {
+  return t.sum([0, ...Array.from({ length: t.rank - 2 }, (_, i) => i + 2)]).toArray();
+}
