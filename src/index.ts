@@ -1,3 +1,5 @@
 // comboseg: 3-D medical image segmentation with the Combo loss, on libtorch.
 export * from './engine/index.js';
 export * as losses from './losses/index.js';
+export * as networks from './networks/index.js';
+export * as nn from './nn/index.js';

@@ -1,0 +1,56 @@
+// What every network shares: a name, its options, the input-size multiple its
+// down-sampling needs, and an input check that says what is wrong.
+import type { Tensor } from '../engine/tensor.js';
+import { ComboSegError } from '../engine/errors.js';
+import { Module } from '../nn/module.js';
+import { BatchNorm3d, PReLU, ReLU, Sequential } from '../nn/layers.js';
+import { Conv3d } from '../nn/conv.js';
+import type { Rng } from '../util/random.js';
+
+export interface NetworkOptions {
+  /** Image channels in. Default 1. */
+  inChannels: number;
+  /** Output channels (organs, for the sigmoid losses). Required. */
+  outChannels: number;
+  /** Seed of the Glorot initialisation. Default 0. */
+  seed: number;
+}
+
+export abstract class Network extends Module {
+  abstract readonly name: string;
+  abstract readonly options: Readonly<NetworkOptions>;
+  /** Each spatial size of the input must be a multiple of this (2^number of down-samplings). */
+  abstract readonly divisor: number;
+
+  /** [B, inChannels, D, H, W] → logits [B, outChannels, D, H, W]. */
+  abstract override forward(x: Tensor): Tensor;
+
+  protected checkInput(x: Tensor): void {
+    if (x.rank !== 5) throw new ComboSegError(`${this.name}: expected input [B, C, D, H, W], got shape [${x.shape}]`);
+    if (x.shape[1] !== this.options.inChannels) {
+      throw new ComboSegError(`${this.name}: input has ${x.shape[1]} channel(s), the network was built for ${this.options.inChannels}`);
+    }
+    const bad = x.shape.slice(2).filter((s) => s % this.divisor !== 0);
+    if (bad.length) {
+      throw new ComboSegError(
+        `${this.name}: spatial size [${x.shape.slice(2)}] must be a multiple of ${this.divisor} on every axis ` +
+          `(the network down-samples ${Math.log2(this.divisor)} times); pad the input, as sliding-window inference does`,
+      );
+    }
+  }
+}
+
+/** conv k×k×k ('same' padding) → batch norm → ReLU or PReLU. */
+export function convBlock(cin: number, cout: number, rng: Rng, o: { kernel?: number; activation?: 'relu' | 'prelu' } = {}): Sequential {
+  const k = o.kernel ?? 3;
+  return new Sequential(
+    new Conv3d(cin, cout, k, { padding: (k - 1) / 2, rng }),
+    new BatchNorm3d(cout),
+    o.activation === 'prelu' ? new PReLU(cout) : new ReLU(),
+  );
+}
+
+/** n conv blocks in a row, the first from cin channels, the rest cout → cout. */
+export function convStack(n: number, cin: number, cout: number, rng: Rng, o: { kernel?: number; activation?: 'relu' | 'prelu' } = {}): Sequential {
+  return new Sequential(...Array.from({ length: n }, (_, i) => convBlock(i === 0 ? cin : cout, cout, rng, o)));
+}

@@ -1,0 +1,70 @@
+// 3-D SegNet (Badrinarayanan et al., in 3-D): an encoder–decoder without skip
+// connections whose decoder up-samples by max-unpooling with the encoder's
+// pooling indices. Encoder level i: `convsPerLevel` × (3×3×3 conv → BN → ReLU),
+// then 2×2×2 max-pooling that keeps its indices. Decoder level i: unpool with
+// level i's indices, then the convolutions in reverse, the last one narrowing to
+// level i−1's width. A 1×1×1 convolution gives the logits.
+import type { Tensor } from '../engine/tensor.js';
+import { Rng } from '../util/random.js';
+import { Conv3d } from '../nn/conv.js';
+import { MaxPool3d, MaxUnpool3d, Sequential } from '../nn/layers.js';
+import { Network, convBlock, convStack, type NetworkOptions } from './network.js';
+import { checkChannels, checkPositiveInt, mergeNetworkOptions } from './options.js';
+
+export interface Segnet3dOptions extends NetworkOptions {
+  /** Channels per level. Default [32, 64, 128, 256]. */
+  channels: number[];
+  /** Convolutions per level. Default 2. */
+  convsPerLevel: number;
+}
+
+export const SEGNET3D_DEFAULTS: Readonly<Segnet3dOptions> = Object.freeze({
+  inChannels: 1, outChannels: 1, seed: 0, channels: [32, 64, 128, 256], convsPerLevel: 2,
+});
+
+export class Segnet3d extends Network {
+  readonly name = 'segnet3d';
+  readonly options: Readonly<Segnet3dOptions>;
+  readonly divisor: number;
+  readonly #encoder: Sequential[];
+  readonly #decoder: Sequential[];
+  readonly #pool = new MaxPool3d(2);
+  readonly #unpool = new MaxUnpool3d(2);
+  readonly #head: Conv3d;
+
+  constructor(opts: Partial<Segnet3dOptions> = {}) {
+    super();
+    const o = mergeNetworkOptions('segnet3d', SEGNET3D_DEFAULTS, opts);
+    checkChannels('segnet3d', 'channels', o.channels, 1);
+    checkPositiveInt('segnet3d', 'convsPerLevel', o.convsPerLevel);
+    this.options = o;
+    const rng = new Rng(o.seed);
+    const c = o.channels, n = o.convsPerLevel;
+    this.divisor = 2 ** c.length;
+    this.#encoder = c.map((ch, i) => this.addModule(`encoder.${i}`, convStack(n, i === 0 ? o.inChannels : c[i - 1], ch, rng)));
+    this.#decoder = c.map((ch, i) => {
+      const narrowTo = i === 0 ? c[0] : c[i - 1];
+      const blocks = Array.from({ length: n }, (_, j) => convBlock(ch, j === n - 1 ? narrowTo : ch, rng));
+      return this.addModule(`decoder.${i}`, new Sequential(...blocks));
+    }).reverse();
+    this.#head = this.addModule('head', new Conv3d(c[0], o.outChannels, 1, { rng }));
+  }
+
+  forward(x: Tensor): Tensor {
+    this.checkInput(x);
+    const pools: { indices: Tensor; size: [number, number, number] }[] = [];
+    let h = x;
+    for (const level of this.#encoder) {
+      h = level.forward(h);
+      const size = h.shape.slice(2) as [number, number, number];
+      const [pooled, indices] = this.#pool.forwardWithIndices(h);
+      pools.push({ indices, size });
+      h = pooled;
+    }
+    this.#decoder.forEach((level, k) => {
+      const { indices, size } = pools[pools.length - 1 - k];
+      h = level.forward(this.#unpool.forward(h, indices, size));
+    });
+    return this.#head.forward(h);
+  }
+}

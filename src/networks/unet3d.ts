@@ -1,0 +1,78 @@
+// 3-D U-Net (Çiçek et al. 2016), extended to K output channels. Encoder level i:
+// conv(→ f_i) and conv(f_i → 2·f_i), each with batch norm and ReLU, then 2×2×2
+// max-pooling. Decoder: 2×2×2 up-convolution (stride 2, channels kept),
+// concatenation with the encoder level's output, two convs down to 2·f_i. A
+// 1×1×1 convolution gives the logits. Çiçek's widths f = [32, 64, 128, 256]:
+// 19,073,925 trainable parameters for 1 input and 5 output channels (the combo
+// paper reports 12,226,243 for its own setting, not specified further).
+import type { Tensor } from '../engine/tensor.js';
+import { cat } from '../engine/ops/shape.js';
+import { Rng } from '../util/random.js';
+import { Conv3d, ConvTranspose3d } from '../nn/conv.js';
+import { MaxPool3d, Sequential, Upsample } from '../nn/layers.js';
+import type { Module } from '../nn/module.js';
+import { Network, convBlock, convStack, type NetworkOptions } from './network.js';
+import { checkChannels, checkOneOf, mergeNetworkOptions } from './options.js';
+
+export type UnetUpsampling = 'transposed' | 'nearest' | 'trilinear';
+
+export interface Unet3dOptions extends NetworkOptions {
+  /** f_i per level; each encoder level ends with 2·f_i channels. Default [32, 64, 128, 256]. */
+  channels: number[];
+  /** 'transposed' (learned 2×2×2 up-convolution, Çiçek; default), or parameter-free 'nearest' / 'trilinear'. */
+  upsampling: UnetUpsampling;
+}
+
+export const UNET3D_DEFAULTS: Readonly<Unet3dOptions> = Object.freeze({
+  inChannels: 1, outChannels: 1, seed: 0, channels: [32, 64, 128, 256], upsampling: 'transposed',
+});
+
+export class Unet3d extends Network {
+  readonly name = 'unet3d';
+  readonly options: Readonly<Unet3dOptions>;
+  readonly divisor: number;
+  readonly #encoder: Sequential[];
+  readonly #ups: Module[];
+  readonly #decoder: Sequential[];
+  readonly #pool = new MaxPool3d(2);
+  readonly #head: Conv3d;
+
+  constructor(opts: Partial<Unet3dOptions> = {}) {
+    super();
+    const o = mergeNetworkOptions('unet3d', UNET3D_DEFAULTS, opts);
+    checkChannels('unet3d', 'channels', o.channels, 2);
+    checkOneOf('unet3d', 'upsampling', o.upsampling, ['transposed', 'nearest', 'trilinear'] as const);
+    this.options = o;
+    const rng = new Rng(o.seed);
+    const f = o.channels;
+    const out = f.map((fi) => 2 * fi); // channels leaving each encoder level
+    this.divisor = 2 ** (f.length - 1);
+    this.#encoder = f.map((fi, i) =>
+      this.addModule(`encoder.${i}`, new Sequential(convBlock(i === 0 ? o.inChannels : out[i - 1], fi, rng), convBlock(fi, 2 * fi, rng))));
+    this.#ups = [];
+    this.#decoder = [];
+    for (let i = f.length - 2; i >= 0; i--) {
+      const below = i === f.length - 2 ? out[f.length - 1] : out[i + 1];
+      this.#ups.push(this.addModule(`up.${i}`, o.upsampling === 'transposed'
+        ? new ConvTranspose3d(below, below, 2, { stride: 2, rng })
+        : new Upsample(2, o.upsampling)));
+      this.#decoder.push(this.addModule(`decoder.${i}`, convStack(2, below + out[i], out[i], rng)));
+    }
+    this.#head = this.addModule('head', new Conv3d(out[0], o.outChannels, 1, { rng }));
+  }
+
+  forward(x: Tensor): Tensor {
+    this.checkInput(x);
+    const skips: Tensor[] = [];
+    let h = x;
+    this.#encoder.forEach((level, i) => {
+      h = level.forward(i === 0 ? h : this.#pool.forward(h));
+      skips.push(h);
+    });
+    this.#decoder.forEach((level, k) => {
+      const skip = skips[skips.length - 2 - k];
+      h = level.forward(cat([this.#ups[k].forward(h) as Tensor, skip], 1));
+    });
+    return this.#head.forward(h);
+  }
+}

@@ -1,0 +1,104 @@
+// 3-D V-Net (Milletari et al. 2016), extended to K output channels. Stages of
+// 5×5×5 convolutions with PReLU (and batch norm after each convolution, as the
+// combo paper does everywhere); each stage learns a residual (its input is added
+// to its output; the first stage's single-channel input is broadcast to all its
+// channels). Down-sampling: 2×2×2 convolution, stride 2, doubling channels.
+// Up-sampling: 2×2×2 transposed convolution, stride 2, halving channels, then
+// concatenation with the encoder stage of the same resolution. Defaults
+// (Milletari): channels [16, 32, 64, 128, 256], encoder convolutions per stage
+// [1, 2, 3, 3, 3], decoder [3, 3, 2, 1]: 65,182,325 trainable parameters for 1
+// input and 5 output channels (the combo paper reports 84,938,241 for its version).
+import type { Tensor } from '../engine/tensor.js';
+import { add } from '../engine/ops/elementwise.js';
+import { cat, expand } from '../engine/ops/shape.js';
+import { ComboSegError } from '../engine/errors.js';
+import { Rng } from '../util/random.js';
+import { Conv3d, ConvTranspose3d } from '../nn/conv.js';
+import { BatchNorm3d, PReLU, Sequential } from '../nn/layers.js';
+import { Network, convStack, type NetworkOptions } from './network.js';
+import { checkChannels, mergeNetworkOptions } from './options.js';
+
+export interface VnetOptions extends NetworkOptions {
+  /** Channels per stage, shallow to deep. Default [16, 32, 64, 128, 256]. */
+  channels: number[];
+  /** Convolutions in each encoder stage. Default [1, 2, 3, 3, 3]. */
+  encoderConvs: number[];
+  /** Convolutions in each decoder stage, deepest first. Default [3, 3, 2, 1]. */
+  decoderConvs: number[];
+  /** Convolution kernel size (odd). Default 5. */
+  kernel: number;
+  /** Add each stage's input to its output. Default true. */
+  residual: boolean;
+}
+
+export const VNET_DEFAULTS: Readonly<VnetOptions> = Object.freeze({
+  inChannels: 1, outChannels: 1, seed: 0, channels: [16, 32, 64, 128, 256],
+  encoderConvs: [1, 2, 3, 3, 3], decoderConvs: [3, 3, 2, 1], kernel: 5, residual: true,
+});
+
+/** 2×2×2 stride-2 (transposed) convolution → batch norm → PReLU. */
+function resample(kind: 'down' | 'up', cin: number, cout: number, rng: Rng): Sequential {
+  const conv = kind === 'down' ? new Conv3d(cin, cout, 2, { stride: 2, rng }) : new ConvTranspose3d(cin, cout, 2, { stride: 2, rng });
+  return new Sequential(conv, new BatchNorm3d(cout), new PReLU(cout));
+}
+
+export class Vnet extends Network {
+  readonly name = 'vnet';
+  readonly options: Readonly<VnetOptions>;
+  readonly divisor: number;
+  readonly #stages: Sequential[];
+  readonly #downs: Sequential[];
+  readonly #ups: Sequential[];
+  readonly #decoder: Sequential[];
+  readonly #head: Conv3d;
+
+  constructor(opts: Partial<VnetOptions> = {}) {
+    super();
+    const o = mergeNetworkOptions('vnet', VNET_DEFAULTS, opts);
+    const c = o.channels;
+    checkChannels('vnet', 'channels', c, 2);
+    checkChannels('vnet', 'encoderConvs', o.encoderConvs, c.length);
+    checkChannels('vnet', 'decoderConvs', o.decoderConvs, c.length - 1);
+    if (o.encoderConvs.length !== c.length || o.decoderConvs.length !== c.length - 1) {
+      throw new ComboSegError(`network 'vnet': need ${c.length} encoderConvs and ${c.length - 1} decoderConvs for ${c.length} stages`);
+    }
+    if (!Number.isInteger(o.kernel) || o.kernel < 1 || o.kernel % 2 === 0) throw new ComboSegError(`network 'vnet': option 'kernel' must be odd, got ${o.kernel}`);
+    this.options = o;
+    const rng = new Rng(o.seed);
+    const conv = { kernel: o.kernel, activation: 'prelu' as const };
+    this.divisor = 2 ** (c.length - 1);
+    this.#stages = c.map((ch, i) => this.addModule(`encoder.${i}`, convStack(o.encoderConvs[i], i === 0 ? o.inChannels : ch, ch, rng, conv)));
+    this.#downs = c.slice(1).map((ch, i) => this.addModule(`down.${i}`, resample('down', c[i], ch, rng)));
+    this.#ups = [];
+    this.#decoder = [];
+    let below = c[c.length - 1];
+    for (let s = 0, i = c.length - 2; i >= 0; s++, i--) {
+      this.#ups.push(this.addModule(`up.${i}`, resample('up', below, c[i], rng)));
+      this.#decoder.push(this.addModule(`decoder.${i}`, convStack(o.decoderConvs[s], 2 * c[i], 2 * c[i], rng, conv)));
+      below = 2 * c[i];
+    }
+    this.#head = this.addModule('head', new Conv3d(below, o.outChannels, 1, { rng }));
+  }
+
+  #residual(out: Tensor, input: Tensor): Tensor {
+    if (!this.options.residual) return out;
+    // The first stage's input has fewer channels: broadcast it, as Milletari does.
+    return add(out, input.shape[1] === out.shape[1] ? input : expand(input.mean([1], true), out.shape));
+  }
+
+  forward(x: Tensor): Tensor {
+    this.checkInput(x);
+    const skips: Tensor[] = [];
+    let h = x;
+    this.#stages.forEach((stage, i) => {
+      const input = i === 0 ? h : this.#downs[i - 1].forward(h);
+      h = this.#residual(stage.forward(input), input);
+      skips.push(h);
+    });
+    this.#decoder.forEach((stage, s) => {
+      const input = cat([this.#ups[s].forward(h), skips[skips.length - 2 - s]], 1);
+      h = this.#residual(stage.forward(input), input);
+    });
+    return this.#head.forward(h);
+  }
+}
