@@ -3,3 +3,4 @@ export * from './engine/index.js';
 export * as losses from './losses/index.js';
 export * as networks from './networks/index.js';
 export * as nn from './nn/index.js';
+export * as training from './training/index.js';

@@ -1,0 +1,1 @@
+export { Sgd, Adam, Adadelta, type Optimizer } from './optimizers.js';
