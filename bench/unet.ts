@@ -34,13 +34,16 @@ export function unetStepMs(steps: number, size = 64): number {
   for (let step = 0; step < steps + 2; step++) {
     const t0 = performance.now();
     tidy(() => {
-      const s1 = run(e1, x);
-      const s2 = run(e2, maxPool3d(s1, 2));
-      let h = run(bott, maxPool3d(s2, 2));
-      h = run(d2, cat([convTranspose3d(h, up2, null, { stride: 2 }), s2], 1));
-      h = run(d1, cat([convTranspose3d(h, up1, null, { stride: 2 }), s1], 1));
-      const logits = conv3d(h, head);
-      const loss = bceWithLogits(logits, y);
+      // The forward pass in its own scope: only the loss comes out, so libtorch can free
+      // each saved activation as soon as backward has used it (as the C++ reference does).
+      const loss = tidy(() => {
+        const s1 = run(e1, x);
+        const s2 = run(e2, maxPool3d(s1, 2));
+        let h = run(bott, maxPool3d(s2, 2));
+        h = run(d2, cat([convTranspose3d(h, up2, null, { stride: 2 }), s2], 1));
+        h = run(d1, cat([convTranspose3d(h, up1, null, { stride: 2 }), s1], 1));
+        return bceWithLogits(conv3d(h, head), y);
+      });
       loss.backward();
       noGrad(() => {
         for (const p of params) {

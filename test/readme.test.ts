@@ -9,7 +9,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 test('README example prints the loss and the gradient shape it claims', () => {
   const readme = readFileSync(`${root}README.md`, 'utf8');
-  const code = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  const code = /## The engine[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
   assert.ok(code, 'README has a ts example');
   const file = `${root}.readme-example.mts`;
   writeFileSync(file, code);
