@@ -4,3 +4,4 @@ export * as losses from './losses/index.js';
 export * as networks from './networks/index.js';
 export * as nn from './nn/index.js';
 export * as training from './training/index.js';
+export * as data from './data/index.js';

@@ -1,0 +1,170 @@
+// Reading and writing medical images through ITK (itk-wasm, offline in Node):
+// NIfTI (.nii, .nii.gz, .hdr/.img), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd).
+// ITK applies NIfTI scl_slope / scl_inter on read, as nibabel does, and reports
+// geometry in LPS. Bad files give one ComboSegError naming the file; writes are
+// atomic (temporary files in the same folder, then rename).
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { readImageNode, writeImageNode } from '@itk-wasm/image-io';
+import { Image, ImageType, PixelTypes } from 'itk-wasm';
+import { ComboSegError } from '../engine/errors.js';
+import type { TypedArray } from '../engine/dtype.js';
+import { checkNifti } from './nifti-header.js';
+import { voxelCount, type Vec3, type Volume } from './volume.js';
+
+export const EXTENSIONS = ['.nii.gz', '.nii', '.hdr', '.img', '.nrrd', '.nhdr', '.mha', '.mhd'] as const;
+
+/** The image extension of a path ('.nii.gz', '.nrrd', ...), or null. */
+export function imageExtension(path: string): string | null {
+  const lower = path.toLowerCase();
+  return EXTENSIONS.find((e) => lower.endsWith(e)) ?? null;
+}
+
+// itk-wasm prints "Exception while running pipeline" and friends on failure;
+// the error we throw says it better, so those lines are dropped.
+const ITK_NOISE = /^(Exception while running pipeline|stdout:|stderr:|exception:|Build module in Debug mode)/;
+async function quietly<T>(fn: () => Promise<T>): Promise<T> {
+  const { log, error, warn } = console;
+  const filter = (orig: (...a: unknown[]) => void) => (...a: unknown[]) => {
+    if (!(typeof a[0] === 'string' && ITK_NOISE.test(a[0]))) orig(...a);
+  };
+  console.log = filter(log);
+  console.error = filter(error);
+  console.warn = filter(warn);
+  try {
+    return await fn();
+  } finally {
+    Object.assign(console, { log, error, warn });
+  }
+}
+
+function describe(e: unknown): string {
+  if (typeof e === 'number') return 'ITK raised an exception while decoding (corrupt or truncated data?)';
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.replace(/^Could not read: .*$/m, 'ITK could not read it (unrecognised, corrupt or truncated)').split('\n')[0];
+}
+
+async function sniff(path: string, ext: string): Promise<string | null> {
+  if (ext === '.nii' || ext === '.nii.gz' || ext === '.hdr') return checkNifti(path);
+  if (ext === '.img') return existsSync(path.replace(/\.img$/, '.hdr')) ? checkNifti(path.replace(/\.img$/, '.hdr')) : 'an .img file needs its .hdr beside it';
+  const head = readFileSync(path).subarray(0, 64).toString('latin1');
+  if ((ext === '.nrrd' || ext === '.nhdr') && !head.startsWith('NRRD000')) return 'no NRRD magic ("NRRD000x") at the start';
+  if ((ext === '.mha' || ext === '.mhd') && !/^(ObjectType|NDims|Comment|TransformType|AnatomicalOrientation)\s*=/m.test(head)) {
+    return 'no MetaImage header ("ObjectType = Image" / "NDims = 3")';
+  }
+  return null;
+}
+
+function fail(path: string, why: string): never {
+  throw new ComboSegError(`${path}: ${why}`);
+}
+
+/**
+ * Reads a 3-D scalar image. Values are scaled (NIfTI slope/intercept) as stored;
+ * geometry is LPS. 2-D images become one-slice volumes.
+ */
+export async function readVolume(path: string): Promise<Volume> {
+  if (!existsSync(path)) fail(path, 'no such file');
+  if (!statSync(path).isFile()) fail(path, 'not a file');
+  const ext = imageExtension(path);
+  if (!ext) fail(path, `unsupported file type; comboseg reads ${EXTENSIONS.join(', ')}`);
+  if (statSync(path).size === 0) fail(path, 'empty file');
+  const problem = await sniff(path, ext);
+  if (problem) fail(path, problem);
+  let img: Image;
+  try {
+    img = await quietly(() => readImageNode(ext === '.img' ? path.replace(/\.img$/, '.hdr') : path));
+  } catch (e) {
+    fail(path, describe(e));
+  }
+  const t = img.imageType;
+  if (t.pixelType !== PixelTypes.Scalar || t.components !== 1) fail(path, `unsupported pixel type ${t.pixelType} with ${t.components} components; comboseg reads scalar images`);
+  if (t.dimension > 3 && img.size.slice(3).some((s) => s > 1)) fail(path, `${t.dimension}-D image of size [${img.size}]; comboseg reads 3-D volumes`);
+  if (t.dimension < 2) fail(path, `${t.dimension}-D image; comboseg reads 3-D volumes`);
+  if (!img.data) fail(path, 'no voxel data');
+  const d = t.dimension;
+  const size = [0, 1, 2].map((i) => (i < d ? img.size[i] : 1)) as Vec3;
+  const spacing = [0, 1, 2].map((i) => (i < d ? img.spacing[i] : 1)) as Vec3;
+  const origin = [0, 1, 2].map((i) => (i < d ? img.origin[i] : 0)) as Vec3;
+  const direction = [0, 1, 2].flatMap((r) => [0, 1, 2].map((c) => (r < d && c < d ? Number(img.direction[r * d + c]) : r === c ? 1 : 0)));
+  let data = img.data as TypedArray;
+  if (data.length !== voxelCount({ size })) data = data.subarray(0, voxelCount({ size })) as TypedArray; // a trailing singleton 4th axis
+  if (data instanceof BigInt64Array || (data as unknown) instanceof BigUint64Array) data = Float64Array.from(data as unknown as ArrayLike<bigint>, Number);
+  const stored = img.metadata instanceof Map ? img.metadata.get('datatype') : undefined;
+  const pixelType = stored !== undefined ? niftiTypeName(Number(stored)) : String(t.componentType);
+  return { data, size, spacing, origin, direction, pixelType };
+}
+
+function niftiTypeName(code: number): string {
+  const names: Record<number, string> = { 2: 'uint8', 4: 'int16', 8: 'int32', 16: 'float32', 64: 'float64', 256: 'int8', 512: 'uint16', 768: 'uint32', 1024: 'int64', 1280: 'uint64' };
+  return names[code] ?? `nifti-${code}`;
+}
+
+/**
+ * Reads a label map: values rounded to the nearest integer (never truncated: a
+ * mask stored as scaled int32 or float comes out right), as the smallest
+ * unsigned array that holds them. Throws on negative or non-finite labels.
+ */
+export async function readLabels(path: string): Promise<Volume> {
+  const v = await readVolume(path);
+  return { ...v, data: toLabelArray(v.data, path) };
+}
+
+export function toLabelArray(data: TypedArray, where: string): Uint8Array | Uint16Array | Uint32Array {
+  let max = 0;
+  const n = data.length;
+  const rounded = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = Math.round(Number(data[i]));
+    if (!(r >= 0)) throw new ComboSegError(`${where}: label map holds ${Number(data[i])} at voxel ${i}; labels must be non-negative integers`);
+    rounded[i] = r;
+    if (r > max) max = r;
+  }
+  const out = max < 256 ? new Uint8Array(n) : max < 65536 ? new Uint16Array(n) : new Uint32Array(n);
+  out.set(rounded);
+  return out;
+}
+
+const COMPONENT: [new (...a: never[]) => TypedArray, string][] = [
+  [Float32Array, 'float32'], [Float64Array, 'float64'], [Int32Array, 'int32'], [Int16Array, 'int16'],
+  [Int8Array, 'int8'], [Uint8Array, 'uint8'], [Uint16Array as never, 'uint16'], [Uint32Array as never, 'uint32'],
+];
+
+function componentTypeOf(data: TypedArray): string {
+  for (const [ctor, name] of COMPONENT) if (data instanceof ctor) return name;
+  throw new ComboSegError(`cannot write voxel data of type ${data.constructor.name}`);
+}
+
+/**
+ * Writes a volume atomically, with its geometry (so a prediction written with a
+ * scan's geometry opens aligned on it). The format follows the extension;
+ * .nii.gz and .nrrd are compressed.
+ */
+export async function writeVolume(path: string, vol: Volume): Promise<void> {
+  const ext = imageExtension(path);
+  if (!ext || ext === '.img') fail(path, `cannot write this file type; use one of ${EXTENSIONS.filter((e) => e !== '.img').join(', ')}`);
+  if (vol.data.length !== voxelCount(vol)) fail(path, `volume data has ${vol.data.length} voxels, size [${vol.size}] needs ${voxelCount(vol)}`);
+  if (!existsSync(dirname(path) || '.')) fail(path, `folder ${dirname(path)} does not exist`);
+  const img = new Image(new ImageType(3, componentTypeOf(vol.data) as never, PixelTypes.Scalar, 1));
+  img.size = [...vol.size];
+  img.spacing = [...vol.spacing];
+  img.origin = [...vol.origin];
+  img.direction = Float64Array.from(vol.direction);
+  img.data = vol.data as never;
+  // ITK writes into a private folder beside the target, under the final name (a .mhd
+  // or .hdr names its data file); the files are then renamed into place.
+  const tmpDir = join(dirname(path), `.comboseg-write-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  mkdirSync(tmpDir);
+  try {
+    await quietly(() => writeImageNode(img, join(tmpDir, basename(path)), { useCompression: ext === '.nii.gz' || ext === '.nrrd' || ext === '.mha' }));
+    const written = readdirSync(tmpDir);
+    // The data file of a pair first, so the header never points at a missing file.
+    written.sort((a, b) => Number(a === basename(path)) - Number(b === basename(path)));
+    for (const f of written) renameSync(join(tmpDir, f), join(dirname(path), f));
+  } catch (e) {
+    if (e instanceof ComboSegError) throw e;
+    fail(path, `could not write (${describe(e)})`);
+  } finally {
+    rmSync(tmpDir, { recursive: true, force: true });
+  }
+}

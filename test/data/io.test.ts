@@ -1,0 +1,135 @@
+// Reading real files against nibabel (test/fixtures/nibabel-reference.json,
+// made by scripts/nibabel-reference.py), rejecting bad files cleanly, and round trips.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { data, ComboSegError } from '../../src/index.js';
+import { SHARED_DATA, skipWithoutData } from './shared-data.js';
+import { assertClose } from '../helpers.js';
+
+interface Ref { size?: number[]; spacing: number[]; origin: number[]; direction: number[]; min: number; max: number; mean: number; sum: number; samples: Record<string, number>; error?: string; skip?: string }
+const reference = JSON.parse(readFileSync(new URL('../fixtures/nibabel-reference.json', import.meta.url), 'utf8')) as Record<string, Ref>;
+
+// Where the two readers may rightly differ on geometry (values must still agree):
+// - shear.nii.gz: ITK keeps only the rotation of a sheared affine (it has no shear); nibabel keeps the shear;
+// - minimal.nii.gz: no qform and no sform, so no orientation at all: nibabel falls back to the
+//   Analyze convention (x flipped, centred origin), ITK to identity at the origin.
+const SHEARED = new Set(['nifti-edge-cases/niivue/shear.nii.gz', 'nifti-edge-cases/niivue/minimal.nii.gz']);
+
+test('every readable NIfTI file in ../shared/data matches nibabel (values, size, spacing, origin, direction in LPS)', { skip: skipWithoutData }, async () => {
+  let checked = 0;
+  for (const [rel, ref] of Object.entries(reference)) {
+    if (!ref.size) continue;
+    const v = await data.readVolume(join(SHARED_DATA, rel));
+    assert.deepEqual(v.size, ref.size, `${rel}: size`);
+    assertClose(v.spacing, ref.spacing, 1e-4, `${rel}: spacing`);
+    if (!SHEARED.has(rel)) {
+      assertClose(v.direction, ref.direction, 1e-4, `${rel}: direction`);
+      assertClose(v.origin, ref.origin, 1e-3, `${rel}: origin`);
+    }
+    let min = Infinity, max = -Infinity, sum = 0;
+    for (let i = 0; i < v.data.length; i++) {
+      const x = Number(v.data[i]);
+      if (x < min) min = x;
+      if (x > max) max = x;
+      sum += x;
+    }
+    assertClose([min, max, sum / v.data.length], [ref.min, ref.max, ref.mean], 1e-5, `${rel}: min/max/mean`);
+    for (const [i, want] of Object.entries(ref.samples)) assertClose([Number(v.data[Number(i)])], [want], 1e-5, `${rel}: voxel ${i}`);
+    checked++;
+  }
+  assert.ok(checked >= 90, `${checked} files compared`);
+});
+
+test('bad files are rejected with one clear error naming the file', { skip: skipWithoutData }, async () => {
+  const edge = join(SHARED_DATA, 'nifti-edge-cases');
+  const cases: [string, RegExp][] = [
+    ['nibabel/invalid.nii', /shorter than a NIfTI header|no NIfTI/],
+    ['nibabel/invalid.nii.gz', /shorter than a NIfTI header|gzip|no NIfTI/],
+    ['nibabel/analyze.hdr', /image file .*analyze.img is missing/],
+    ['nibabel/nifti1.hdr', /image file .*nifti1.img is missing/],
+    ['nibabel/nifti2.hdr', /NIfTI-2/],
+    ['nibabel/example_nifti2.nii.gz', /NIfTI-2/],
+    ['nibabel/row_major.dconn.nii', /CIFTI file/],
+    ['nibabel/example4d.nii.gz', /4-D image \(dims 128×96×24×2\)/],
+    ['nibabel/functional.nii', /4-D image/],
+    ['niivue/complex.nii.gz', /unsupported pixel type complex64/],
+    ['ivadomed/rgb_test_file.nii.gz', /unsupported pixel type RGB24/],
+  ];
+  for (const [rel, why] of cases) {
+    const path = join(edge, rel);
+    await assert.rejects(data.readVolume(path), (e: unknown) => {
+      assert.ok(e instanceof ComboSegError, `${rel}: a ComboSegError, got ${String(e)}`);
+      assert.ok((e as Error).message.startsWith(path), `${rel}: names the file`);
+      assert.match((e as Error).message, why, rel);
+      return true;
+    });
+  }
+});
+
+test('truncated, mislabelled and missing files are rejected cleanly (no crash, nothing written)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'comboseg-bad-'));
+  const vol = { data: new Int16Array(4 * 5 * 6).map((_, i) => i), size: [4, 5, 6] as [number, number, number], spacing: [1, 2, 3] as [number, number, number], origin: [0, 0, 0] as [number, number, number], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], pixelType: 'int16' };
+  await data.writeVolume(join(dir, 'good.nii'), vol);
+  const good = readFileSync(join(dir, 'good.nii'));
+  writeFileSync(join(dir, 'short.nii'), good.subarray(0, good.length - 50));
+  await assert.rejects(data.readVolume(join(dir, 'short.nii')), /short.nii: header promises 240 bytes of voxel data \(4×5×6 int16\) but the file holds 190/);
+  await data.writeVolume(join(dir, 'good.nii.gz'), vol);
+  const gz = readFileSync(join(dir, 'good.nii.gz'));
+  writeFileSync(join(dir, 'cut.nii.gz'), gz.subarray(0, Math.floor(gz.length / 2)));
+  await assert.rejects(data.readVolume(join(dir, 'cut.nii.gz')), (e: unknown) => e instanceof ComboSegError && /cut.nii.gz: /.test((e as Error).message));
+  writeFileSync(join(dir, 'text.nrrd'), 'hello, not an image\n');
+  await assert.rejects(data.readVolume(join(dir, 'text.nrrd')), /text.nrrd: no NRRD magic/);
+  writeFileSync(join(dir, 'empty.mha'), '');
+  await assert.rejects(data.readVolume(join(dir, 'empty.mha')), /empty.mha: empty file/);
+  await assert.rejects(data.readVolume(join(dir, 'scan.png')), /scan.png: no such file/);
+  writeFileSync(join(dir, 'scan.png'), 'x');
+  await assert.rejects(data.readVolume(join(dir, 'scan.png')), /unsupported file type/);
+  await assert.rejects(data.writeVolume(join(dir, 'nowhere', 'x.nii'), vol), /folder .* does not exist/);
+  await assert.rejects(data.writeVolume(join(dir, 'bad.nii'), { ...vol, size: [9, 9, 9] }), /needs 729/);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('.') || f === 'bad.nii'), [], 'no partial or temporary output');
+});
+
+test('read → write → read keeps data and geometry in every supported format', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'comboseg-rt-'));
+  const size: [number, number, number] = [7, 5, 3];
+  const c = Math.cos(0.3), s = Math.sin(0.3);
+  const direction = [c, -s, 0, s, c, 0, 0, 0, -1]; // rotated and flipped: geometry must survive exactly
+  for (const [ctor, pixelType] of [[Float32Array, 'float32'], [Int16Array, 'int16'], [Uint8Array, 'uint8']] as const) {
+    const vol = { data: new ctor(105).map((_, i) => (i * 7) % 101), size, spacing: [0.8, 1.5, 4] as [number, number, number], origin: [-10.5, 20.25, 3] as [number, number, number], direction, pixelType };
+    for (const ext of ['.nii', '.nii.gz', '.hdr', '.nrrd', '.mha', '.mhd']) {
+      const path = join(dir, `vol-${pixelType}${ext}`);
+      await data.writeVolume(path, vol);
+      const back = await data.readVolume(path);
+      assert.deepEqual(back.size, size, ext);
+      assert.equal(back.data.constructor, ctor, `${ext} ${pixelType}: element type kept`);
+      assert.deepEqual(Array.from(back.data), Array.from(vol.data), `${ext} ${pixelType}: data`);
+      assertClose(back.spacing, vol.spacing, 1e-6, `${ext}: spacing`);
+      assertClose(back.origin, vol.origin, 1e-5, `${ext}: origin`);
+      assertClose(back.direction, direction, 1e-6, `${ext}: direction`);
+    }
+  }
+});
+
+test('a real PET scan and its mask survive a round trip with geometry (prediction aligned on its scan)', { skip: skipWithoutData }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'comboseg-pet-'));
+  const scan = await data.readVolume(join(SHARED_DATA, 'pet-sts/STS_001/PET_image.nii.gz'));
+  const mask = await data.readLabels(join(SHARED_DATA, 'pet-sts/STS_001/PET_mask.nii.gz'));
+  const pred = data.withData(scan, mask.data, 'uint8');
+  await data.writeVolume(join(dir, 'pred.nii.gz'), pred);
+  const back = await data.readLabels(join(dir, 'pred.nii.gz'));
+  assert.ok(data.sameGrid(back, scan), 'prediction on the scan grid');
+  assert.deepEqual(Array.from(back.data), Array.from(mask.data));
+  copyFileSync(join(SHARED_DATA, 'pet-sts/STS_001/PET_mask.nii.gz'), join(dir, 'copy.nii.gz'));
+});
+
+test('label maps are rounded, never truncated', () => {
+  // A mask stored as int32 with slope 2.3e-10 and intercept 0.5 reads back as values near 0 and 1
+  // that a cast would truncate to 0; rounding gives the labels.
+  const scaled = Float32Array.from([0.5 - 2.3e-10 * 2.1e9, 0.5 + 2.3e-10 * 2.1e9, 0.4999, 1.9999, 2.0001]);
+  assert.deepEqual(Array.from(data.toLabelArray(scaled, 'test')), [0, 1, 0, 2, 2]);
+  assert.throws(() => data.toLabelArray(Float32Array.from([1, -1]), 'mask.nii'), /mask.nii: label map holds -1 at voxel 1/);
+  assert.equal(data.toLabelArray(Float32Array.from([300]), 'x').constructor, Uint16Array);
+});
