@@ -2,10 +2,14 @@
 import { Command } from 'commander';
 import { ComboSegError } from '../engine/errors.js';
 import { engineCommand } from './engine.js';
+import { infoCommand } from './info.js';
+import { synthCommand } from './synth.js';
 
 const program = new Command('comboseg')
   .description('3-D medical image segmentation with the Combo loss (libtorch from TypeScript)')
   .version('0.1.0');
+program.addCommand(infoCommand());
+program.addCommand(synthCommand());
 program.addCommand(engineCommand());
 
 try {

@@ -8,9 +8,8 @@ import { basename, dirname, join } from 'node:path';
 import { readImageNode, writeImageNode } from '@itk-wasm/image-io';
 import { Image, ImageType, PixelTypes } from 'itk-wasm';
 import { ComboSegError } from '../engine/errors.js';
-import type { TypedArray } from '../engine/dtype.js';
 import { checkNifti } from './nifti-header.js';
-import { voxelCount, type Vec3, type Volume } from './volume.js';
+import { voxelCount, type Vec3, type Volume, type VoxelArray } from './volume.js';
 
 export const EXTENSIONS = ['.nii.gz', '.nii', '.hdr', '.img', '.nrrd', '.nhdr', '.mha', '.mhd'] as const;
 
@@ -87,9 +86,9 @@ export async function readVolume(path: string): Promise<Volume> {
   const spacing = [0, 1, 2].map((i) => (i < d ? img.spacing[i] : 1)) as Vec3;
   const origin = [0, 1, 2].map((i) => (i < d ? img.origin[i] : 0)) as Vec3;
   const direction = [0, 1, 2].flatMap((r) => [0, 1, 2].map((c) => (r < d && c < d ? Number(img.direction[r * d + c]) : r === c ? 1 : 0)));
-  let data = img.data as TypedArray;
-  if (data.length !== voxelCount({ size })) data = data.subarray(0, voxelCount({ size })) as TypedArray; // a trailing singleton 4th axis
-  if (data instanceof BigInt64Array || (data as unknown) instanceof BigUint64Array) data = Float64Array.from(data as unknown as ArrayLike<bigint>, Number);
+  const raw = img.data as unknown;
+  let data: VoxelArray = raw instanceof BigInt64Array || raw instanceof BigUint64Array ? Float64Array.from(raw, Number) : (raw as VoxelArray);
+  if (data.length !== voxelCount({ size })) data = data.subarray(0, voxelCount({ size })); // a trailing singleton 4th axis
   const stored = img.metadata instanceof Map ? img.metadata.get('datatype') : undefined;
   const pixelType = stored !== undefined ? niftiTypeName(Number(stored)) : String(t.componentType);
   return { data, size, spacing, origin, direction, pixelType };
@@ -110,7 +109,7 @@ export async function readLabels(path: string): Promise<Volume> {
   return { ...v, data: toLabelArray(v.data, path) };
 }
 
-export function toLabelArray(data: TypedArray, where: string): Uint8Array | Uint16Array | Uint32Array {
+export function toLabelArray(data: VoxelArray, where: string): Uint8Array | Uint16Array | Uint32Array {
   let max = 0;
   const n = data.length;
   const rounded = new Float64Array(n);
@@ -125,12 +124,12 @@ export function toLabelArray(data: TypedArray, where: string): Uint8Array | Uint
   return out;
 }
 
-const COMPONENT: [new (...a: never[]) => TypedArray, string][] = [
+const COMPONENT: [new (...a: never[]) => VoxelArray, string][] = [
   [Float32Array, 'float32'], [Float64Array, 'float64'], [Int32Array, 'int32'], [Int16Array, 'int16'],
-  [Int8Array, 'int8'], [Uint8Array, 'uint8'], [Uint16Array as never, 'uint16'], [Uint32Array as never, 'uint32'],
+  [Int8Array, 'int8'], [Uint8Array, 'uint8'], [Uint16Array, 'uint16'], [Uint32Array, 'uint32'],
 ];
 
-function componentTypeOf(data: TypedArray): string {
+function componentTypeOf(data: VoxelArray): string {
   for (const [ctor, name] of COMPONENT) if (data instanceof ctor) return name;
   throw new ComboSegError(`cannot write voxel data of type ${data.constructor.name}`);
 }

@@ -5,10 +5,12 @@
 // then z. That buffer IS a C-order array of shape [z, y, x], i.e. a tensor
 // [D, H, W], with no copy or transpose. `size` and `spacing` are in (x, y, z)
 // order; a tensor's spatial shape is the reverse, [size[2], size[1], size[0]].
-import type { TypedArray } from '../engine/dtype.js';
 import { ComboSegError } from '../engine/errors.js';
 
 export type Vec3 = [number, number, number];
+
+/** Element arrays a volume can hold (bigint types are converted to float64 on read). */
+export type VoxelArray = Float32Array | Float64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array | Uint32Array;
 
 export interface Geometry {
   /** Voxels along x, y, z. */
@@ -23,7 +25,7 @@ export interface Geometry {
 
 export interface Volume extends Geometry {
   /** Voxel values, x fastest (C order [z, y, x]); scaling (scl_slope / scl_inter) already applied. */
-  data: TypedArray;
+  data: VoxelArray;
   /** Component type stored in the file (before scaling), e.g. 'int16', 'float32'. */
   pixelType: string;
 }
@@ -42,7 +44,7 @@ export function geometryOf(v: Geometry): Geometry {
 }
 
 /** A volume with another's geometry and new data (e.g. a prediction for a scan). */
-export function withData(like: Geometry, data: TypedArray, pixelType: string): Volume {
+export function withData(like: Geometry, data: VoxelArray, pixelType: string): Volume {
   if (data.length !== voxelCount(like)) {
     throw new ComboSegError(`volume data has ${data.length} voxels, the geometry [${like.size}] needs ${voxelCount(like)}`);
   }

@@ -125,6 +125,37 @@ test('a real PET scan and its mask survive a round trip with geometry (predictio
   copyFileSync(join(SHARED_DATA, 'pet-sts/STS_001/PET_mask.nii.gz'), join(dir, 'copy.nii.gz'));
 });
 
+/** A NIfTI-1 file written byte by byte: int32 voxels with scl_slope 2.3e-10 and scl_inter 0.5. */
+function scaledInt32Mask(labels: number[], size: [number, number, number]): Buffer {
+  const h = Buffer.alloc(352);
+  h.writeInt32LE(348, 0);
+  [3, ...size, 1, 1, 1, 1].forEach((d, i) => h.writeInt16LE(d, 40 + 2 * i));
+  h.writeInt16LE(8, 70); // datatype int32
+  h.writeInt16LE(32, 72);
+  [1, 1, 1, 1, 1, 1, 1, 1].forEach((p, i) => h.writeFloatLE(p, 76 + 4 * i));
+  h.writeFloatLE(352, 108);
+  h.writeFloatLE(2.3e-10, 112);
+  h.writeFloatLE(0.5, 116);
+  h.writeInt16LE(1, 254); // sform_code 1, identity rows
+  [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]].forEach((row, r) => row.forEach((v, c) => h.writeFloatLE(v, 280 + 16 * r + 4 * c)));
+  h.write('n+1\0', 344, 'latin1');
+  const body = Buffer.alloc(4 * labels.length);
+  labels.forEach((l, i) => body.writeInt32LE(l ? 2147483647 : -2147483647, 4 * i)); // 0.5 ± 0.494 after scaling
+  return Buffer.concat([h, body]);
+}
+
+test('a mask stored int32 with slope 2.3e-10 and intercept 0.5 reads as its labels (not empty)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'comboseg-scaled-'));
+  const labels = Array.from({ length: 24 }, (_, i) => (i % 5 === 0 ? 1 : 0));
+  writeFileSync(join(dir, 'mask.nii'), scaledInt32Mask(labels, [2, 3, 4]));
+  const raw = await data.readVolume(join(dir, 'mask.nii'));
+  assert.equal(raw.pixelType, 'int32');
+  assert.ok(Math.abs(Number(raw.data[0]) - (0.5 + 2.3e-10 * 2147483647)) < 1e-3, 'scl_slope / scl_inter applied on read');
+  assert.equal(Array.from(raw.data).map(Math.trunc).reduce((a, b) => a + b, 0), 0, 'a truncating cast would make the mask empty');
+  const mask = await data.readLabels(join(dir, 'mask.nii'));
+  assert.deepEqual(Array.from(mask.data), labels);
+});
+
 test('label maps are rounded, never truncated', () => {
   // A mask stored as int32 with slope 2.3e-10 and intercept 0.5 reads back as values near 0 and 1
   // that a cast would truncate to 0; rounding gives the labels.

@@ -1,0 +1,35 @@
+import { Command } from 'commander';
+import { readVolume } from '../data/io.js';
+import { volumeInfo } from '../data/info.js';
+
+const fmt = (xs: number[], digits = 4) => xs.map((x) => +x.toFixed(digits)).join(' × ');
+
+/** `comboseg info <file> [--json]`: geometry, pixel type, value range and label counts. */
+export function infoCommand(): Command {
+  return new Command('info')
+    .description('show a medical image: size, spacing, origin, direction (LPS), pixel type, value range, labels')
+    .argument('<file>', 'NIfTI (.nii, .nii.gz, .hdr/.img), NRRD or MetaImage file')
+    .option('--json', 'print one JSON object (size, spacing, origin, direction, pixelType, min, max, mean, labels)')
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const info = volumeInfo(await readVolume(file));
+      if (opts.json) {
+        console.log(JSON.stringify(info));
+        return;
+      }
+      const d = info.direction.map((x) => +x.toFixed(4));
+      console.log(`${file}`);
+      console.log(`  size       ${info.size.join(' × ')} voxels`);
+      console.log(`  spacing    ${fmt(info.spacing)} mm`);
+      console.log(`  origin     (${info.origin.map((x) => +x.toFixed(3)).join(', ')}) mm, LPS`);
+      console.log(`  direction  [${d.slice(0, 3).join(' ')}; ${d.slice(3, 6).join(' ')}; ${d.slice(6).join(' ')}]`);
+      console.log(`  pixel type ${info.pixelType}`);
+      console.log(`  values     min ${+info.min.toPrecision(6)}, max ${+info.max.toPrecision(6)}, mean ${+info.mean.toPrecision(6)}`);
+      if (info.labels) {
+        const total = info.size.reduce((a, b) => a * b, 1);
+        const entries = Object.entries(info.labels);
+        console.log(`  labels     ${entries.length} value(s)`);
+        for (const [k, c] of entries.slice(0, 50)) console.log(`    ${k.padStart(6)}: ${String(c).padStart(10)} voxels (${((100 * c) / total).toFixed(3)} %)`);
+        if (entries.length > 50) console.log(`    ... ${entries.length - 50} more`);
+      }
+    });
+}

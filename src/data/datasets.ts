@@ -1,0 +1,121 @@
+// Data sets on disk: a Medical Segmentation Decathlon folder (dataset.json,
+// imagesTr/, labelsTr/, imagesTs/) or a plain folder of image/label pairs
+// matched by name; train/validation/test splits and k folds by seed.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ComboSegError } from '../engine/errors.js';
+import { Rng } from '../util/random.js';
+import { imageExtension, readLabels, readVolume } from './io.js';
+import { labelSetFrom, type LabelSet } from './labels.js';
+import { sameGrid, type Volume } from './volume.js';
+
+export interface DatasetCase {
+  id: string;
+  image: string;
+  /** Absent for unlabelled (test) cases. */
+  label?: string;
+}
+
+export interface Dataset {
+  name: string;
+  root: string;
+  labels: LabelSet;
+  training: DatasetCase[];
+  test: DatasetCase[];
+}
+
+const stripExt = (f: string) => f.slice(0, f.length - (imageExtension(f)?.length ?? 0));
+
+/** Reads an MSD folder; every referenced file must exist. */
+export function readMsd(dir: string): Dataset {
+  const root = resolve(dir);
+  const jsonPath = join(root, 'dataset.json');
+  if (!existsSync(jsonPath)) throw new ComboSegError(`${dir}: no dataset.json (not a Medical Segmentation Decathlon folder)`);
+  let json: { name?: string; labels?: Record<string, string>; training?: { image: string; label: string }[]; test?: (string | { image: string })[] };
+  try {
+    json = JSON.parse(readFileSync(jsonPath, 'utf8'));
+  } catch (e) {
+    throw new ComboSegError(`${jsonPath}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!json.labels || typeof json.labels !== 'object') throw new ComboSegError(`${jsonPath}: no "labels" map`);
+  if (!Array.isArray(json.training)) throw new ComboSegError(`${jsonPath}: no "training" list`);
+  const file = (rel: string, what: string) => {
+    const p = join(root, rel);
+    if (!existsSync(p)) throw new ComboSegError(`${jsonPath}: ${what} ${rel} does not exist`);
+    return p;
+  };
+  const idOf = (p: string) => stripExt(p.split('/').pop()!);
+  const training = json.training.map((t, i) => {
+    if (!t || typeof t.image !== 'string' || typeof t.label !== 'string') throw new ComboSegError(`${jsonPath}: training[${i}] needs "image" and "label"`);
+    return { id: idOf(t.image), image: file(t.image, `training[${i}].image`), label: file(t.label, `training[${i}].label`) };
+  });
+  const test = (json.test ?? []).map((t, i) => {
+    const rel = typeof t === 'string' ? t : t.image;
+    return { id: idOf(rel), image: file(rel, `test[${i}]`) };
+  });
+  return { name: json.name ?? root.split('/').pop()!, root, labels: labelSetFrom(json.labels), training, test };
+}
+
+/**
+ * Pairs images and labels in two folders by name: `case1.nii.gz` with
+ * `case1.nii.gz`, `case1_seg.nii.gz`, `case1_label…`, `case1_mask…` (any image format).
+ */
+export function readPairs(imagesDir: string, labelsDir: string, labels: Record<string, string>): Dataset {
+  const list = (d: string) => {
+    if (!existsSync(d) || !statSync(d).isDirectory()) throw new ComboSegError(`${d}: not a folder`);
+    return readdirSync(d).filter((f) => imageExtension(f) && !f.startsWith('.')).sort();
+  };
+  const images = list(imagesDir), labelFiles = list(labelsDir);
+  const key = (f: string) => stripExt(f).replace(/([_-](seg|segmentation|label|labels|mask|gt))+$/i, '');
+  const byKey = new Map(labelFiles.map((f) => [key(f), f]));
+  const training: DatasetCase[] = [];
+  const unmatched: string[] = [];
+  for (const f of images) {
+    const l = byKey.get(key(f));
+    if (l) training.push({ id: key(f), image: resolve(imagesDir, f), label: resolve(labelsDir, l) });
+    else unmatched.push(f);
+  }
+  if (!training.length) throw new ComboSegError(`no image in ${imagesDir} has a label in ${labelsDir} with a matching name`);
+  if (unmatched.length) throw new ComboSegError(`${imagesDir}: no label for ${unmatched.slice(0, 5).join(', ')}${unmatched.length > 5 ? ', ...' : ''}`);
+  return { name: resolve(imagesDir).split('/').pop()!, root: resolve(imagesDir), labels: labelSetFrom(labels), training, test: [] };
+}
+
+function shuffle<T>(xs: T[], seed: number): T[] {
+  const a = [...xs];
+  const rng = new Rng(seed);
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+/** Train / validation / test split by fractions, shuffled by seed; every part gets at least one case when possible. */
+export function split<T>(cases: T[], o: { validation: number; test?: number; seed: number }): { train: T[]; validation: T[]; test: T[] } {
+  const test = o.test ?? 0;
+  if (!(o.validation >= 0 && test >= 0 && o.validation + test < 1)) throw new ComboSegError(`split: fractions must be ≥ 0 and sum below 1 (validation ${o.validation}, test ${test})`);
+  const a = shuffle(cases, o.seed);
+  const nTest = test > 0 ? Math.max(1, Math.round(test * a.length)) : 0;
+  const nVal = o.validation > 0 ? Math.max(1, Math.round(o.validation * a.length)) : 0;
+  if (nTest + nVal >= a.length) throw new ComboSegError(`split: ${a.length} cases are too few for validation ${o.validation} and test ${test}`);
+  return { test: a.slice(0, nTest), validation: a.slice(nTest, nTest + nVal), train: a.slice(nTest + nVal) };
+}
+
+/** Fold `fold` of k (0-based): that fold validates, the others train. Folds partition the shuffled cases. */
+export function kFold<T>(cases: T[], k: number, fold: number, seed: number): { train: T[]; validation: T[] } {
+  if (!Number.isInteger(k) || k < 2 || k > cases.length) throw new ComboSegError(`kFold: k must be an integer in [2, ${cases.length}], got ${k}`);
+  if (!Number.isInteger(fold) || fold < 0 || fold >= k) throw new ComboSegError(`kFold: fold must be in [0, ${k - 1}], got ${fold}`);
+  const a = shuffle(cases, seed);
+  const validation = a.filter((_, i) => i % k === fold);
+  return { validation, train: a.filter((_, i) => i % k !== fold) };
+}
+
+/** Reads a case's image and label map and checks they share a grid. */
+export async function loadCase(c: DatasetCase): Promise<{ id: string; image: Volume; labels: Volume | null }> {
+  const image = await readVolume(c.image);
+  const labels = c.label ? await readLabels(c.label) : null;
+  if (labels && !sameGrid(image, labels)) {
+    throw new ComboSegError(`case '${c.id}': label ${c.label} (size [${labels.size}], spacing [${labels.spacing.map((s) => +s.toFixed(3))}]) is not on the grid of image ${c.image} (size [${image.size}], spacing [${image.spacing.map((s) => +s.toFixed(3))}])`);
+  }
+  return { id: c.id, image, labels };
+}

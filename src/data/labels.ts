@@ -1,0 +1,60 @@
+// Label maps ↔ the paper's sigmoid layout: K channels, one per organ, no
+// background channel. Channel k holds label value `values[k]`.
+import { ComboSegError } from '../engine/errors.js';
+
+/** The organs of a data set, in channel order: label value and name of each. */
+export interface LabelSet {
+  values: number[];
+  names: string[];
+}
+
+/** From an MSD-style {"0": "background", "1": "brain", ...} map (0 is background and dropped). */
+export function labelSetFrom(map: Record<string, string>): LabelSet {
+  const entries = Object.entries(map)
+    .map(([k, n]) => [Number(k), n] as const)
+    .filter(([k]) => k !== 0)
+    .sort((a, b) => a[0] - b[0]);
+  if (entries.some(([k]) => !Number.isInteger(k) || k < 0)) throw new ComboSegError(`labels: keys must be non-negative integers, got ${Object.keys(map).join(', ')}`);
+  if (!entries.length) throw new ComboSegError('labels: no organ labels (only background)');
+  return { values: entries.map(([k]) => k), names: entries.map(([, n]) => n) };
+}
+
+/** One-hot [K, N] (channel-major) float32 from a label map of N voxels. */
+export function oneHot(labels: ArrayLike<number>, values: number[]): Float32Array {
+  const n = labels.length;
+  const out = new Float32Array(values.length * n);
+  const channel = new Map(values.map((v, k) => [v, k]));
+  for (let i = 0; i < n; i++) {
+    const k = channel.get(labels[i]);
+    if (k !== undefined) out[k * n + i] = 1;
+  }
+  return out;
+}
+
+/**
+ * A label map from per-organ probabilities [K, N]: each voxel takes the value of
+ * the organ with the highest probability if that exceeds `threshold`, else 0
+ * (where sigmoid masks overlap, the most probable organ wins).
+ */
+export function labelsFromProbabilities(probs: Float32Array, values: number[], threshold = 0.5): Uint8Array | Uint16Array {
+  const K = values.length;
+  const n = probs.length / K;
+  if (!Number.isInteger(n)) throw new ComboSegError(`labelsFromProbabilities: ${probs.length} values are not ${K} channels`);
+  const out = Math.max(...values) < 256 ? new Uint8Array(n) : new Uint16Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = -1, bestP = threshold;
+    for (let k = 0; k < K; k++) {
+      const p = probs[k * n + i];
+      if (p > bestP) { bestP = p; best = k; }
+    }
+    if (best >= 0) out[i] = values[best];
+  }
+  return out;
+}
+
+/** Voxel count per label value. */
+export function labelCounts(labels: ArrayLike<number>): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < labels.length; i++) counts.set(labels[i], (counts.get(labels[i]) ?? 0) + 1);
+  return counts;
+}

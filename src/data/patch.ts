@@ -1,0 +1,61 @@
+// Cutting sub-volumes out of a volume, padding where they cross its border, and
+// stacking them into tensors. Sizes and corners are in (x, y, z) order, like Volume.
+import { tensor, type Tensor } from '../engine/tensor.js';
+import { oneHot } from './labels.js';
+import { minMaxInPlace } from './normalise.js';
+import type { Vec3, VoxelArray } from './volume.js';
+
+/** Copies the box [start, start + patch) of a volume of `size`; voxels outside take `pad`. */
+export function extractPatch<T extends VoxelArray>(data: T, size: Vec3, start: Vec3, patch: Vec3, pad = 0): T {
+  const [px, py, pz] = patch;
+  const out = new (data.constructor as new (n: number) => T)(px * py * pz);
+  if (pad !== 0) out.fill(pad);
+  const [sx, sy, sz] = size;
+  const x0 = Math.max(0, start[0]), x1 = Math.min(sx, start[0] + px);
+  if (x1 <= x0) return out;
+  for (let z = 0; z < pz; z++) {
+    const vz = start[2] + z;
+    if (vz < 0 || vz >= sz) continue;
+    for (let y = 0; y < py; y++) {
+      const vy = start[1] + y;
+      if (vy < 0 || vy >= sy) continue;
+      const src = (vz * sy + vy) * sx;
+      out.set(data.subarray(src + x0, src + x1) as never, (z * py + y) * px + (x0 - start[0]));
+    }
+  }
+  return out;
+}
+
+export interface Patch {
+  caseId: string;
+  /** Normalised image values, x fastest. */
+  image: Float32Array;
+  /** Label values, x fastest. */
+  labels: VoxelArray;
+  size: Vec3;
+  /** Corner in the volume (may be negative: padded). */
+  start: Vec3;
+  kind: 'organ' | 'background' | 'positive' | 'negative' | 'whole';
+  /** For 'organ' patches: the label value the patch was drawn for. */
+  organ?: number;
+}
+
+/**
+ * Stacks patches of one size into network input [B, 1, D, H, W] and sigmoid
+ * targets [B, K, D, H, W] (one channel per organ value, no background). With
+ * `perPatchMinMax` (the paper) each image patch is scaled to [0, 1] first.
+ */
+export function toBatch(patches: Patch[], organs: number[], perPatchMinMax = true): { image: Tensor; target: Tensor } {
+  const [px, py, pz] = patches[0].size;
+  const n = px * py * pz, K = organs.length, B = patches.length;
+  const image = new Float32Array(B * n), target = new Float32Array(B * K * n);
+  patches.forEach((p, b) => {
+    const img = perPatchMinMax ? minMaxInPlace(Float32Array.from(p.image)) : p.image;
+    image.set(img, b * n);
+    target.set(oneHot(p.labels, organs), b * K * n);
+  });
+  return {
+    image: tensor(image, [B, 1, pz, py, px], { copy: false }),
+    target: tensor(target, [B, K, pz, py, px], { copy: false }),
+  };
+}
