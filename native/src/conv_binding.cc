@@ -28,28 +28,25 @@ ConvGeometry ReadGeometry(const Napi::CallbackInfo& info, size_t first, bool tra
 
 }  // namespace
 
-// conv3d(x, w, bias|null, stride, padding, dilation, groups)
-Napi::Value JsConv3d(const Napi::CallbackInfo& info) {
+using ConvFn = at::Tensor (*)(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&, const ConvGeometry&);
+
+// (x, w, bias|null, stride, padding, dilation, groups[, outputPadding])
+static Napi::Value CallConv(const Napi::CallbackInfo& info, ConvFn fn, const char* name, bool transposed) {
   Napi::Env env = info.Env();
   GUARD_BEGIN
-  at::Tensor x = TensorHandle::From(info[0], "conv3d input");
-  at::Tensor w = TensorHandle::From(info[1], "conv3d weight");
+  std::string n(name);
+  at::Tensor x = TensorHandle::From(info[0], (n + " input").c_str());
+  at::Tensor w = TensorHandle::From(info[1], (n + " weight").c_str());
   c10::optional<at::Tensor> b;
-  if (info[2].IsObject()) b = TensorHandle::From(info[2], "conv3d bias");
-  return TensorHandle::Wrap(env, Conv3dOneDnn(x, w, b, ReadGeometry(info, 3, false)));
+  if (info[2].IsObject()) b = TensorHandle::From(info[2], (n + " bias").c_str());
+  return TensorHandle::Wrap(env, fn(x, w, b, ReadGeometry(info, 3, transposed)));
   GUARD_END(env)
 }
 
-// convTranspose3d(x, w, bias|null, stride, padding, dilation, groups, outputPadding)
+Napi::Value JsConv3d(const Napi::CallbackInfo& info) { return CallConv(info, Conv3dOneDnn, "conv3d", false); }
+
 Napi::Value JsConvTranspose3d(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  GUARD_BEGIN
-  at::Tensor y = TensorHandle::From(info[0], "convTranspose3d input");
-  at::Tensor w = TensorHandle::From(info[1], "convTranspose3d weight");
-  c10::optional<at::Tensor> b;
-  if (info[2].IsObject()) b = TensorHandle::From(info[2], "convTranspose3d bias");
-  return TensorHandle::Wrap(env, ConvTranspose3dOneDnn(y, w, b, ReadGeometry(info, 3, true)));
-  GUARD_END(env)
+  return CallConv(info, ConvTranspose3dOneDnn, "convTranspose3d", true);
 }
 
 }  // namespace comboseg

@@ -1,9 +1,9 @@
 import { native } from './native.js';
 
-/** Runs fn with gradient recording off (restored afterwards, also on throw). Grad mode is per thread. */
-export function noGrad<T>(fn: () => T): T {
+/** Runs fn with gradient recording set to `on`, restoring the previous mode afterwards (also on throw). */
+function withGradMode<T>(on: boolean, fn: () => T): T {
   const prev = native.isGradEnabled();
-  native.setGradEnabled(false);
+  native.setGradEnabled(on);
   try {
     return fn();
   } finally {
@@ -11,16 +11,11 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Runs fn with gradient recording off. Grad mode is per thread. */
+export const noGrad = <T>(fn: () => T): T => withGradMode(false, fn);
+
 /** Runs fn with gradient recording on (inside a noGrad, for example). */
-export function enableGrad<T>(fn: () => T): T {
-  const prev = native.isGradEnabled();
-  native.setGradEnabled(true);
-  try {
-    return fn();
-  } finally {
-    native.setGradEnabled(prev);
-  }
-}
+export const enableGrad = <T>(fn: () => T): T => withGradMode(true, fn);
 
 export function isGradEnabled(): boolean {
   return native.isGradEnabled();
