@@ -25,11 +25,12 @@ if (!process.env.COMBOSEG_LAUNCHED) {
   process.exit(r.status ?? (r.signal ? 128 + 2 : 1));
 }
 
-const built = join(root, 'dist/src/cli/main.js');
-if (existsSync(built)) {
-  await import(pathToFileURL(built).href);
+// A source checkout runs its TypeScript (never a stale dist/); an installed package runs dist/.
+const source = join(root, 'src/cli/main.ts');
+const tsx = existsSync(source) ? await import('tsx/esm/api').catch(() => null) : null;
+if (tsx) {
+  tsx.register();
+  await import(pathToFileURL(source).href);
 } else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(pathToFileURL(join(root, 'src/cli/main.ts')).href);
+  await import(pathToFileURL(join(root, 'dist/src/cli/main.js')).href);
 }

@@ -5,3 +5,4 @@ export * as networks from './networks/index.js';
 export * as nn from './nn/index.js';
 export * as training from './training/index.js';
 export * as data from './data/index.js';
+export * as metrics from './metrics/index.js';

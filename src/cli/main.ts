@@ -4,12 +4,14 @@ import { ComboSegError } from '../engine/errors.js';
 import { engineCommand } from './engine.js';
 import { infoCommand } from './info.js';
 import { synthCommand } from './synth.js';
+import { evaluateCommand } from './evaluate.js';
 
 const program = new Command('comboseg')
   .description('3-D medical image segmentation with the Combo loss (libtorch from TypeScript)')
   .version('0.1.0');
 program.addCommand(infoCommand());
 program.addCommand(synthCommand());
+program.addCommand(evaluateCommand());
 program.addCommand(engineCommand());
 
 try {
