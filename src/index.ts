@@ -6,3 +6,4 @@ export * as nn from './nn/index.js';
 export * as training from './training/index.js';
 export * as data from './data/index.js';
 export * as metrics from './metrics/index.js';
+export * as inference from './inference/index.js';
