@@ -5,13 +5,17 @@ import { engineCommand } from './engine.js';
 import { infoCommand } from './info.js';
 import { synthCommand } from './synth.js';
 import { evaluateCommand } from './evaluate.js';
+import { trainCommand } from './train.js';
+import { predictCommand } from './predict.js';
 
 const program = new Command('comboseg')
   .description('3-D medical image segmentation with the Combo loss (libtorch from TypeScript)')
   .version('0.1.0');
+program.addCommand(trainCommand());
+program.addCommand(predictCommand());
+program.addCommand(evaluateCommand());
 program.addCommand(infoCommand());
 program.addCommand(synthCommand());
-program.addCommand(evaluateCommand());
 program.addCommand(engineCommand());
 
 try {

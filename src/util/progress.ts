@@ -26,7 +26,12 @@ export class Progress {
 
   /** Advances by `n` and redraws; `info` is shown after the bar (e.g. "loss 0.31"). */
   tick(n = 1, info = ''): void {
-    this.#done = Math.min(this.#o.total, this.#done + n);
+    this.set(this.#done + n, info);
+  }
+
+  /** Sets how much is done and redraws. */
+  set(done: number, info = ''): void {
+    this.#done = Math.min(this.#o.total, done);
     const { total, label, unit, stream } = this.#o;
     const elapsed = (performance.now() - this.#start) / 1000;
     const rate = this.#done / Math.max(elapsed, 1e-9);

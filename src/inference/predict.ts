@@ -1,0 +1,73 @@
+// From a scan to a label map with the scan's geometry: the model's own
+// normalisation, sliding window (or one whole-volume pass when it fits in
+// memory), threshold, and the most probable organ where masks overlap.
+import { tensor } from '../engine/tensor.js';
+import { tidy } from '../engine/scope.js';
+import { slice } from '../engine/ops/shape.js';
+import type { Network } from '../networks/network.js';
+import { normalise } from '../data/normalise.js';
+import { labelsFromProbabilities } from '../data/labels.js';
+import { spatialShape, withData, type Vec3, type Volume } from '../data/volume.js';
+import { slidingWindow, wholeVolume, type Aggregation } from './sliding-window.js';
+import type { ModelMeta } from './model.js';
+
+export interface InferenceSettings {
+  /** Window step (x, y, z); default half the patch size. */
+  stride?: [number, number, number];
+  aggregation: Aggregation;
+  threshold: number;
+  mode: 'auto' | 'window' | 'whole';
+  memoryBudgetMiB: number;
+  swBatch: number;
+  flipTta: boolean;
+}
+
+export interface Prediction {
+  labels: Volume;
+  /** Per-organ probability maps on the scan's grid (float32), in label-set order. */
+  probabilities: Volume[];
+  mode: 'window' | 'whole';
+}
+
+const FULL_RES_WIDTH: Record<string, (o: Record<string, unknown>) => number> = {
+  proposed: (o) => (o.channels as number[])[0],
+  unet3d: (o) => 6 * (o.channels as number[])[0], // concatenation of up-sampled and skip features
+  vnet: (o) => 4 * (o.channels as number[])[0],
+  segnet3d: (o) => (o.channels as number[])[0],
+};
+
+/** Rough peak memory of one eval-mode forward pass over `voxels` voxels (a few full-resolution activations live at once). */
+export function wholeVolumeBytes(net: Network, voxels: number): number {
+  const width = FULL_RES_WIDTH[net.name]?.(net.options as unknown as Record<string, unknown>) ?? 64;
+  return voxels * width * 4 * 4;
+}
+
+/** Segments one scan. `net` must be in eval mode. */
+export function predictVolume(net: Network, meta: ModelMeta, scan: Volume, o: Partial<InferenceSettings> = {}, onProgress?: (done: number, total: number) => void): Prediction {
+  const s = { ...meta.inference, ...o };
+  const shape = spatialShape(scan);
+  const padded = shape.map((n) => Math.ceil(n / net.divisor) * net.divisor);
+  const voxels = padded[0] * padded[1] * padded[2];
+  const mode = s.mode === 'auto' ? (wholeVolumeBytes(net, voxels) <= s.memoryBudgetMiB * 2 ** 20 ? 'whole' : 'window') : s.mode;
+  const windowXyz = meta.patchSize;
+  const strideXyz = s.stride ?? (windowXyz.map((w) => Math.max(1, Math.floor(w / 2))) as Vec3);
+  const K = meta.labels.values.length;
+  const probs = tidy(() => {
+    const x = tensor(normalise(scan.data, meta.normalisation), [1, 1, ...shape], { copy: false });
+    const forward = (t: typeof x) => net.forward(t);
+    const p = mode === 'whole'
+      ? wholeVolume(forward, x, net.divisor, { flipTta: s.flipTta, perVolumeMinMax: meta.perPatchMinMax })
+      : slidingWindow(forward, x, {
+        window: [windowXyz[2], windowXyz[1], windowXyz[0]], stride: [strideXyz[2], strideXyz[1], strideXyz[0]],
+        aggregation: s.aggregation, batch: s.swBatch, flipTta: s.flipTta, perWindowMinMax: meta.perPatchMinMax, onProgress,
+      });
+    return Array.from({ length: K }, (_, k) => slice(p, 1, k, k + 1).toFloat32Array());
+  });
+  const flat = new Float32Array(K * probs[0].length);
+  probs.forEach((p, k) => flat.set(p, k * p.length));
+  return {
+    labels: withData(scan, labelsFromProbabilities(flat, meta.labels.values, s.threshold), 'uint8'),
+    probabilities: probs.map((p) => withData(scan, p, 'float32')),
+    mode,
+  };
+}
