@@ -7,3 +7,4 @@ export * as training from './training/index.js';
 export * as data from './data/index.js';
 export * as metrics from './metrics/index.js';
 export * as inference from './inference/index.js';
+export * as experiments from './experiments/index.js';

@@ -8,4 +8,4 @@ export { extractPatch, toBatch, type Patch } from './patch.js';
 export { PaperSampler, RatioSampler, WholeVolumeSampler, mixSeed, type Sampler, type SampleCase, type PaperSamplerOptions, type RatioSamplerOptions } from './sampler.js';
 export { readMsd, readPairs, split, kFold, loadCase, type Dataset, type DatasetCase } from './datasets.js';
 export { phantomCase, writeSyntheticDataset, PHANTOM_KINDS, petPhantom, mriProstatePhantom, echoLvPhantom, type Phantom, type PhantomKind } from './phantoms/index.js';
-export { sliceOverlay, LABEL_COLOURS, type SliceAxis } from './overlay.js';
+export { sliceOverlay, errorOverlay, LABEL_COLOURS, ERROR_COLOURS, type SliceAxis, type Picture } from './overlay.js';

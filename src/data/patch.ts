@@ -1,6 +1,7 @@
 // Cutting sub-volumes out of a volume, padding where they cross its border, and
 // stacking them into tensors. Sizes and corners are in (x, y, z) order, like Volume.
 import { tensor, type Tensor } from '../engine/tensor.js';
+import { ComboSegError } from '../engine/errors.js';
 import { oneHot } from './labels.js';
 import { minMaxInPlace } from './normalise.js';
 import type { Vec3, VoxelArray } from './volume.js';
@@ -46,6 +47,8 @@ export interface Patch {
  * `perPatchMinMax` (the paper) each image patch is scaled to [0, 1] first.
  */
 export function toBatch(patches: Patch[], organs: number[], perPatchMinMax = true): { image: Tensor; target: Tensor } {
+  if (!patches.length) throw new ComboSegError('toBatch: no patches');
+  if (patches.some((p) => p.size.join() !== patches[0].size.join())) throw new ComboSegError(`toBatch: patches of different sizes (${patches.map((p) => `[${p.size}]`).join(', ')})`);
   const [px, py, pz] = patches[0].size;
   const n = px * py * pz, K = organs.length, B = patches.length;
   const image = new Float32Array(B * n), target = new Float32Array(B * K * n);

@@ -14,6 +14,7 @@ export function mergeNetworkOptions<T extends object>(net: string, defaults: T, 
     }
   }
   if (!Number.isInteger(o.seed) || (o.seed as number) < 0) throw new ComboSegError(`network '${net}': option 'seed' must be a non-negative integer`);
+  if (typeof o.outputBias !== 'number' || !Number.isFinite(o.outputBias)) throw new ComboSegError(`network '${net}': option 'outputBias' must be a finite number`);
   return Object.freeze(out);
 }
 

@@ -12,7 +12,7 @@ import { Rng } from '../util/random.js';
 import { Conv3d } from '../nn/conv.js';
 import { MaxPool3d, Upsample, type UpsampleMode } from '../nn/layers.js';
 import type { Sequential } from '../nn/layers.js';
-import { Network, convStack, type NetworkOptions } from './network.js';
+import { Network, initOutputBias, convStack, type NetworkOptions } from './network.js';
 import { checkChannels, checkOneOf, checkPositiveInt, mergeNetworkOptions } from './options.js';
 
 export interface ProposedOptions extends NetworkOptions {
@@ -25,7 +25,7 @@ export interface ProposedOptions extends NetworkOptions {
 }
 
 export const PROPOSED_DEFAULTS: Readonly<ProposedOptions> = Object.freeze({
-  inChannels: 1, outChannels: 1, seed: 0, channels: [32, 64, 128, 256, 312], convsPerLevel: 2, upsampling: 'nearest',
+  inChannels: 1, outChannels: 1, seed: 0, outputBias: 0, channels: [32, 64, 128, 256, 312], convsPerLevel: 2, upsampling: 'nearest',
 });
 
 export class ProposedNet extends Network {
@@ -51,7 +51,7 @@ export class ProposedNet extends Network {
     this.#encoder = c.map((ch, i) => this.addModule(`encoder.${i}`, convStack(o.convsPerLevel, i === 0 ? o.inChannels : c[i - 1], ch, rng)));
     this.#decoder = c.slice(0, -1).map((ch, i) => this.addModule(`decoder.${i}`, convStack(o.convsPerLevel, c[i + 1], ch, rng))).reverse();
     this.#up = new Upsample(2, o.upsampling);
-    this.#head = this.addModule('head', new Conv3d(c[0], o.outChannels, 1, { rng }));
+    this.#head = this.addModule('head', initOutputBias(new Conv3d(c[0], o.outChannels, 1, { rng }), o.outputBias));
   }
 
   forward(x: Tensor): Tensor {

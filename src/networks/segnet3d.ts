@@ -8,7 +8,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { Rng } from '../util/random.js';
 import { Conv3d } from '../nn/conv.js';
 import { MaxPool3d, MaxUnpool3d, Sequential } from '../nn/layers.js';
-import { Network, convBlock, convStack, type NetworkOptions } from './network.js';
+import { Network, initOutputBias, convBlock, convStack, type NetworkOptions } from './network.js';
 import { checkChannels, checkPositiveInt, mergeNetworkOptions } from './options.js';
 
 export interface Segnet3dOptions extends NetworkOptions {
@@ -19,7 +19,7 @@ export interface Segnet3dOptions extends NetworkOptions {
 }
 
 export const SEGNET3D_DEFAULTS: Readonly<Segnet3dOptions> = Object.freeze({
-  inChannels: 1, outChannels: 1, seed: 0, channels: [32, 64, 128, 256], convsPerLevel: 2,
+  inChannels: 1, outChannels: 1, seed: 0, outputBias: 0, channels: [32, 64, 128, 256], convsPerLevel: 2,
 });
 
 export class Segnet3d extends Network {
@@ -47,7 +47,7 @@ export class Segnet3d extends Network {
       const blocks = Array.from({ length: n }, (_, j) => convBlock(ch, j === n - 1 ? narrowTo : ch, rng));
       return this.addModule(`decoder.${i}`, new Sequential(...blocks));
     }).reverse();
-    this.#head = this.addModule('head', new Conv3d(c[0], o.outChannels, 1, { rng }));
+    this.#head = this.addModule('head', initOutputBias(new Conv3d(c[0], o.outChannels, 1, { rng }), o.outputBias));
   }
 
   forward(x: Tensor): Tensor {

@@ -11,7 +11,7 @@ import { Rng } from '../util/random.js';
 import { Conv3d, ConvTranspose3d } from '../nn/conv.js';
 import { MaxPool3d, Sequential, Upsample } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
-import { Network, convBlock, convStack, type NetworkOptions } from './network.js';
+import { Network, initOutputBias, convBlock, convStack, type NetworkOptions } from './network.js';
 import { checkChannels, checkOneOf, mergeNetworkOptions } from './options.js';
 
 export type UnetUpsampling = 'transposed' | 'nearest' | 'trilinear';
@@ -24,7 +24,7 @@ export interface Unet3dOptions extends NetworkOptions {
 }
 
 export const UNET3D_DEFAULTS: Readonly<Unet3dOptions> = Object.freeze({
-  inChannels: 1, outChannels: 1, seed: 0, channels: [32, 64, 128, 256], upsampling: 'transposed',
+  inChannels: 1, outChannels: 1, seed: 0, outputBias: 0, channels: [32, 64, 128, 256], upsampling: 'transposed',
 });
 
 export class Unet3d extends Network {
@@ -58,7 +58,7 @@ export class Unet3d extends Network {
         : new Upsample(2, o.upsampling)));
       this.#decoder.push(this.addModule(`decoder.${i}`, convStack(2, below + out[i], out[i], rng)));
     }
-    this.#head = this.addModule('head', new Conv3d(out[0], o.outChannels, 1, { rng }));
+    this.#head = this.addModule('head', initOutputBias(new Conv3d(out[0], o.outChannels, 1, { rng }), o.outputBias));
   }
 
   forward(x: Tensor): Tensor {

@@ -15,7 +15,7 @@ import { ComboSegError } from '../engine/errors.js';
 import { Rng } from '../util/random.js';
 import { Conv3d, ConvTranspose3d } from '../nn/conv.js';
 import { BatchNorm3d, PReLU, Sequential } from '../nn/layers.js';
-import { Network, convStack, type NetworkOptions } from './network.js';
+import { Network, initOutputBias, convStack, type NetworkOptions } from './network.js';
 import { checkChannels, mergeNetworkOptions } from './options.js';
 
 export interface VnetOptions extends NetworkOptions {
@@ -32,7 +32,7 @@ export interface VnetOptions extends NetworkOptions {
 }
 
 export const VNET_DEFAULTS: Readonly<VnetOptions> = Object.freeze({
-  inChannels: 1, outChannels: 1, seed: 0, channels: [16, 32, 64, 128, 256],
+  inChannels: 1, outChannels: 1, seed: 0, outputBias: 0, channels: [16, 32, 64, 128, 256],
   encoderConvs: [1, 2, 3, 3, 3], decoderConvs: [3, 3, 2, 1], kernel: 5, residual: true,
 });
 
@@ -77,7 +77,7 @@ export class Vnet extends Network {
       this.#decoder.push(this.addModule(`decoder.${i}`, convStack(o.decoderConvs[s], 2 * c[i], 2 * c[i], rng, conv)));
       below = 2 * c[i];
     }
-    this.#head = this.addModule('head', new Conv3d(below, o.outChannels, 1, { rng }));
+    this.#head = this.addModule('head', initOutputBias(new Conv3d(below, o.outChannels, 1, { rng }), o.outputBias));
   }
 
   #residual(out: Tensor, input: Tensor): Tensor {

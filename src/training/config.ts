@@ -44,6 +44,8 @@ export const TrainConfigSchema = z.object({
   }).strict().default({}),
   batchSize: pos.default(1),
   epochs: pos.default(10),
+  /** Stop before an epoch that would end past this many minutes of training (the run ends normally). */
+  maxMinutes: z.number().positive().optional(),
   /** At most this many patches per epoch (the first ones of the shuffled epoch). */
   patchesPerEpoch: pos.optional(),
   optimizer: optimizer.default({ name: 'adadelta' }),

@@ -194,8 +194,14 @@ export async function train(config: unknown, o: { resume?: boolean; signal?: Sto
   for (const c of parts.validation) validationCases.push(await loadCase(c));
 
   let stopped = false;
+  const began = performance.now();
   for (let epoch = start.epoch; epoch < cfg.epochs && !stopped; epoch++) {
     const t0 = performance.now();
+    const lastSeconds = records.length ? records[records.length - 1].seconds : 0;
+    if (cfg.maxMinutes !== undefined && epoch > start.epoch && (t0 - began) / 1000 + lastSeconds > cfg.maxMinutes * 60) {
+      log(`time limit: ${cfg.maxMinutes} min would pass during epoch ${epoch + 1}; ending after ${epoch} epoch(s)`);
+      break;
+    }
     net.train();
     let lossSum = 0, seen = 0;
     let index = epoch === start.epoch ? start.index : 0;

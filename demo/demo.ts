@@ -1,0 +1,73 @@
+// npm run demo: the end-to-end job on synthetic whole-body PET.
+//   1. synthesise a small PET-like data set (five organs, look-alikes, missing organs);
+//   2. train the proposed network with the Combo loss (β = 0.4, the paper's PET setting)
+//      for a bounded time, off the main thread, with progress;
+//   3. predict the held-out test cases with the sliding window;
+//   4. evaluate, and write the metrics table and an HTML report with overlays and curves.
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { data, inference, metrics, experiments } from '../src/index.js';
+import { runTraining } from '../src/cli/train.js';
+import { writeFileAtomic } from '../src/util/fs.js';
+
+const runRoot = resolve(process.env.DEMO_DIR ?? 'runs/demo');
+const minutes = Number(process.env.DEMO_MINUTES ?? 6);
+const dataDir = join(runRoot, 'data'), runDir = join(runRoot, 'run'), predDir = join(runRoot, 'predictions');
+mkdirSync(runRoot, { recursive: true });
+
+console.log(`comboseg demo → ${runRoot}`);
+if (!existsSync(join(dataDir, 'dataset.json'))) {
+  console.log('1. synthesising 24 whole-body PET-like cases (48 × 48 × 112 voxels, five organs)');
+  await data.writeSyntheticDataset({ kind: 'pet', out: dataDir, cases: 24, seed: 7, size: [48, 48, 112] });
+} else console.log(`1. using the synthetic data already in ${dataDir}`);
+
+rmSync(runDir, { recursive: true, force: true });
+console.log(`2. training the proposed network with Combo (α = 0.5, β = 0.4) for up to ${minutes} min`);
+const config = {
+  data: { msd: dataDir },
+  split: { validation: 0.17, test: 0.17, seed: 0 },
+  network: { name: 'proposed', options: { channels: [8, 16, 32, 64], outputBias: -4 } },
+  loss: { name: 'combo', options: { alpha: 0.5, beta: 0.4 } },
+  sampler: { kind: 'paper', patchSize: [48, 48, 32], perOrgan: 6, background: 2 },
+  batchSize: 2,
+  epochs: 40,
+  maxMinutes: minutes,
+  optimizer: { name: 'adadelta', lr: 1, rho: 0.95, eps: 1e-8 },
+  inference: { mode: 'window', stride: [24, 24, 16], aggregation: 'max', threshold: 0.5 },
+  seed: 1,
+  out: runDir,
+};
+const { records } = await runTraining(config, false);
+
+console.log('3. predicting the held-out test cases (sliding window, max rule)');
+const split = JSON.parse(readFileSync(join(runDir, 'split.json'), 'utf8')) as { test: string[] };
+const model = inference.loadModel(join(runDir, 'best'));
+const ds = data.readMsd(dataDir);
+mkdirSync(predDir, { recursive: true });
+const acc = new metrics.MetricsAccumulator();
+const reportCases: experiments.ReportCase[] = [];
+for (const id of split.test) {
+  const c = await data.loadCase(ds.training.find((t) => t.id === id)!);
+  const pred = inference.predictVolume(model.network, model.meta, c.image);
+  await data.writeVolume(join(predDir, `${id}.nii.gz`), pred.labels);
+  const m = metrics.evaluateCase(id, pred.labels, c.labels!, ds.labels);
+  acc.add(m);
+  reportCases.push({ id, image: c.image, pred: pred.labels, truth: c.labels!, metrics: m });
+}
+model.network.dispose();
+
+console.log('4. evaluating');
+const summary = acc.summary();
+writeFileAtomic(join(runRoot, 'metrics.json'), Buffer.from(JSON.stringify({ cases: acc.cases, summary }, null, 2)));
+writeFileAtomic(join(runRoot, 'metrics.csv'), Buffer.from(metrics.casesCsv(acc.cases)));
+await experiments.writeRunReport({
+  path: join(runRoot, 'report.html'),
+  title: 'comboseg demo: Combo loss on synthetic whole-body PET',
+  description: `Proposed network (widths 8-16-32-64), Combo loss α = 0.5, β = 0.4, Adadelta; ${records.length} epoch(s); best epoch chosen on validation Dice; ${split.test.length} held-out test cases.`,
+  labels: ds.labels, summary, cases: reportCases, records,
+});
+console.log(`\nrun directory   ${runDir} (config, metrics.jsonl, best/last checkpoints)`);
+console.log(`predictions     ${predDir}`);
+console.log(`metrics         ${join(runRoot, 'metrics.json')}, ${join(runRoot, 'metrics.csv')}`);
+console.log(`report          ${join(runRoot, 'report.html')}\n`);
+console.log(metrics.summaryTable(summary));

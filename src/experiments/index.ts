@@ -1,0 +1,2 @@
+export { vegaLiteSvg, trainingCurvesSpec } from './plots.js';
+export { writeRunReport, type ReportCase } from './report.js';
