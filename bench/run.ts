@@ -8,10 +8,11 @@ import { unetStepMs } from './unet.js';
 import { buildReference } from './build-ref.mjs';
 import { lossStepMs } from './losses.js';
 import { dataBench } from './data.js';
+import { inferenceBench } from './inference.js';
 
 const quick = process.argv.includes('--quick');
 const onlyArg = process.argv.indexOf('--only');
-const only = onlyArg > 0 ? process.argv[onlyArg + 1].split(',') : ['engine', 'networks', 'losses', 'data'];
+const only = onlyArg > 0 ? process.argv[onlyArg + 1].split(',') : ['engine', 'networks', 'losses', 'data', 'inference'];
 const info = engineInfo();
 console.log(`engine: libtorch ${info.torchVersion}, ${info.threads} threads, oneDNN ${info.mkldnn}, tcmalloc ${info.tcmalloc}`);
 
@@ -19,6 +20,7 @@ if (only.includes('engine')) engineBench();
 if (only.includes('networks')) networksBench();
 if (only.includes('losses')) lossesBench();
 if (only.includes('data')) await dataBench(quick);
+if (only.includes('inference')) inferenceBench(quick);
 
 function engineBench(): void {
   console.log('\nconv3d 3×3×3, batch 1, 16 → 16 channels, forward + backward:');

@@ -26,20 +26,25 @@ console.log(`2. training the proposed network with Combo (α = 0.5, β = 0.4) fo
 const config = {
   data: { msd: dataDir },
   split: { validation: 0.17, test: 0.17, seed: 0 },
+  // Small widths and an output-bias prior (σ ≈ 0.02) so that 2 cores learn all five organs in minutes.
   network: { name: 'proposed', options: { channels: [8, 16, 32, 64], outputBias: -4 } },
-  loss: { name: 'combo', options: { alpha: 0.5, beta: 0.4 } },
-  sampler: { kind: 'paper', patchSize: [48, 48, 32], perOrgan: 6, background: 2 },
+  // Per-class Dice (eq. 3's sum over K, averaged): with one flattened Dice the brain,
+  // 5–8 × larger than the other organs, dominates and the kidneys learn last.
+  loss: { name: 'combo', options: { alpha: 0.5, beta: 0.4, dice: 'per-class-mean' } },
+  // Volumes this small are trained whole, as the paper does for MRI and ultrasound (§II);
+  // the window for inference is then the whole 48 × 48 × 112 volume.
+  sampler: { kind: 'whole', patchSize: [48, 48, 112] },
   batchSize: 2,
-  epochs: 40,
+  epochs: 200,
   maxMinutes: minutes,
   optimizer: { name: 'adadelta', lr: 1, rho: 0.95, eps: 1e-8 },
-  inference: { mode: 'window', stride: [24, 24, 16], aggregation: 'max', threshold: 0.5 },
+  inference: { mode: 'window', stride: [24, 24, 56], aggregation: 'max', threshold: 0.5 },
   seed: 1,
   out: runDir,
 };
 const { records } = await runTraining(config, false);
 
-console.log('3. predicting the held-out test cases (sliding window, max rule)');
+console.log('3. predicting the held-out test cases (sliding window with the training window, max rule)');
 const split = JSON.parse(readFileSync(join(runDir, 'split.json'), 'utf8')) as { test: string[] };
 const model = inference.loadModel(join(runDir, 'best'));
 const ds = data.readMsd(dataDir);
@@ -63,7 +68,7 @@ writeFileAtomic(join(runRoot, 'metrics.csv'), Buffer.from(metrics.casesCsv(acc.c
 await experiments.writeRunReport({
   path: join(runRoot, 'report.html'),
   title: 'comboseg demo: Combo loss on synthetic whole-body PET',
-  description: `Proposed network (widths 8-16-32-64), Combo loss α = 0.5, β = 0.4, Adadelta; ${records.length} epoch(s); best epoch chosen on validation Dice; ${split.test.length} held-out test cases.`,
+  description: `Proposed network (widths 8-16-32-64), Combo loss α = 0.5, β = 0.4 (per-class Dice), Adadelta, whole-volume training; ${records.length} epoch(s); best epoch chosen on validation Dice; ${split.test.length} held-out test cases.`,
   labels: ds.labels, summary, cases: reportCases, records,
 });
 console.log(`\nrun directory   ${runDir} (config, metrics.jsonl, best/last checkpoints)`);
