@@ -179,7 +179,8 @@ export async function train(config: unknown, o: { resume?: boolean; signal?: Sto
     records = existsSync(jsonl) ? readFileSync(jsonl, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpochRecord).filter((r) => r.epoch < start.epoch) : [];
     log(`resuming at epoch ${start.epoch + 1}, patch ${start.index}`);
   } else {
-    writeFileAtomic(join(runDir, 'config.json'), Buffer.from(JSON.stringify({ ...cfg, codeVersion: gitDescribe() }, null, 2)));
+    writeFileAtomic(join(runDir, 'config.json'), Buffer.from(JSON.stringify(cfg, null, 2)));
+    writeFileAtomic(join(runDir, 'run.json'), Buffer.from(JSON.stringify({ codeVersion: gitDescribe(), started: new Date().toISOString(), node: process.version }, null, 2)));
     writeFileAtomic(join(runDir, 'split.json'), Buffer.from(JSON.stringify({ train: parts.train.map((c) => c.id), validation: parts.validation.map((c) => c.id), test: parts.test.map((c) => c.id) }, null, 2)));
   }
 

@@ -41,7 +41,7 @@ test('train writes a run directory: config, split, metrics.jsonl, best and last 
   const out = join(root, 'run-a');
   const r = await training.train(config(out));
   assert.equal(r.records.length, 3);
-  for (const f of ['config.json', 'split.json', 'metrics.jsonl', 'best.safetensors', 'last.safetensors']) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ['config.json', 'run.json', 'split.json', 'metrics.jsonl', 'best.safetensors', 'last.safetensors']) assert.ok(existsSync(join(out, f)), f);
   const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(lines.map((l) => l.epoch), [1, 2, 3]);
   assert.ok(lines.every((l) => typeof l.trainLoss === 'number' && l.validation && typeof l.meanDice === 'number'));
@@ -96,5 +96,5 @@ test('configuration errors name the offending field', async () => {
   await assert.rejects(training.train({ ...config(join(root, 'x')), epochs: 0 }), (e: unknown) => e instanceof ComboSegError && /epochs: Number must be greater than or equal to 1/.test((e as Error).message));
   await assert.rejects(training.train({ ...config(join(root, 'x')), optimiser: {} }), /Unrecognized key\(s\) in object.*optimiser/s);
   await assert.rejects(training.train({ ...config(join(root, 'x')), loss: { name: 'combo', options: { beta: 2 } } }), /config.loss.options: loss 'combo': option 'beta'/);
-  await assert.rejects(training.train({ ...config(join(root, 'x')), sampler: { patchSize: 18 } }), /patchSize \[18,18,18\] must be a multiple of 2/);
+  await assert.rejects(training.train({ ...config(join(root, 'x')), sampler: { patchSize: 15 } }), /patchSize \[15,15,15\] must be a multiple of 2/);
 });
