@@ -80,6 +80,29 @@ test('kill -9 during training loses at most the epoch in progress; resume reache
   assert.deepEqual(weights(out), weights(join(root, 'run-a')));
 });
 
+test('Ctrl-C stops the command cleanly after saving; --resume finishes with the same weights', async () => {
+  const out = join(root, 'run-d');
+  const cfgPath = join(root, 'd.json');
+  writeFileSync(cfgPath, JSON.stringify(config(out, { epochs: 8 })));
+  const child = spawn(process.execPath, [bin, 'train', '--config', cfgPath], { stdio: 'ignore', detached: true });
+  const t0 = Date.now();
+  while (!existsSync(join(out, 'metrics.jsonl'))) {
+    if (Date.now() - t0 > 120_000) throw new Error('training did not reach epoch 1');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  process.kill(-child.pid!, 'SIGINT'); // the terminal sends Ctrl-C to the whole process group
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  assert.equal(code, 130, 'exit status 130 after a clean stop');
+  const state = loadSafetensors(join(out, 'last.safetensors'));
+  const saved = state.metadata.training as { epoch: number; index: number };
+  dispose(state.tensors);
+  assert.ok(saved.epoch >= 1, `saved at epoch ${saved.epoch}, patch ${saved.index}`);
+  execFileSync(process.execPath, [bin, 'train', '--resume', out], { stdio: 'ignore' });
+  const reference = join(root, 'run-e');
+  await training.train(config(reference, { epochs: 8 }));
+  assert.deepEqual(weights(out), weights(reference));
+});
+
 test('predict and evaluate the held-out cases from the command line', () => {
   const out = join(root, 'run-a');
   const split = JSON.parse(readFileSync(join(out, 'split.json'), 'utf8'));
