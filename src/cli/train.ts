@@ -34,7 +34,7 @@ export async function runTraining(config: unknown, resume: boolean, quiet = fals
           const r = m.record as EpochRecord;
           records.push(r);
           if (!quiet) {
-            const dice = r.validation ? Object.entries(r.validation).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ') : 'no validation cases';
+            const dice = r.validation ? Object.entries(r.validation).map(([k, v]) => `${k} ${(v.dice ?? 0).toFixed(3)}`).join(', ') : 'no validation cases';
             console.log(`epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; validation Dice ${r.meanDice?.toFixed(3) ?? 'n/a'} (${dice})${r.best ? '  ← best' : ''}`);
           }
         } else if (m.type === 'log') {
@@ -55,25 +55,101 @@ export async function runTraining(config: unknown, resume: boolean, quiet = fals
   }
 }
 
-/** `comboseg train --config FILE` or `comboseg train --resume RUN_DIR`. */
+function parseJsonFlag(name: string, text: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(text);
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new ComboSegError(`${name} must be a JSON object, e.g. '{"beta": 0.4}', got '${text}'`);
+}
+
+const num = (name: string) => (s: string) => {
+  const v = Number(s);
+  if (!Number.isFinite(v)) throw new ComboSegError(`${name} must be a number, got '${s}'`);
+  return v;
+};
+
+interface TrainFlags {
+  config?: string; resume?: string; out?: string; msd?: string; images?: string; labels?: string; labelNames?: string;
+  network?: string; networkOptions?: string; loss?: string; lossOptions?: string; alpha?: number; beta?: number;
+  sampler?: string; patchSize?: number; batchSize?: number; epochs?: number; maxMinutes?: number;
+  optimizer?: string; lr?: number; seed?: number; validation?: number; folds?: number; fold?: number;
+}
+
+/** Flags over a config (or over nothing): each flag sets the config field it names. */
+export function configFromFlags(base: Record<string, unknown>, f: TrainFlags): Record<string, unknown> {
+  const c: Record<string, unknown> = structuredClone(base);
+  const sub = (k: string) => ((c[k] ??= {}) as Record<string, unknown>);
+  if (f.msd) c.data = { msd: f.msd };
+  if (f.images || f.labels) {
+    if (!(f.images && f.labels && f.labelNames)) throw new ComboSegError('--images needs --labels and --label-names (e.g. 1:brain,2:heart)');
+    c.data = { images: f.images, labels: f.labels, labelNames: Object.fromEntries(f.labelNames.split(',').map((p) => p.split(':').map((x) => x.trim()))) };
+  }
+  if (f.network) c.network = { name: f.network, options: {} };
+  if (f.networkOptions) sub('network').options = parseJsonFlag('--network-options', f.networkOptions);
+  if (f.loss) c.loss = { name: f.loss, options: {} };
+  if (f.lossOptions) sub('loss').options = parseJsonFlag('--loss-options', f.lossOptions);
+  for (const k of ['alpha', 'beta'] as const) if (f[k] !== undefined) ((sub('loss').options ??= {}) as Record<string, unknown>)[k] = f[k];
+  if (f.sampler) sub('sampler').kind = f.sampler;
+  if (f.patchSize) sub('sampler').patchSize = f.patchSize;
+  if (f.batchSize) c.batchSize = f.batchSize;
+  if (f.epochs) c.epochs = f.epochs;
+  if (f.maxMinutes) c.maxMinutes = f.maxMinutes;
+  if (f.optimizer) c.optimizer = { name: f.optimizer };
+  if (f.lr) sub('optimizer').lr = f.lr;
+  if (f.seed !== undefined) c.seed = f.seed;
+  if (f.validation !== undefined) sub('split').validation = f.validation;
+  if (f.folds) c.folds = { k: f.folds, fold: f.fold ?? 0 };
+  if (f.out) c.out = f.out;
+  return c;
+}
+
+/** `comboseg train --config FILE [flags]`, `comboseg train [flags]`, or `comboseg train --resume RUN_DIR`. */
 export function trainCommand(): Command {
   return new Command('train')
-    .description('train a network (config in JSON; see README), or resume a run')
-    .option('--config <file>', 'training configuration (JSON)')
+    .description('train a network from a JSON config and/or flags (flags override the config), or resume a run')
+    .option('--config <file>', 'training configuration (JSON; see README)')
     .option('--resume <runDir>', 'continue the run in RUN_DIR from its last checkpoint')
-    .option('--out <dir>', 'run directory (overrides "out" in the config)')
-    .action(async (o: { config?: string; resume?: string; out?: string }) => {
-      if (!o.config === !o.resume) throw new ComboSegError('give either --config FILE or --resume RUN_DIR');
-      let config: unknown;
-      if (o.resume) config = readRunConfig(o.resume);
-      else {
-        if (!existsSync(o.config!)) throw new ComboSegError(`${o.config}: no such file`);
-        try {
-          config = JSON.parse(readFileSync(o.config!, 'utf8'));
-        } catch (e) {
-          throw new ComboSegError(`${o.config}: not valid JSON (${(e as Error).message})`);
+    .option('--out <dir>', 'run directory')
+    .option('--msd <dir>', 'Medical Segmentation Decathlon folder')
+    .option('--images <dir>', 'folder of images (with --labels and --label-names)')
+    .option('--labels <dir>', 'folder of label maps matched to the images by name')
+    .option('--label-names <spec>', 'organs as value:name pairs, e.g. 1:brain,2:heart')
+    .option('--network <name>', 'proposed | unet3d | vnet | segnet3d')
+    .option('--network-options <json>', 'network options as JSON')
+    .option('--loss <name>', 'combo | dice | bce | wbce | ce | wce | dce | focal | gdl | jaccard | sensspec | tversky')
+    .option('--loss-options <json>', 'loss options as JSON')
+    .option('--alpha <a>', 'loss option alpha', num('--alpha'))
+    .option('--beta <b>', 'loss option beta', num('--beta'))
+    .option('--sampler <kind>', 'paper | ratio | whole')
+    .option('--patch-size <n>', 'cubic patch size (the sliding window)', num('--patch-size'))
+    .option('--batch-size <n>', 'patches per step', num('--batch-size'))
+    .option('--epochs <n>', 'epochs', num('--epochs'))
+    .option('--max-minutes <m>', 'stop before an epoch that would end past this time', num('--max-minutes'))
+    .option('--optimizer <name>', 'adadelta | adam | sgd')
+    .option('--lr <lr>', 'learning rate', num('--lr'))
+    .option('--seed <s>', 'random seed', num('--seed'))
+    .option('--validation <f>', 'validation fraction', num('--validation'))
+    .option('--folds <k>', 'k-fold cross-validation (with --fold)', num('--folds'))
+    .option('--fold <i>', 'which fold validates (0-based)', num('--fold'))
+    .action(async (o: TrainFlags) => {
+      let config: Record<string, unknown>;
+      if (o.resume) {
+        if (o.config || Object.keys(o).some((k) => k !== 'resume')) throw new ComboSegError('--resume continues a run with its own configuration; give no other option');
+        config = readRunConfig(o.resume) as unknown as Record<string, unknown>;
+      } else {
+        let base: Record<string, unknown> = {};
+        if (o.config) {
+          if (!existsSync(o.config)) throw new ComboSegError(`${o.config}: no such file`);
+          try {
+            base = JSON.parse(readFileSync(o.config, 'utf8'));
+          } catch (e) {
+            throw new ComboSegError(`${o.config}: not valid JSON (${(e as Error).message})`);
+          }
         }
-        if (o.out) (config as Record<string, unknown>).out = o.out;
+        config = configFromFlags(base, o);
       }
       const r = await runTraining(config, Boolean(o.resume));
       if (r.stopped) process.exitCode = 130;

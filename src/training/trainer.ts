@@ -22,7 +22,8 @@ import { computeNormalisation, normalise, type Normalisation } from '../data/nor
 import { PaperSampler, RatioSampler, WholeVolumeSampler, type Sampler, type SampleCase } from '../data/sampler.js';
 import { toBatch, type Patch } from '../data/patch.js';
 import type { Volume } from '../data/volume.js';
-import { evaluateCase } from '../metrics/evaluate.js';
+import { evaluateCase, MetricsAccumulator } from '../metrics/evaluate.js';
+import type { MetricName } from '../metrics/overlap.js';
 import { predictVolume } from '../inference/predict.js';
 import { loadModel, saveModel, type ModelMeta } from '../inference/model.js';
 import { writeFileAtomic } from '../util/fs.js';
@@ -34,8 +35,9 @@ export interface EpochRecord {
   trainLoss: number;
   patches: number;
   seconds: number;
-  /** Validation Dice per organ name (mean over validation cases), and their mean. */
-  validation: Record<string, number> | null;
+  /** Validation metrics per organ name (means over validation cases; distances over the cases where defined). */
+  validation: Record<string, Partial<Record<MetricName, number | null>>> | null;
+  /** Mean validation Dice over organs: the number that picks the best epoch. */
   meanDice: number | null;
   best: boolean;
 }
@@ -238,18 +240,20 @@ export async function train(config: unknown, o: { resume?: boolean; signal?: Sto
 
     // Validation on whole volumes with the model's own inference.
     net.eval();
-    let validation: Record<string, number> | null = null, meanDice: number | null = null;
+    let validation: EpochRecord['validation'] = null, meanDice: number | null = null;
     if (validationCases.length) {
-      const sums: Record<string, number> = {};
+      const acc = new MetricsAccumulator();
       for (const [k, c] of validationCases.entries()) {
         const pred = predictVolume(net, meta(epoch + 1, null), c.image);
-        const m = evaluateCase(c.id, pred.labels, c.labels!, ds.labels);
-        for (const [organ, om] of Object.entries(m.organs)) sums[organ] = (sums[organ] ?? 0) + om.dice;
+        acc.add(evaluateCase(c.id, pred.labels, c.labels!, ds.labels));
         o.events?.onValidation?.(k + 1, validationCases.length);
         await new Promise((r) => setImmediate(r));
       }
-      validation = Object.fromEntries(Object.entries(sums).map(([organ, s]) => [organ, s / validationCases.length]));
-      meanDice = Object.values(validation).reduce((a, b) => a + b, 0) / Object.keys(validation).length;
+      const summary = acc.summary();
+      const keep: MetricName[] = ['dice', 'jaccard', 'fpr', 'fdr', 'fnr', 'hd95', 'assd'];
+      validation = Object.fromEntries(Object.entries(summary.perOrgan).map(([organ, st]) => [organ, Object.fromEntries(keep.map((m) => [m, st[m].mean]))]));
+      const dices = Object.values(summary.perOrgan).map((st) => st.dice.mean ?? 0);
+      meanDice = dices.reduce((a, b) => a + b, 0) / dices.length;
     }
     const isBest = meanDice !== null && (best === null || meanDice > best.dice);
     if (isBest) best = { dice: meanDice!, epoch: epoch + 1 };
