@@ -7,6 +7,7 @@ import { synthCommand } from './synth.js';
 import { evaluateCommand } from './evaluate.js';
 import { trainCommand } from './train.js';
 import { predictCommand } from './predict.js';
+import { experimentCommand } from './experiment.js';
 
 const program = new Command('comboseg')
   .description('3-D medical image segmentation with the Combo loss (libtorch from TypeScript)')
@@ -14,6 +15,7 @@ const program = new Command('comboseg')
 program.addCommand(trainCommand());
 program.addCommand(predictCommand());
 program.addCommand(evaluateCommand());
+program.addCommand(experimentCommand());
 program.addCommand(infoCommand());
 program.addCommand(synthCommand());
 program.addCommand(engineCommand());

@@ -1,0 +1,41 @@
+import { Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ComboSegError } from '../engine/errors.js';
+import { runExperiment, parseExperiment } from '../experiments/grid.js';
+import { experimentMarkdown } from '../experiments/tables.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { Progress } from '../util/progress.js';
+
+/** `comboseg experiment --config FILE`: runs (or resumes) a grid and writes results.json and report.md. */
+export function experimentCommand(): Command {
+  return new Command('experiment')
+    .description('run a grid of networks × losses × options × seeds; resumable; writes results.json and report.md')
+    .requiredOption('--config <file>', 'experiment configuration (JSON; see README)')
+    .action(async (o: { config: string }) => {
+      if (!existsSync(o.config)) throw new ComboSegError(`${o.config}: no such file`);
+      let json: unknown;
+      try {
+        json = JSON.parse(readFileSync(o.config, 'utf8'));
+      } catch (e) {
+        throw new ComboSegError(`${o.config}: not valid JSON (${(e as Error).message})`);
+      }
+      const cfg = parseExperiment(json, o.config);
+      let bar: Progress | null = null;
+      const results = await runExperiment(cfg, {
+        onCell: (cell, i, total, state) => {
+          if (state !== 'done') console.log(`cell ${i + 1}/${total} ${cell.id}: ${state}`);
+        },
+        train: {
+          onStep: (s) => {
+            if (s.index <= 2) bar = new Progress({ label: `  epoch ${s.epoch + 1}`, total: s.total, unit: 'patch' });
+            bar?.set(s.index, `loss ${s.loss.toFixed(4)}`);
+          },
+        },
+      });
+      const out = resolve(cfg.out);
+      const md = experimentMarkdown(`Experiment ${out.split('/').pop()}`, results);
+      writeFileAtomic(join(out, 'report.md'), Buffer.from(md));
+      console.log(`\n${md}\nresults: ${join(out, 'results.json')}\nreport:  ${join(out, 'report.md')}`);
+    });
+}

@@ -1,0 +1,140 @@
+// `comboseg experiment`: a grid of networks × losses (× loss options, e.g. β) ×
+// seeds on one data set. Each cell is a training run of the same configuration
+// (same split, same budget) evaluated on the test cases. Cells run one after
+// another and the grid is resumable: a cell with a result is never re-run, an
+// interrupted cell resumes from its last checkpoint.
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { ComboSegError } from '../engine/errors.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { train, type EpochRecord, type TrainEvents } from '../training/trainer.js';
+import { parseConfig } from '../training/config.js';
+import { loadModel } from '../inference/model.js';
+import { predictVolume } from '../inference/predict.js';
+import { readMsd, readPairs, loadCase, type Dataset } from '../data/datasets.js';
+import { evaluateCase, MetricsAccumulator, type CaseMetrics, type Summary } from '../metrics/evaluate.js';
+
+const entry = z.object({ name: z.string(), options: z.record(z.unknown()).default({}), label: z.string().optional() }).strict();
+
+export const ExperimentConfigSchema = z.object({
+  /** The training configuration every cell shares (its `out` is replaced per cell). */
+  base: z.record(z.unknown()),
+  networks: z.array(entry).min(1),
+  losses: z.array(entry).default([]),
+  /** Expands into one loss entry per value: e.g. { loss: 'combo', option: 'beta', values: [0.3, 0.5, 0.7] }. */
+  sweep: z.object({ loss: z.string(), options: z.record(z.unknown()).default({}), option: z.string(), values: z.array(z.number()).min(1) }).strict().optional(),
+  seeds: z.array(z.number().int().nonnegative()).min(1).default([0]),
+  out: z.string().min(1),
+}).strict();
+
+export type ExperimentConfig = z.infer<typeof ExperimentConfigSchema>;
+
+export interface CellSpec {
+  id: string;
+  network: { name: string; options: Record<string, unknown>; label: string };
+  loss: { name: string; options: Record<string, unknown>; label: string };
+  seed: number;
+}
+
+export interface CellResult extends CellSpec {
+  summary: Summary;
+  cases: CaseMetrics[];
+  records: EpochRecord[];
+  bestEpoch: number | null;
+}
+
+export function parseExperiment(value: unknown, source = 'experiment config'): ExperimentConfig {
+  const r = ExperimentConfigSchema.safeParse(value);
+  if (!r.success) {
+    throw new ComboSegError(`${source}: invalid experiment configuration:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n')}`);
+  }
+  if (!r.data.losses.length && !r.data.sweep) throw new ComboSegError(`${source}: give "losses", a "sweep", or both`);
+  return r.data;
+}
+
+const slug = (s: string) => s.replace(/[^A-Za-z0-9.=-]+/g, '-').replace(/^-|-$/g, '');
+const describe = (name: string, options: Record<string, unknown>) =>
+  Object.keys(options).length ? `${name}(${Object.entries(options).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')})` : name;
+
+/** The cells of a grid, in run order. */
+export function cells(cfg: ExperimentConfig): CellSpec[] {
+  const losses = [
+    ...cfg.losses.map((l) => ({ name: l.name, options: l.options, label: l.label ?? describe(l.name, l.options) })),
+    ...(cfg.sweep ? cfg.sweep.values.map((v) => {
+      const options = { ...cfg.sweep!.options, [cfg.sweep!.option]: v };
+      return { name: cfg.sweep!.loss, options, label: `${cfg.sweep!.loss} ${cfg.sweep!.option}=${v}` };
+    }) : []),
+  ];
+  const out: CellSpec[] = [];
+  for (const n of cfg.networks) for (const l of losses) for (const seed of cfg.seeds) {
+    const network = { name: n.name, options: n.options, label: n.label ?? n.name };
+    out.push({ id: slug(`${network.label}__${l.label}__seed${seed}`), network, loss: l, seed });
+  }
+  const ids = new Set(out.map((c) => c.id));
+  if (ids.size !== out.length) throw new ComboSegError('experiment: two cells have the same name; give the entries distinct "label"s');
+  return out;
+}
+
+export interface ExperimentEvents {
+  onCell?: (cell: CellSpec, index: number, total: number, state: 'skipped' | 'started' | 'resumed' | 'done') => void;
+  train?: TrainEvents;
+}
+
+/** Runs (or resumes) the grid; returns every cell's result, also written to OUT/results.json. */
+export async function runExperiment(config: unknown, events: ExperimentEvents = {}): Promise<CellResult[]> {
+  const cfg = parseExperiment(config);
+  const out = resolve(cfg.out);
+  mkdirSync(join(out, 'cells'), { recursive: true });
+  writeFileAtomic(join(out, 'experiment.json'), Buffer.from(JSON.stringify(cfg, null, 2)));
+  const list = cells(cfg);
+  const results: CellResult[] = [];
+  for (const [i, cell] of list.entries()) {
+    const dir = join(out, 'cells', cell.id);
+    const resultPath = join(dir, 'result.json');
+    if (existsSync(resultPath)) {
+      results.push(JSON.parse(readFileSync(resultPath, 'utf8')) as CellResult);
+      events.onCell?.(cell, i, list.length, 'skipped');
+      continue;
+    }
+    const runDir = join(dir, 'run');
+    const trainConfig = parseConfig({
+      ...cfg.base,
+      network: { name: cell.network.name, options: cell.network.options },
+      loss: { name: cell.loss.name, options: cell.loss.options },
+      seed: cell.seed,
+      out: runDir,
+    }, `cell ${cell.id}`);
+    const resume = existsSync(join(runDir, 'last.safetensors'));
+    if (!resume) rmSync(runDir, { recursive: true, force: true });
+    events.onCell?.(cell, i, list.length, resume ? 'resumed' : 'started');
+    const run = await train(trainConfig, { resume, events: events.train });
+    const evaluation = await evaluateTestCases(trainConfig.data, runDir);
+    const result: CellResult = { ...cell, ...evaluation, records: run.records, bestEpoch: run.bestEpoch };
+    writeFileAtomic(resultPath, Buffer.from(JSON.stringify(result, null, 2)));
+    results.push(result);
+    events.onCell?.(cell, i, list.length, 'done');
+  }
+  writeFileAtomic(join(out, 'results.json'), Buffer.from(JSON.stringify({ experiment: cfg, cells: results }, null, 2)));
+  return results;
+}
+
+/** Segments a run's test cases with its best model and evaluates them. */
+async function evaluateTestCases(data: { msd: string } | { images: string; labels: string; labelNames: Record<string, string> }, runDir: string): Promise<{ summary: Summary; cases: CaseMetrics[] }> {
+  const ds: Dataset = 'msd' in data ? readMsd(data.msd) : readPairs(data.images, data.labels, data.labelNames);
+  const split = JSON.parse(readFileSync(join(runDir, 'split.json'), 'utf8')) as { test: string[] };
+  if (!split.test.length) throw new ComboSegError(`${runDir}: the split has no test cases; set split.test in the base configuration`);
+  const model = loadModel(join(runDir, 'best'));
+  const acc = new MetricsAccumulator();
+  try {
+    for (const id of split.test) {
+      const c = ds.training.find((t) => t.id === id) ?? ds.test.find((t) => t.id === id);
+      if (!c?.label) throw new ComboSegError(`test case '${id}' has no label to evaluate against`);
+      const loaded = await loadCase(c);
+      acc.add(evaluateCase(id, predictVolume(model.network, model.meta, loaded.image).labels, loaded.labels!, ds.labels));
+    }
+  } finally {
+    model.network.dispose();
+  }
+  return { summary: acc.summary(), cases: acc.cases };
+}
