@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
 import { runExperiment, parseExperiment } from '../experiments/grid.js';
 import { experimentMarkdown } from '../experiments/tables.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { writeExperimentReport } from '../experiments/figures.js';
 import { Progress } from '../util/progress.js';
 
 /** `comboseg experiment --config FILE`: runs (or resumes) a grid and writes results.json and report.md. */
@@ -34,8 +34,8 @@ export function experimentCommand(): Command {
         },
       });
       const out = resolve(cfg.out);
-      const md = experimentMarkdown(`Experiment ${out.split('/').pop()}`, results);
-      writeFileAtomic(join(out, 'report.md'), Buffer.from(md));
-      console.log(`\n${md}\nresults: ${join(out, 'results.json')}\nreport:  ${join(out, 'report.md')}`);
+      await writeExperimentReport(cfg, out, results);
+      console.log(`\n${experimentMarkdown(`Experiment ${out.split('/').pop()}`, results)}`);
+      console.log(`results: ${join(out, 'results.json')}\nreport:  ${join(out, 'report.html')} and report.md, figures in ${join(out, 'figures')}`);
     });
 }

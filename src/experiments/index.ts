@@ -2,3 +2,4 @@ export { vegaLiteSvg, trainingCurvesSpec } from './plots.js';
 export { writeRunReport, type ReportCase } from './report.js';
 export { runExperiment, parseExperiment, cells, ExperimentConfigSchema, type ExperimentConfig, type CellSpec, type CellResult } from './grid.js';
 export { gridTable, organTable, improvements, bestCell, experimentMarkdown, formatStat } from './tables.js';
+export { writeExperimentReport, boxPlotSpec, betaCurvesSpec, convergenceSpec } from './figures.js';

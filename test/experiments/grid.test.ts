@@ -62,7 +62,15 @@ test('comboseg experiment writes report.md; bad configurations name the field', 
   writeFileSync(cfgPath, JSON.stringify(config));
   const out = execFileSync(process.execPath, [bin, 'experiment', '--config', cfgPath], { encoding: 'utf8' });
   assert.match(out, /\| network \| loss \| seed \| Jaccard \| Dice \| FPR \| FNR \| HD95 \(mm\) \|/);
-  assert.ok(existsSync(join(config.out, 'report.md')));
+  for (const f of ['report.md', 'report.html', 'results.json', 'figures/dice-boxplot.svg', 'figures/dice-boxplot.png', 'figures/hd95-boxplot.png', 'figures/convergence.png', 'figures/overlay-best.png']) {
+    assert.ok(existsSync(join(config.out, f)), f);
+  }
+  const png = readFileSync(join(config.out, 'figures/dice-boxplot.png'));
+  assert.equal(png.subarray(1, 4).toString(), 'PNG');
+  const html = readFileSync(join(config.out, 'report.html'), 'utf8');
+  assert.equal((html.match(/<svg/g) ?? []).length, 3, 'three plots inline');
+  assert.ok((html.match(/<img [^>]*src="data:image\/png;base64,/g) ?? []).length >= 1, 'overlays embedded');
+  assert.doesNotMatch(html, /src="figures\//, 'self-contained: no external image links');
   assert.throws(() => experiments.parseExperiment({ ...config, networks: [] }), /networks: Array must contain at least 1 element/);
   assert.throws(() => experiments.parseExperiment({ ...config, losses: [], sweep: undefined }), /give "losses", a "sweep", or both/);
   const swept = experiments.cells(experiments.parseExperiment({ ...config, losses: [], sweep: { loss: 'combo', option: 'beta', values: [0.3, 0.7] } }));

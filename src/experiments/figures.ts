@@ -1,0 +1,145 @@
+// The experiment report's figures (vega-lite → SVG → PNG with resvg) and pages:
+// Fig. 6 shaped box plots, Fig. 7 shaped β curves, validation Dice per epoch by
+// loss (does Combo converge faster?), and worst / median / best overlays (Fig. 5).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Resvg } from '@resvg/resvg-js';
+import type { TopLevelSpec } from 'vega-lite';
+import { writeFileAtomic } from '../util/fs.js';
+import { encodePng } from '../util/png.js';
+import { readMsd, readPairs, loadCase } from '../data/datasets.js';
+import { errorOverlay } from '../data/overlay.js';
+import { loadModel } from '../inference/model.js';
+import { predictVolume } from '../inference/predict.js';
+import { vegaLiteSvg } from './plots.js';
+import { bestCell, experimentMarkdown } from './tables.js';
+import type { CellResult, ExperimentConfig } from './grid.js';
+
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
+const label = (c: CellResult) => `${c.network.label} · ${c.loss.label}${c.seed ? ` · s${c.seed}` : ''}`;
+
+export function boxPlotSpec(cells: CellResult[], metric: 'dice' | 'hd95', title: string): TopLevelSpec {
+  const values = cells.flatMap((c) => c.cases.flatMap((k) => Object.entries(k.organs).filter(([, m]) => m[metric] !== null).map(([organ, m]) => ({ cell: label(c), organ, value: m[metric] }))));
+  return {
+    $schema: SCHEMA, title, data: { values }, width: Math.max(200, 60 * cells.length), height: 220,
+    mark: { type: 'boxplot', extent: 1.5 },
+    encoding: { x: { field: 'cell', type: 'nominal', axis: { labelAngle: -30 }, title: null }, y: { field: 'value', type: 'quantitative', title } },
+  };
+}
+
+export function betaCurvesSpec(cells: CellResult[], option: string): TopLevelSpec {
+  const metrics = [['dice', 'Dice'], ['hd95', 'HD95 (mm)'], ['fpr', 'FPR'], ['fnr', 'FNR']] as const;
+  const values = cells.flatMap((c) => metrics.map(([m, name]) => ({ beta: c.loss.options[option] as number, metric: name, network: c.network.label, value: c.summary.overall[m].mean })))
+    .filter((v) => typeof v.beta === 'number' && v.value !== null);
+  return {
+    $schema: SCHEMA, data: { values }, facet: { column: { field: 'metric', type: 'nominal', title: null } },
+    spec: { width: 170, height: 160, mark: { type: 'line', point: true }, encoding: {
+      x: { field: 'beta', type: 'quantitative', title: option }, y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
+      color: { field: 'network', type: 'nominal' } } },
+    resolve: { scale: { y: 'independent' } },
+  };
+}
+
+export function convergenceSpec(cells: CellResult[]): TopLevelSpec {
+  const values = cells.flatMap((c) => c.records.filter((r) => r.meanDice !== null).map((r) => ({ epoch: r.epoch, dice: r.meanDice, loss: c.loss.label, network: c.network.label })));
+  return {
+    $schema: SCHEMA, title: 'validation Dice per epoch', data: { values },
+    facet: { column: { field: 'network', type: 'nominal', title: null } },
+    spec: { width: 240, height: 180, mark: { type: 'line', point: true }, encoding: {
+      x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } }, y: { field: 'dice', type: 'quantitative', title: 'mean Dice' },
+      color: { field: 'loss', type: 'nominal' } } },
+  };
+}
+
+function svgToPng(svg: string): Buffer {
+  return Buffer.from(new Resvg(svg, { background: 'white', fitTo: { mode: 'zoom', value: 2 } }).render().asPng());
+}
+
+const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+
+/** Markdown (headings, paragraphs, pipe tables, list items, images) → HTML, enough for our own report.md. */
+function markdownToHtml(md: string, images: Record<string, string>): string {
+  const out: string[] = [];
+  const lines = md.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i];
+    if (l.startsWith('|')) {
+      const rows: string[][] = [];
+      while (i < lines.length && lines[i].startsWith('|')) {
+        if (!/^\|[-| ]+\|$/.test(lines[i])) rows.push(lines[i].slice(1, -1).split('|').map((c) => c.trim()));
+        i++;
+      }
+      i--;
+      out.push(`<table>${rows.map((r, k) => `<tr>${r.map((c) => (k === 0 ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`).join('')}</table>`);
+    } else if (l.startsWith('#')) {
+      const n = l.match(/^#+/)![0].length;
+      out.push(`<h${n}>${esc(l.slice(n).trim())}</h${n}>`);
+    } else if (l.startsWith('![')) {
+      const m = /^!\[(.*)\]\((.*)\)$/.exec(l);
+      if (m) out.push(images[m[2]] ?? `<img alt="${esc(m[1])}" src="${esc(m[2])}">`);
+    } else if (l.startsWith('- ')) out.push(`<li>${esc(l.slice(2))}</li>`);
+    else if (l.trim()) out.push(`<p>${esc(l)}</p>`);
+  }
+  return out.join('\n');
+}
+
+/** Writes OUT/report.md, OUT/report.html (self-contained) and OUT/figures/*.svg|png. */
+export async function writeExperimentReport(cfg: ExperimentConfig, out: string, cells: CellResult[]): Promise<void> {
+  const figDir = join(out, 'figures');
+  mkdirSync(figDir, { recursive: true });
+  const figures: [string, string, TopLevelSpec][] = [
+    ['dice-boxplot', 'Dice per case and organ (Fig. 6 shaped)', boxPlotSpec(cells, 'dice', 'Dice')],
+    ['hd95-boxplot', 'HD95 per case and organ (Fig. 6 shaped)', boxPlotSpec(cells, 'hd95', 'HD95 (mm)')],
+    ['convergence', 'Validation Dice per epoch by loss (convergence)', convergenceSpec(cells)],
+  ];
+  if (cfg.sweep) figures.push(['beta-curves', `Dice, HD95, FPR and FNR against ${cfg.sweep.option} (Fig. 7 shaped)`, betaCurvesSpec(cells.filter((c) => c.loss.name === cfg.sweep!.loss && cfg.sweep!.option in c.loss.options), cfg.sweep.option)]);
+  const inline: Record<string, string> = {};
+  const mdFigures: string[] = [];
+  for (const [name, title, spec] of figures) {
+    const svg = await vegaLiteSvg(spec);
+    writeFileAtomic(join(figDir, `${name}.svg`), Buffer.from(svg));
+    writeFileAtomic(join(figDir, `${name}.png`), svgToPng(svg));
+    inline[`figures/${name}.png`] = `<figure>${svg}<figcaption>${esc(title)}</figcaption></figure>`;
+    mdFigures.push(`## ${title}`, '', `![${title}](figures/${name}.png)`, '');
+  }
+  // Worst, median and best test case of the best cell (Fig. 5 shaped).
+  const best = bestCell(cells);
+  const ranked = [...best.cases].sort((a, b) => meanDice(a) - meanDice(b));
+  const picks = [...new Map([['worst', ranked[0]], ['median', ranked[Math.floor(ranked.length / 2)]], ['best', ranked[ranked.length - 1]]] as const)];
+  const base = cfg.base as { data: { msd: string } | { images: string; labels: string; labelNames: Record<string, string> } };
+  const ds = 'msd' in base.data ? readMsd(base.data.msd) : readPairs(base.data.images, base.data.labels, base.data.labelNames);
+  const model = loadModel(join(out, 'cells', best.id, 'run', 'best'));
+  mdFigures.push(`## Worst, median and best test case of the best cell (${best.network.label}, ${best.loss.label})`, '');
+  for (const [which, c] of picks) {
+    const entry = ds.training.find((t) => t.id === c.id) ?? ds.test.find((t) => t.id === c.id);
+    if (!entry) continue;
+    const loaded = await loadCase(entry);
+    const pred = predictVolume(model.network, model.meta, loaded.image).labels;
+    const [X, Y, Z] = loaded.image.size;
+    let bestZ = 0, most = -1;
+    for (let z = 0; z < Z; z++) {
+      let n = 0;
+      for (let i = z * X * Y; i < (z + 1) * X * Y; i++) if (loaded.labels!.data[i] || pred.data[i]) n++;
+      if (n > most) { most = n; bestZ = z; }
+    }
+    const p = errorOverlay(loaded.image.data, pred.data, loaded.labels!.data, loaded.image.size, loaded.image.spacing, 'axial', bestZ, 4);
+    const png = encodePng(p.rgb, p.width, p.height);
+    const file = `figures/overlay-${which}.png`;
+    writeFileAtomic(join(out, file), png);
+    const caption = `${which}: ${c.id}, mean Dice ${meanDice(c).toFixed(3)} (agreement in organ colour, false positives red, false negatives blue)`;
+    inline[file] = `<figure><img alt="${esc(caption)}" src="data:image/png;base64,${png.toString('base64')}"><figcaption>${esc(caption)}</figcaption></figure>`;
+    mdFigures.push(`![${caption}](${file})`, '');
+  }
+  model.network.dispose();
+  const md = `${experimentMarkdown(`Experiment ${out.split('/').pop()}`, cells)}\n${mdFigures.join('\n')}\nAll numbers: results.json (one source for every table and figure).\n`;
+  writeFileAtomic(join(out, 'report.md'), Buffer.from(md));
+  const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(out.split('/').pop()!)}</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1300px}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}figure{margin:1em 0}img{image-rendering:pixelated;border:1px solid #ddd}</style>
+</head><body>${markdownToHtml(md, inline)}</body></html>`;
+  writeFileAtomic(join(out, 'report.html'), Buffer.from(html));
+}
+
+function meanDice(c: { organs: Record<string, { dice: number }> }): number {
+  const d = Object.values(c.organs).map((m) => m.dice);
+  return d.reduce((a, b) => a + b, 0) / d.length;
+}
