@@ -80,6 +80,37 @@ export function readPairs(imagesDir: string, labelsDir: string, labels: Record<s
   return { name: resolve(imagesDir).split('/').pop()!, root: resolve(imagesDir), labels: labelSetFrom(labels), training, test: [] };
 }
 
+/**
+ * One folder per case, each holding an image and a label map under fixed names
+ * (e.g. `STS_001/PET_image.nii.gz` and `STS_001/PET_mask.nii.gz`).
+ */
+export function readCaseFolders(dir: string, image: string, label: string, labels: Record<string, string>): Dataset {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ComboSegError(`${dir}: not a folder`);
+  const training: DatasetCase[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const folder = join(dir, name);
+    if (!statSync(folder).isDirectory()) continue;
+    const img = join(folder, image), lab = join(folder, label);
+    if (!existsSync(img) && !existsSync(lab)) continue;
+    if (!existsSync(img) || !existsSync(lab)) throw new ComboSegError(`${folder}: needs both ${image} and ${label}`);
+    training.push({ id: name, image: resolve(img), label: resolve(lab) });
+  }
+  if (!training.length) throw new ComboSegError(`${dir}: no case folder holds ${image} and ${label}`);
+  return { name: resolve(dir).split('/').pop()!, root: resolve(dir), labels: labelSetFrom(labels), training, test: [] };
+}
+
+/** Where a data set is: an MSD folder, two folders of pairs, or one folder per case. */
+export type DataSpec =
+  | { msd: string }
+  | { images: string; labels: string; labelNames: Record<string, string> }
+  | { cases: string; image: string; label: string; labelNames: Record<string, string> };
+
+export function openDataset(spec: DataSpec): Dataset {
+  if ('msd' in spec) return readMsd(spec.msd);
+  if ('cases' in spec) return readCaseFolders(spec.cases, spec.image, spec.label, spec.labelNames);
+  return readPairs(spec.images, spec.labels, spec.labelNames);
+}
+
 function shuffle<T>(xs: T[], seed: number): T[] {
   const a = [...xs];
   const rng = new Rng(seed);

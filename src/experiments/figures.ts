@@ -7,7 +7,7 @@ import { Resvg } from '@resvg/resvg-js';
 import type { TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../util/fs.js';
 import { encodePng } from '../util/png.js';
-import { readMsd, readPairs, loadCase } from '../data/datasets.js';
+import { openDataset, loadCase, type DataSpec } from '../data/datasets.js';
 import { errorOverlay } from '../data/overlay.js';
 import { loadModel } from '../inference/model.js';
 import { predictVolume } from '../inference/predict.js';
@@ -106,8 +106,7 @@ export async function writeExperimentReport(cfg: ExperimentConfig, out: string, 
   const best = bestCell(cells);
   const ranked = [...best.cases].sort((a, b) => meanDice(a) - meanDice(b));
   const picks = [...new Map([['worst', ranked[0]], ['median', ranked[Math.floor(ranked.length / 2)]], ['best', ranked[ranked.length - 1]]] as const)];
-  const base = cfg.base as { data: { msd: string } | { images: string; labels: string; labelNames: Record<string, string> } };
-  const ds = 'msd' in base.data ? readMsd(base.data.msd) : readPairs(base.data.images, base.data.labels, base.data.labelNames);
+  const ds = openDataset((cfg.base as { data: DataSpec }).data);
   const model = loadModel(join(out, 'cells', best.id, 'run', 'best'));
   mdFigures.push(`## Worst, median and best test case of the best cell (${best.network.label}, ${best.loss.label})`, '');
   for (const [which, c] of picks) {

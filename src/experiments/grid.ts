@@ -12,12 +12,14 @@ import { train, type EpochRecord, type TrainEvents } from '../training/trainer.j
 import { parseConfig } from '../training/config.js';
 import { loadModel } from '../inference/model.js';
 import { predictVolume } from '../inference/predict.js';
-import { readMsd, readPairs, loadCase, type Dataset } from '../data/datasets.js';
+import { openDataset, loadCase, type Dataset, type DataSpec } from '../data/datasets.js';
 import { evaluateCase, MetricsAccumulator, type CaseMetrics, type Summary } from '../metrics/evaluate.js';
 
 const entry = z.object({ name: z.string(), options: z.record(z.unknown()).default({}), label: z.string().optional() }).strict();
 
 export const ExperimentConfigSchema = z.object({
+  /** Free text for readers of the file. */
+  _comment: z.string().optional(),
   /** The training configuration every cell shares (its `out` is replaced per cell). */
   base: z.record(z.unknown()),
   networks: z.array(entry).min(1),
@@ -120,8 +122,8 @@ export async function runExperiment(config: unknown, events: ExperimentEvents = 
 }
 
 /** Segments a run's test cases with its best model and evaluates them. */
-async function evaluateTestCases(data: { msd: string } | { images: string; labels: string; labelNames: Record<string, string> }, runDir: string): Promise<{ summary: Summary; cases: CaseMetrics[] }> {
-  const ds: Dataset = 'msd' in data ? readMsd(data.msd) : readPairs(data.images, data.labels, data.labelNames);
+async function evaluateTestCases(data: DataSpec, runDir: string): Promise<{ summary: Summary; cases: CaseMetrics[] }> {
+  const ds: Dataset = openDataset(data);
   const split = JSON.parse(readFileSync(join(runDir, 'split.json'), 'utf8')) as { test: string[] };
   if (!split.test.length) throw new ComboSegError(`${runDir}: the split has no test cases; set split.test in the base configuration`);
   const model = loadModel(join(runDir, 'best'));

@@ -20,6 +20,7 @@ export const TrainConfigSchema = z.object({
   data: z.union([
     z.object({ msd: z.string().min(1) }).strict(),
     z.object({ images: z.string().min(1), labels: z.string().min(1), labelNames: z.record(z.string()) }).strict(),
+    z.object({ cases: z.string().min(1), image: z.string().min(1), label: z.string().min(1), labelNames: z.record(z.string()) }).strict(),
   ]),
   /** Validation (and test) fractions, shuffled by seed; or k folds. */
   split: z.object({ validation: z.number().min(0).lt(1).default(0.2), test: z.number().min(0).lt(1).default(0), seed: int.nonnegative().default(0) }).strict().default({}),

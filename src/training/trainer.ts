@@ -17,7 +17,7 @@ import type { JsonValue } from '../engine/safetensors.js';
 import { create as createNetwork } from '../networks/registry.js';
 import type { Network } from '../networks/network.js';
 import { create as createLoss } from '../losses/registry.js';
-import { readMsd, readPairs, split as splitCases, kFold, loadCase, type Dataset, type DatasetCase } from '../data/datasets.js';
+import { openDataset, split as splitCases, kFold, loadCase, type Dataset, type DatasetCase } from '../data/datasets.js';
 import { computeNormalisation, normalise, type Normalisation } from '../data/normalise.js';
 import { PaperSampler, RatioSampler, WholeVolumeSampler, type Sampler, type SampleCase } from '../data/sampler.js';
 import { toBatch, type Patch } from '../data/patch.js';
@@ -65,10 +65,6 @@ function gitDescribe(): string {
   } catch {
     return 'unknown';
   }
-}
-
-function openDataset(cfg: TrainConfig): Dataset {
-  return 'msd' in cfg.data ? readMsd(cfg.data.msd) : readPairs(cfg.data.images, cfg.data.labels, cfg.data.labelNames);
 }
 
 function splitDataset(cfg: TrainConfig, ds: Dataset): { train: DatasetCase[]; validation: DatasetCase[]; test: DatasetCase[] } {
@@ -121,7 +117,7 @@ export async function train(config: unknown, o: { resume?: boolean; signal?: Sto
   }
   mkdirSync(runDir, { recursive: true });
 
-  const ds = openDataset(cfg);
+  const ds = openDataset(cfg.data);
   const parts = splitDataset(cfg, ds);
   if (!parts.train.length) throw new ComboSegError('no training cases after the split');
   const organs = ds.labels.values;
