@@ -8,6 +8,7 @@ import { evaluateCommand } from './evaluate.js';
 import { trainCommand } from './train.js';
 import { predictCommand } from './predict.js';
 import { experimentCommand } from './experiment.js';
+import { tuneCommand } from './tune.js';
 
 const program = new Command('comboseg')
   .description('3-D medical image segmentation with the Combo loss (libtorch from TypeScript)')
@@ -16,6 +17,7 @@ program.addCommand(trainCommand());
 program.addCommand(predictCommand());
 program.addCommand(evaluateCommand());
 program.addCommand(experimentCommand());
+program.addCommand(tuneCommand());
 program.addCommand(infoCommand());
 program.addCommand(synthCommand());
 program.addCommand(engineCommand());

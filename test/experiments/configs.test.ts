@@ -7,7 +7,8 @@ import { experiments, training, networks, losses } from '../../src/index.js';
 const dir = new URL('../../experiments/', import.meta.url);
 
 test('ready-made experiment configs parse, and so does each of their cells', () => {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('tune-'));
+  for (const f of readdirSync(dir).filter((g) => g.startsWith('tune-'))) experiments.parseTune(JSON.parse(readFileSync(new URL(f, dir), 'utf8')), f);
   assert.ok(files.length >= 5, files.join(', '));
   for (const f of files) {
     const cfg = experiments.parseExperiment(JSON.parse(readFileSync(new URL(f, dir), 'utf8')), f);
