@@ -130,7 +130,7 @@ export async function writeExperimentReport(cfg: ExperimentConfig, out: string, 
     mdFigures.push(`![${caption}](${file})`, '');
   }
   model.network.dispose();
-  const md = `${experimentMarkdown(`Experiment ${out.split('/').pop()}`, cells)}\n${mdFigures.join('\n')}\nAll numbers: results.json (one source for every table and figure).\n`;
+  const md = `${experimentMarkdown(`Experiment ${out.split('/').pop()}`, cells, 'combo', cfg.sweep?.option)}\n${mdFigures.join('\n')}\nAll numbers: results.json (one source for every table and figure).\n`;
   writeFileAtomic(join(out, 'report.md'), Buffer.from(md));
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(out.split('/').pop()!)}</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1300px}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}figure{margin:1em 0}img{image-rendering:pixelated;border:1px solid #ddd}</style>

@@ -53,8 +53,34 @@ export function improvements(cells: CellResult[], reference: string): { network:
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-/** The Markdown report: grid table, best cell per organ, computed improvements. */
-export function experimentMarkdown(title: string, cells: CellResult[], reference = 'combo'): string {
+/**
+ * The paper's claim for a β sweep (Fig. 7): as β falls, FPR falls and FNR rises.
+ * Checked per network over consecutive β values; the verdict says plainly whether it holds.
+ */
+export function betaTrend(cells: CellResult[], option = 'beta'): string[] {
+  const lines: string[] = [];
+  for (const n of [...new Set(cells.map((c) => c.network.label))]) {
+    const pts = cells.filter((c) => c.network.label === n && typeof c.loss.options[option] === 'number')
+      .map((c) => ({ b: c.loss.options[option] as number, fpr: c.summary.overall.fpr.mean ?? 0, fnr: c.summary.overall.fnr.mean ?? 0 }))
+      .sort((a, b) => a.b - b.b);
+    if (pts.length < 2) continue;
+    let fprUp = 0, fnrDown = 0;
+    for (let i = 1; i < pts.length; i++) {
+      if (pts[i].fpr > pts[i - 1].fpr) fprUp++;
+      if (pts[i].fnr < pts[i - 1].fnr) fnrDown++;
+    }
+    const steps = pts.length - 1;
+    const holds = fprUp === steps && fnrDown === steps;
+    const overall = pts[steps].fpr > pts[0].fpr && pts[steps].fnr < pts[0].fnr;
+    lines.push(`- ${n}: from ${option} = ${pts[0].b} to ${pts[steps].b}, FPR ${pts[0].fpr.toFixed(5)} → ${pts[steps].fpr.toFixed(5)}, FNR ${pts[0].fnr.toFixed(3)} → ${pts[steps].fnr.toFixed(3)}; `
+      + `FPR rose in ${fprUp}/${steps} steps and FNR fell in ${fnrDown}/${steps}: `
+      + (holds ? 'the paper\'s trend holds at every step.' : overall ? 'the paper\'s trend holds end to end but not at every step.' : 'the paper\'s trend does NOT hold here.'));
+  }
+  return lines;
+}
+
+/** The Markdown report: grid table, best cell per organ, computed improvements, the β trend for a sweep. */
+export function experimentMarkdown(title: string, cells: CellResult[], reference = 'combo', sweepOption?: string): string {
   const best = bestCell(cells);
   const lines = improvements(cells, reference).map((i) => `- ${i.network} ${i.relativeDice >= 0 ? 'improves' : 'changes'} with ${i.to} by ${(100 * i.relativeDice).toFixed(1)} % in Dice over ${i.from}`);
   return [
@@ -74,5 +100,6 @@ export function experimentMarkdown(title: string, cells: CellResult[], reference
     '',
     lines.length ? lines.join('\n') : `(no network was run with both ${reference} and another loss)`,
     '',
+    ...(sweepOption ? [`## Does ${sweepOption} move the balance? (Fig. 7: as ${sweepOption} falls, FPR should fall and FNR rise)`, '', ...betaTrend(cells, sweepOption), ''] : []),
   ].join('\n');
 }

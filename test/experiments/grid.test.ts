@@ -76,3 +76,16 @@ test('comboseg experiment writes report.md; bad configurations name the field', 
   const swept = experiments.cells(experiments.parseExperiment({ ...config, losses: [], sweep: { loss: 'combo', option: 'beta', values: [0.3, 0.7] } }));
   assert.deepEqual(swept.map((c) => c.loss.label), ['combo beta=0.3', 'combo beta=0.7', 'combo beta=0.3', 'combo beta=0.7']);
 });
+
+test('the β-sweep verdict says plainly whether FPR falls and FNR rises as β falls', () => {
+  const stat = (mean: number) => ({ mean, std: 0, n: 1, missing: 0 });
+  const cell = (beta: number, fpr: number, fnr: number) => ({
+    id: `b${beta}`, network: { name: 'proposed', options: {}, label: 'proposed' }, loss: { name: 'combo', options: { beta }, label: `combo beta=${beta}` }, seed: 0,
+    summary: { perOrgan: {}, overall: { dice: stat(0.8), jaccard: stat(0.7), fpr: stat(fpr), fdr: stat(0.1), fnr: stat(fnr), hd: stat(5), hd95: stat(4), assd: stat(1) }, cases: 1 },
+    cases: [], records: [], bestEpoch: 1,
+  }) as unknown as experiments.CellResult;
+  const holds = experiments.betaTrend([cell(0.3, 0.001, 0.3), cell(0.5, 0.002, 0.2), cell(0.7, 0.004, 0.1)]);
+  assert.match(holds[0], /FPR rose in 2\/2 steps and FNR fell in 2\/2: the paper's trend holds at every step/);
+  const not = experiments.betaTrend([cell(0.3, 0.004, 0.1), cell(0.7, 0.001, 0.3)]);
+  assert.match(not[0], /does NOT hold/);
+});
