@@ -14,6 +14,7 @@ import { loadModel } from '../inference/model.js';
 import { predictVolume } from '../inference/predict.js';
 import { openDataset, loadCase, type Dataset, type DataSpec } from '../data/datasets.js';
 import { evaluateCase, MetricsAccumulator, type CaseMetrics, type Summary } from '../metrics/evaluate.js';
+import { METRIC_NAMES } from '../metrics/overlap.js';
 
 const entry = z.object({ name: z.string(), options: z.record(z.unknown()).default({}), label: z.string().optional() }).strict();
 
@@ -55,7 +56,7 @@ export function parseExperiment(value: unknown, source = 'experiment config'): E
   return r.data;
 }
 
-const slug = (s: string) => s.replace(/[^A-Za-z0-9.=-]+/g, '-').replace(/^-|-$/g, '');
+const slug = (s: string) => s.replace(/β/g, 'beta').replace(/α/g, 'alpha').replace(/γ/g, 'gamma').replace(/[^A-Za-z0-9.=-]+/g, '-').replace(/^-|-$/g, '');
 const describe = (name: string, options: Record<string, unknown>) =>
   Object.keys(options).length ? `${name}(${Object.entries(options).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')})` : name;
 
@@ -118,7 +119,16 @@ export async function runExperiment(config: unknown, events: ExperimentEvents = 
     events.onCell?.(cell, i, list.length, 'done');
   }
   writeFileAtomic(join(out, 'results.json'), Buffer.from(JSON.stringify({ experiment: cfg, cells: results }, null, 2)));
+  writeFileAtomic(join(out, 'results.csv'), Buffer.from(resultsCsv(results)));
   return results;
+}
+
+/** One CSV row per cell and organ (and 'all organs'): mean, std and missing count of every metric. */
+export function resultsCsv(results: CellResult[]): string {
+  const header = ['cell', 'network', 'loss', 'seed', 'organ', ...METRIC_NAMES.flatMap((m) => [`${m}_mean`, `${m}_std`, `${m}_missing`])];
+  const rows = results.flatMap((c) => [...Object.entries(c.summary.perOrgan), ['all organs', c.summary.overall] as const].map(([organ, st]) =>
+    [c.id, c.network.label, c.loss.label, String(c.seed), organ, ...METRIC_NAMES.flatMap((m) => [String(st[m].mean ?? ''), String(st[m].std ?? ''), String(st[m].missing)])]));
+  return [header, ...rows].map((r) => r.map((v) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',')).join('\n') + '\n';
 }
 
 /** Segments a run's test cases with its best model and evaluates them. */

@@ -38,6 +38,11 @@ test('experiment grid: every cell trained and evaluated; results.json and report
   const md = experiments.experimentMarkdown('t', json.cells);
   assert.equal(md, experiments.experimentMarkdown('t', results));
   for (const c of json.cells) assert.ok(md.includes(experiments.formatStat(c.summary.overall.dice, 3)), `${c.id} Dice in the table`);
+  const csv = readFileSync(join(config.out, 'results.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv.length, 1 + 6 * 2, 'header + (organ + all organs) per cell');
+  const diceCol = csv[0].split(',').indexOf('dice_mean');
+  const allRow = csv.find((l) => l.startsWith(json.cells[0].id) && l.includes('all organs'))!.split(',');
+  assert.equal(Number(allRow[diceCol]), json.cells[0].summary.overall.dice.mean, 'CSV holds the results.json numbers');
   const imp = experiments.improvements(json.cells, 'combo');
   assert.equal(imp.length, 4, 'each network: combo against dice and bce');
 });
