@@ -1,7 +1,6 @@
 import { Command } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ComboSegError } from '../engine/errors.js';
+import { readJsonFile } from './read-json.js';
 import { runExperiment, parseExperiment } from '../experiments/grid.js';
 import { experimentMarkdown } from '../experiments/tables.js';
 import { writeExperimentReport } from '../experiments/figures.js';
@@ -13,13 +12,7 @@ export function experimentCommand(): Command {
     .description('run a grid of networks × losses × options × seeds; resumable; writes results.json and report.md')
     .requiredOption('--config <file>', 'experiment configuration (JSON; see README)')
     .action(async (o: { config: string }) => {
-      if (!existsSync(o.config)) throw new ComboSegError(`${o.config}: no such file`);
-      let json: unknown;
-      try {
-        json = JSON.parse(readFileSync(o.config, 'utf8'));
-      } catch (e) {
-        throw new ComboSegError(`${o.config}: not valid JSON (${(e as Error).message})`);
-      }
+      const json = readJsonFile(o.config);
       const cfg = parseExperiment(json, o.config);
       let bar: Progress | null = null, barKey = '';
       const results = await runExperiment(cfg, {

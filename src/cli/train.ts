@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { readFileSync, existsSync } from 'node:fs';
+import { readJsonFile } from './read-json.js';
 import { ComboSegError } from '../engine/errors.js';
 import { readRunConfig, type EpochRecord } from '../training/trainer.js';
 import type { TrainMessage } from '../training/train-worker.js';
@@ -141,14 +141,7 @@ export function trainCommand(): Command {
         config = readRunConfig(o.resume) as unknown as Record<string, unknown>;
       } else {
         let base: Record<string, unknown> = {};
-        if (o.config) {
-          if (!existsSync(o.config)) throw new ComboSegError(`${o.config}: no such file`);
-          try {
-            base = JSON.parse(readFileSync(o.config, 'utf8'));
-          } catch (e) {
-            throw new ComboSegError(`${o.config}: not valid JSON (${(e as Error).message})`);
-          }
-        }
+        if (o.config) base = readJsonFile(o.config) as Record<string, unknown>;
         config = configFromFlags(base, o);
       }
       const r = await runTraining(config, Boolean(o.resume));
