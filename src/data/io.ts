@@ -8,7 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { readImageNode, writeImageNode } from '@itk-wasm/image-io';
 import { Image, ImageType, PixelTypes } from 'itk-wasm';
 import { ComboSegError } from '../engine/errors.js';
-import { checkNifti } from './nifti-header.js';
+import { checkNifti, datatypeName } from './nifti-header.js';
 import { voxelCount, type Vec3, type Volume, type VoxelArray } from './volume.js';
 
 export const EXTENSIONS = ['.nii.gz', '.nii', '.hdr', '.img', '.nrrd', '.nhdr', '.mha', '.mhd'] as const;
@@ -90,13 +90,8 @@ export async function readVolume(path: string): Promise<Volume> {
   let data: VoxelArray = raw instanceof BigInt64Array || raw instanceof BigUint64Array ? Float64Array.from(raw, Number) : (raw as VoxelArray);
   if (data.length !== voxelCount({ size })) data = data.subarray(0, voxelCount({ size })); // a trailing singleton 4th axis
   const stored = img.metadata instanceof Map ? img.metadata.get('datatype') : undefined;
-  const pixelType = stored !== undefined ? niftiTypeName(Number(stored)) : String(t.componentType);
+  const pixelType = stored !== undefined ? datatypeName(Number(stored)) : String(t.componentType);
   return { data, size, spacing, origin, direction, pixelType };
-}
-
-function niftiTypeName(code: number): string {
-  const names: Record<number, string> = { 2: 'uint8', 4: 'int16', 8: 'int32', 16: 'float32', 64: 'float64', 256: 'int8', 512: 'uint16', 768: 'uint32', 1024: 'int64', 1280: 'uint64' };
-  return names[code] ?? `nifti-${code}`;
 }
 
 /**
@@ -110,17 +105,15 @@ export async function readLabels(path: string): Promise<Volume> {
 }
 
 export function toLabelArray(data: VoxelArray, where: string): Uint8Array | Uint16Array | Uint32Array {
+  // Two passes over the source (check and size, then write) instead of a rounded copy of the volume.
   let max = 0;
-  const n = data.length;
-  const rounded = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = Math.round(Number(data[i]));
-    if (!(r >= 0)) throw new ComboSegError(`${where}: label map holds ${Number(data[i])} at voxel ${i}; labels must be non-negative integers`);
-    rounded[i] = r;
+  for (let i = 0; i < data.length; i++) {
+    const r = Math.round(data[i]);
+    if (!(r >= 0)) throw new ComboSegError(`${where}: label map holds ${data[i]} at voxel ${i}; labels must be non-negative integers`);
     if (r > max) max = r;
   }
-  const out = max < 256 ? new Uint8Array(n) : max < 65536 ? new Uint16Array(n) : new Uint32Array(n);
-  out.set(rounded);
+  const out = max < 256 ? new Uint8Array(data.length) : max < 65536 ? new Uint16Array(data.length) : new Uint32Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = Math.round(data[i]);
   return out;
 }
 
@@ -149,7 +142,9 @@ export async function writeVolume(path: string, vol: Volume): Promise<void> {
   img.spacing = [...vol.spacing];
   img.origin = [...vol.origin];
   img.direction = Float64Array.from(vol.direction);
-  img.data = vol.data as never;
+  // itk-wasm copies the whole underlying ArrayBuffer, not the view: a view into a larger buffer is copied out first.
+  const whole = vol.data.byteOffset === 0 && vol.data.byteLength === vol.data.buffer.byteLength;
+  img.data = (whole ? vol.data : vol.data.slice()) as never;
   // ITK writes into a private folder beside the target, under the final name (a .mhd
   // or .hdr names its data file); the files are then renamed into place.
   const tmpDir = join(dirname(path), `.comboseg-write-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);

@@ -3,7 +3,6 @@
 // memory), threshold, and the most probable organ where masks overlap.
 import { tensor } from '../engine/tensor.js';
 import { tidy } from '../engine/scope.js';
-import { slice } from '../engine/ops/shape.js';
 import type { Network } from '../networks/network.js';
 import { normalise } from '../data/normalise.js';
 import { labelsFromProbabilities } from '../data/labels.js';
@@ -61,13 +60,12 @@ export function predictVolume(net: Network, meta: ModelMeta, scan: Volume, o: Pa
         window: [windowXyz[2], windowXyz[1], windowXyz[0]], stride: [strideXyz[2], strideXyz[1], strideXyz[0]],
         aggregation: s.aggregation, batch: s.swBatch, flipTta: s.flipTta, perWindowMinMax: meta.perPatchMinMax, onProgress,
       });
-    return Array.from({ length: K }, (_, k) => slice(p, 1, k, k + 1).toFloat32Array());
+    return p.toFloat32Array(); // [1, K, D, H, W] is channel-major: organ k's map is one contiguous run
   });
-  const flat = new Float32Array(K * probs[0].length);
-  probs.forEach((p, k) => flat.set(p, k * p.length));
+  const n = probs.length / K;
   return {
-    labels: withData(scan, labelsFromProbabilities(flat, meta.labels.values, s.threshold), 'uint8'),
-    probabilities: probs.map((p) => withData(scan, p, 'float32')),
+    labels: withData(scan, labelsFromProbabilities(probs, meta.labels.values, s.threshold), 'uint8'),
+    probabilities: Array.from({ length: K }, (_, k) => withData(scan, probs.subarray(k * n, (k + 1) * n), 'float32')),
     mode,
   };
 }

@@ -156,6 +156,14 @@ test('a mask stored int32 with slope 2.3e-10 and intercept 0.5 reads as its labe
   assert.deepEqual(Array.from(mask.data), labels);
 });
 
+test('a volume whose data is a view into a larger buffer is written as that view', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'comboseg-view-'));
+  const big = Float32Array.from({ length: 3 * 24 }, (_, i) => i);
+  const view = big.subarray(24, 48);
+  await data.writeVolume(join(dir, 'v.nii.gz'), { data: view, size: [2, 3, 4], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], pixelType: 'float32' });
+  assert.deepEqual(Array.from((await data.readVolume(join(dir, 'v.nii.gz'))).data), Array.from(view));
+});
+
 test('label maps are rounded, never truncated', () => {
   // A mask stored as int32 with slope 2.3e-10 and intercept 0.5 reads back as values near 0 and 1
   // that a cast would truncate to 0; rounding gives the labels.

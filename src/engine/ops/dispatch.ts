@@ -54,9 +54,3 @@ export function callT(qualified: string, ...args: Arg[]): Tensor {
 export function callTs(qualified: string, ...args: Arg[]): Tensor[] {
   return call(qualified, ...args) as Tensor[];
 }
-
-/** The schema libtorch declares for an op (for error messages and docs). */
-export function schemaOf(qualified: string): string {
-  const [name, overload = ''] = qualified.split('.');
-  return native.lookupOp(name, overload).schema;
-}
