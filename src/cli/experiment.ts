@@ -16,8 +16,8 @@ export function experimentCommand(): Command {
       const cfg = parseExperiment(json, o.config);
       let bar: Progress | null = null, barKey = '';
       const results = await runExperiment(cfg, {
-        onCell: (cell, i, total, state) => {
-          if (state !== 'done') console.log(`cell ${i + 1}/${total} ${cell.id}: ${state}`);
+        onCell: (cell, i, total, state, fold) => {
+          if (state !== 'done') console.log(`cell ${i + 1}/${total} ${cell.id}${fold === undefined ? '' : ` fold ${fold + 1}/${cfg.folds}`}: ${state}`);
           barKey = '';
         },
         train: {

@@ -107,13 +107,20 @@ export async function writeExperimentReport(cfg: ExperimentConfig, out: string, 
   const ranked = [...best.cases].sort((a, b) => meanDice(a) - meanDice(b));
   const picks = [...new Map([['worst', ranked[0]], ['median', ranked[Math.floor(ranked.length / 2)]], ['best', ranked[ranked.length - 1]]] as const)];
   const ds = openDataset((cfg.base as { data: DataSpec }).data);
-  const model = loadModel(join(out, 'cells', best.id, 'run', 'best'));
   mdFigures.push(`## Worst, median and best test case of the best cell (${best.network.label}, ${best.loss.label})`, '');
   for (const [which, c] of picks) {
     const entry = ds.training.find((t) => t.id === c.id) ?? ds.test.find((t) => t.id === c.id);
     if (!entry) continue;
     const loaded = await loadCase(entry);
-    const pred = predictVolume(model.network, model.meta, loaded.image).labels;
+    // Under cross-validation the case is segmented by the fold's model that never saw it.
+    const fold = best.folds?.find((f) => f.cases.some((fc) => fc.id === c.id));
+    const model = loadModel(join(out, 'cells', best.id, ...(fold ? [`fold${fold.fold}`] : []), 'run', 'best'));
+    let pred;
+    try {
+      pred = predictVolume(model.network, model.meta, loaded.image).labels;
+    } finally {
+      model.network.dispose();
+    }
     const [X, Y, Z] = loaded.image.size;
     let bestZ = 0, most = -1;
     for (let z = 0; z < Z; z++) {
@@ -129,7 +136,6 @@ export async function writeExperimentReport(cfg: ExperimentConfig, out: string, 
     inline[file] = `<figure><img alt="${esc(caption)}" src="data:image/png;base64,${png.toString('base64')}"><figcaption>${esc(caption)}</figcaption></figure>`;
     mdFigures.push(`![${caption}](${file})`, '');
   }
-  model.network.dispose();
   const md = `${experimentMarkdown(`Experiment ${out.split('/').pop()}`, cells, 'combo', cfg.sweep?.option)}\n${mdFigures.join('\n')}\nAll numbers: results.json (one source for every table and figure).\n`;
   writeFileAtomic(join(out, 'report.md'), Buffer.from(md));
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(out.split('/').pop()!)}</title>

@@ -12,7 +12,7 @@ import { train, type EpochRecord, type TrainEvents } from '../training/trainer.j
 import { parseConfig } from '../training/config.js';
 import { loadModel } from '../inference/model.js';
 import { predictVolume } from '../inference/predict.js';
-import { openDataset, loadCase, type Dataset, type DataSpec } from '../data/datasets.js';
+import { openDataset, loadCase, type Dataset, type DatasetCase, type DataSpec } from '../data/datasets.js';
 import { evaluateCase, MetricsAccumulator, type CaseMetrics, type Summary } from '../metrics/evaluate.js';
 import { METRIC_NAMES } from '../metrics/overlap.js';
 
@@ -28,6 +28,12 @@ export const ExperimentConfigSchema = z.object({
   /** Expands into one loss entry per value: e.g. { loss: 'combo', option: 'beta', values: [0.3, 0.5, 0.7] }. */
   sweep: z.object({ loss: z.string(), options: z.record(z.unknown()).default({}), option: z.string(), values: z.array(z.number()).min(1) }).strict().optional(),
   seeds: z.array(z.number().int().nonnegative()).min(1).default([0]),
+  /**
+   * k-fold cross-validation: every cell trains k times, each fold's cases held out as its test
+   * set (folds shuffled by base.split.seed; base.split.validation of the rest validates), and
+   * the cell is scored on all cases pooled. Without it, one split (base.split) is used.
+   */
+  folds: z.number().int().min(2).optional(),
   out: z.string().min(1),
 }).strict();
 
@@ -40,11 +46,23 @@ export interface CellSpec {
   seed: number;
 }
 
-export interface CellResult extends CellSpec {
+export interface FoldResult {
+  fold: number;
   summary: Summary;
   cases: CaseMetrics[];
   records: EpochRecord[];
   bestEpoch: number | null;
+}
+
+export interface CellResult extends CellSpec {
+  /** Over all test cases (pooled over folds under cross-validation). */
+  summary: Summary;
+  cases: CaseMetrics[];
+  /** Per epoch; under cross-validation the mean over folds of the epochs every fold reached. */
+  records: EpochRecord[];
+  bestEpoch: number | null;
+  /** Under cross-validation: each fold's own result. */
+  folds?: FoldResult[];
 }
 
 export function parseExperiment(value: unknown, source = 'experiment config'): ExperimentConfig {
@@ -80,7 +98,8 @@ export function cells(cfg: ExperimentConfig): CellSpec[] {
 }
 
 export interface ExperimentEvents {
-  onCell?: (cell: CellSpec, index: number, total: number, state: 'skipped' | 'started' | 'resumed' | 'done') => void;
+  /** `fold` is given for the start of each fold's training under cross-validation. */
+  onCell?: (cell: CellSpec, index: number, total: number, state: 'skipped' | 'started' | 'resumed' | 'done', fold?: number) => void;
   train?: TrainEvents;
 }
 
@@ -100,20 +119,21 @@ export async function runExperiment(config: unknown, events: ExperimentEvents = 
       events.onCell?.(cell, i, list.length, 'skipped');
       continue;
     }
-    const runDir = join(dir, 'run');
-    const trainConfig = parseConfig({
-      ...cfg.base,
-      network: { name: cell.network.name, options: cell.network.options },
-      loss: { name: cell.loss.name, options: cell.loss.options },
-      seed: cell.seed,
-      out: runDir,
-    }, `cell ${cell.id}`);
-    const resume = existsSync(join(runDir, 'last.safetensors'));
-    if (!resume) rmSync(runDir, { recursive: true, force: true });
-    events.onCell?.(cell, i, list.length, resume ? 'resumed' : 'started');
-    const run = await train(trainConfig, { resume, events: events.train });
-    const evaluation = await evaluateTestCases(trainConfig.data, runDir);
-    const result: CellResult = { ...cell, ...evaluation, records: run.records, bestEpoch: run.bestEpoch };
+    let result: CellResult;
+    if (cfg.folds === undefined) {
+      result = { ...cell, ...(await runFold(cfg, cell, dir, undefined, events.train, (s) => events.onCell?.(cell, i, list.length, s))) };
+    } else {
+      const folds: FoldResult[] = [];
+      for (let f = 0; f < cfg.folds; f++) {
+        const foldDir = join(dir, `fold${f}`);
+        const foldPath = join(foldDir, 'result.json');
+        if (existsSync(foldPath)) { folds.push(JSON.parse(readFileSync(foldPath, 'utf8')) as FoldResult); continue; }
+        const r: FoldResult = { fold: f, ...(await runFold(cfg, cell, foldDir, { k: cfg.folds, fold: f }, events.train, (s) => events.onCell?.(cell, i, list.length, s, f))) };
+        writeFileAtomic(foldPath, Buffer.from(JSON.stringify(r, null, 2)));
+        folds.push(r);
+      }
+      result = { ...cell, ...poolFolds(folds), folds };
+    }
     writeFileAtomic(resultPath, Buffer.from(JSON.stringify(result, null, 2)));
     results.push(result);
     events.onCell?.(cell, i, list.length, 'done');
@@ -121,6 +141,47 @@ export async function runExperiment(config: unknown, events: ExperimentEvents = 
   writeFileAtomic(join(out, 'results.json'), Buffer.from(JSON.stringify({ experiment: cfg, cells: results }, null, 2)));
   writeFileAtomic(join(out, 'results.csv'), Buffer.from(resultsCsv(results)));
   return results;
+}
+
+/** Trains one run of a cell (one fold under cross-validation) in DIR/run, resuming it if interrupted, and scores its test cases. */
+async function runFold(cfg: ExperimentConfig, cell: CellSpec, dir: string, fold: { k: number; fold: number } | undefined, trainEvents: TrainEvents | undefined, onState: (s: 'started' | 'resumed') => void): Promise<Omit<FoldResult, 'fold'>> {
+  const runDir = join(dir, 'run');
+  const base = cfg.base as { split?: { validation?: number; seed?: number } };
+  const trainConfig = parseConfig({
+    ...cfg.base,
+    ...(fold ? {
+      split: { validation: base.split?.validation ?? 0.2, test: 0, seed: base.split?.seed ?? 0 },
+      folds: { k: fold.k, fold: fold.fold, seed: base.split?.seed ?? 0, heldOut: 'test' },
+    } : {}),
+    network: { name: cell.network.name, options: cell.network.options },
+    loss: { name: cell.loss.name, options: cell.loss.options },
+    seed: cell.seed,
+    out: runDir,
+  }, `cell ${cell.id}${fold ? ` fold ${fold.fold}` : ''}`);
+  const resume = existsSync(join(runDir, 'last.safetensors'));
+  if (!resume) rmSync(runDir, { recursive: true, force: true });
+  onState(resume ? 'resumed' : 'started');
+  const run = await train(trainConfig, { resume, events: trainEvents });
+  const evaluation = await evaluateTestCases(trainConfig.data, runDir);
+  return { ...evaluation, records: run.records, bestEpoch: run.bestEpoch };
+}
+
+/** A cell's result from its folds: test cases pooled; per-epoch records averaged over the epochs all folds reached. */
+export function poolFolds(folds: FoldResult[]): Omit<CellResult, keyof CellSpec | 'folds'> {
+  const acc = new MetricsAccumulator();
+  for (const f of folds) for (const c of f.cases) acc.add(c);
+  const epochs = Math.min(...folds.map((f) => f.records.length));
+  const mean = (xs: (number | null)[]) => (xs.every((x) => x !== null) ? (xs as number[]).reduce((a, b) => a + b, 0) / xs.length : null);
+  const records: EpochRecord[] = Array.from({ length: epochs }, (_, e) => ({
+    epoch: folds[0].records[e].epoch,
+    trainLoss: mean(folds.map((f) => f.records[e].trainLoss))!,
+    patches: folds.reduce((a, f) => a + f.records[e].patches, 0),
+    seconds: mean(folds.map((f) => f.records[e].seconds))!,
+    validation: null,
+    meanDice: mean(folds.map((f) => f.records[e].meanDice)),
+    best: false,
+  }));
+  return { summary: acc.summary(), cases: acc.cases, records, bestEpoch: null };
 }
 
 /** One CSV row per cell and organ (and 'all organs'): mean, std and missing count of every metric. */
@@ -135,13 +196,17 @@ export function resultsCsv(results: CellResult[]): string {
 async function evaluateTestCases(data: DataSpec, runDir: string): Promise<{ summary: Summary; cases: CaseMetrics[] }> {
   const ds: Dataset = openDataset(data);
   const split = JSON.parse(readFileSync(join(runDir, 'split.json'), 'utf8')) as { test: string[] };
-  if (!split.test.length) throw new ComboSegError(`${runDir}: the split has no test cases; set split.test in the base configuration`);
+  if (!split.test.length) throw new ComboSegError(`${runDir}: the split has no test cases; set split.test (or folds) in the experiment configuration`);
+  const find = (id: string) => ds.training.find((t) => t.id === id) ?? ds.test.find((t) => t.id === id);
+  for (const id of split.test) if (!find(id)) throw new ComboSegError(`test case '${id}' of ${runDir}/split.json is no longer in the data set`);
+  // A data set's own test cases (e.g. MSD imagesTs) usually have no labels: they cannot be scored.
+  const labelled = split.test.map(find).filter((c): c is DatasetCase => Boolean(c?.label));
+  if (!labelled.length) throw new ComboSegError(`${runDir}: none of the ${split.test.length} test case(s) has a label to evaluate against`);
   const model = loadModel(join(runDir, 'best'));
   const acc = new MetricsAccumulator();
   try {
-    for (const id of split.test) {
-      const c = ds.training.find((t) => t.id === id) ?? ds.test.find((t) => t.id === id);
-      if (!c?.label) throw new ComboSegError(`test case '${id}' has no label to evaluate against`);
+    for (const c of labelled) {
+      const id = c.id;
       const loaded = await loadCase(c);
       acc.add(evaluateCase(id, predictVolume(model.network, model.meta, loaded.image).labels, loaded.labels!, ds.labels));
     }

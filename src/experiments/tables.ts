@@ -53,6 +53,75 @@ export function improvements(cells: CellResult[], reference: string): { network:
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
+/** Standard normal CDF (Abramowitz–Stegun 7.1.26 via erf; |error| < 1.5e-7). */
+function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2, t = 1 / (1 + 0.3275911 * x);
+  const erf = 1 - t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-x * x);
+  return z >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
+}
+
+/**
+ * Two-sided Wilcoxon signed-rank test of paired differences (zeros dropped, ties mid-ranked,
+ * normal approximation with tie correction). Returns null with fewer than 6 non-zero pairs.
+ */
+export function wilcoxon(diffs: number[]): { w: number; p: number; n: number } | null {
+  const d = diffs.filter((x) => x !== 0);
+  const n = d.length;
+  if (n < 6) return null;
+  const order = d.map((x, i) => [Math.abs(x), i] as const).sort((a, b) => a[0] - b[0]);
+  const ranks = new Array<number>(n);
+  let tie = 0;
+  for (let i = 0; i < n;) {
+    let j = i;
+    while (j + 1 < n && order[j + 1][0] === order[i][0]) j++;
+    const t = j - i + 1;
+    tie += t * t * t - t;
+    for (let k = i; k <= j; k++) ranks[order[k][1]] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  const wPlus = d.reduce((a, x, i) => a + (x > 0 ? ranks[i] : 0), 0);
+  const mu = (n * (n + 1)) / 4, sigma = Math.sqrt((n * (n + 1) * (2 * n + 1)) / 24 - tie / 48);
+  const z = sigma > 0 ? (wPlus - mu) / sigma : 0;
+  return { w: wPlus, p: Math.min(1, 2 * (1 - normalCdf(Math.abs(z)))), n };
+}
+
+/**
+ * Per network, the reference loss's cells against each other loss on the same test cases:
+ * mean paired difference in case Dice (mean over organs), wins / losses, Wilcoxon p.
+ */
+export function pairedComparison(cells: CellResult[], reference: string): { network: string; reference: string; other: string; cases: number; meanDiff: number; wins: number; losses: number; p: number | null }[] {
+  const caseDice = (c: CellResult) => new Map(c.cases.map((k) => {
+    const ds = Object.values(k.organs).map((o) => o.dice).filter((x): x is number => x !== null);
+    return [`${k.id}`, ds.length ? mean(ds) : 0] as const;
+  }));
+  const out: ReturnType<typeof pairedComparison> = [];
+  for (const n of [...new Set(cells.map((c) => c.network.label))]) {
+    const mine = cells.filter((c) => c.network.label === n);
+    for (const ref of mine.filter((c) => c.loss.name === reference)) {
+      for (const other of mine.filter((c) => c.loss.name !== reference && c.seed === ref.seed)) {
+        const a = caseDice(ref), b = caseDice(other);
+        const diffs = [...a].filter(([id]) => b.has(id)).map(([id, v]) => v - b.get(id)!);
+        if (!diffs.length) continue;
+        out.push({ network: n, reference: ref.loss.label, other: other.loss.label, cases: diffs.length, meanDiff: mean(diffs),
+          wins: diffs.filter((x) => x > 0).length, losses: diffs.filter((x) => x < 0).length, p: wilcoxon(diffs)?.p ?? null });
+      }
+    }
+  }
+  return out;
+}
+
+/** Mean Dice of each fold of each cell (cross-validated grids). */
+export function foldTable(cells: CellResult[]): string | null {
+  const k = Math.max(0, ...cells.map((c) => c.folds?.length ?? 0));
+  if (!k) return null;
+  return markdownTable(['network', 'loss', ...Array.from({ length: k }, (_, f) => `fold ${f} Dice`), 'spread'],
+    cells.map((c) => {
+      const ds = (c.folds ?? []).map((f) => f.summary.overall.dice.mean);
+      const known = ds.filter((x): x is number => x !== null);
+      return [c.network.label, c.loss.label, ...ds.map((x) => (x === null ? 'n/a' : x.toFixed(3))), known.length ? (Math.max(...known) - Math.min(...known)).toFixed(3) : 'n/a'];
+    }));
+}
+
 /**
  * The paper's claim for a β sweep (Fig. 7): as β falls, FPR falls and FNR rises.
  * Checked per network over consecutive β values; the verdict says plainly whether it holds.
@@ -83,10 +152,13 @@ export function betaTrend(cells: CellResult[], option = 'beta'): string[] {
 export function experimentMarkdown(title: string, cells: CellResult[], reference = 'combo', sweepOption?: string): string {
   const best = bestCell(cells);
   const lines = improvements(cells, reference).map((i) => `- ${i.network} ${i.relativeDice >= 0 ? 'improves' : 'changes'} with ${i.to} by ${(100 * i.relativeDice).toFixed(1)} % in Dice over ${i.from}`);
+  const paired = pairedComparison(cells, reference);
+  const folds = foldTable(cells);
+  const k = cells[0]?.folds?.length;
   return [
     `# ${title}`,
     '',
-    `${cells.length} cell(s); metrics are mean ± std over the test cases, all organs pooled; FPR = FP/(FP+TN), FNR = FN/(FN+TP).`,
+    `${cells.length} cell(s); metrics are mean ± std over the test cases${k ? ` (${k}-fold cross-validation: every case is tested once, by the fold's model that never trained or validated on it; cases pooled)` : ''}, all organs pooled; FPR = FP/(FP+TN), FNR = FN/(FN+TP).`,
     '',
     '## Networks × losses (Table III / V shaped)',
     '',
@@ -100,6 +172,14 @@ export function experimentMarkdown(title: string, cells: CellResult[], reference
     '',
     lines.length ? lines.join('\n') : `(no network was run with both ${reference} and another loss)`,
     '',
+    ...(paired.length ? [
+      `## Paired per-case comparison (${reference} − other, case Dice; two-sided Wilcoxon signed-rank)`,
+      '',
+      markdownTable(['network', reference, 'other', 'cases', 'mean ΔDice', 'wins / losses', 'p'],
+        paired.map((r) => [r.network, r.reference, r.other, String(r.cases), (r.meanDiff >= 0 ? '+' : '') + r.meanDiff.toFixed(3), `${r.wins} / ${r.losses}`, r.p === null ? 'n/a (< 6 pairs)' : r.p < 0.001 ? '< 0.001' : r.p.toFixed(3)])),
+      '',
+    ] : []),
+    ...(folds ? ['## Mean Dice per fold', '', folds, ''] : []),
     ...(sweepOption ? [`## Does ${sweepOption} move the balance? (Fig. 7: as ${sweepOption} falls, FPR should fall and FNR rise)`, '', ...betaTrend(cells, sweepOption), ''] : []),
   ].join('\n');
 }

@@ -24,7 +24,12 @@ export const TrainConfigSchema = z.object({
   ]),
   /** Validation (and test) fractions, shuffled by seed; or k folds. */
   split: z.object({ validation: z.number().min(0).lt(1).default(0.2), test: z.number().min(0).lt(1).default(0), seed: int.nonnegative().default(0) }).strict().default({}),
-  folds: z.object({ k: int.min(2), fold: int.nonnegative(), seed: int.nonnegative().default(0) }).strict().optional(),
+  /**
+   * Fold `fold` of k. heldOut 'validation' (tuning): the fold validates, the rest train.
+   * heldOut 'test' (cross-validated evaluation): the fold is the test set and split.validation
+   * of the rest validates, so the checkpoint is never picked on the cases it is scored on.
+   */
+  folds: z.object({ k: int.min(2), fold: int.nonnegative(), seed: int.nonnegative().default(0), heldOut: z.enum(['validation', 'test']).default('validation') }).strict().optional(),
   network: z.object({ name: z.enum(NETWORK_NAMES as [string, ...string[]]), options: z.record(z.unknown()).default({}) }).strict(),
   loss: z.object({ name: z.enum(LOSS_NAMES as [string, ...string[]]), options: z.record(z.unknown()).default({}) }).strict(),
   sampler: z.object({

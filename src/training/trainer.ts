@@ -70,7 +70,9 @@ function gitDescribe(): string {
 function splitDataset(cfg: TrainConfig, ds: Dataset): { train: DatasetCase[]; validation: DatasetCase[]; test: DatasetCase[] } {
   if (cfg.folds) {
     const f = kFold(ds.training, cfg.folds.k, cfg.folds.fold, cfg.folds.seed);
-    return { ...f, test: ds.test };
+    if (cfg.folds.heldOut === 'validation') return { ...f, test: ds.test };
+    const rest = splitCases(f.train, { validation: cfg.split.validation, test: 0, seed: cfg.split.seed });
+    return { train: rest.train, validation: rest.validation, test: [...f.validation, ...ds.test] };
   }
   const s = splitCases(ds.training, { validation: cfg.split.validation, test: cfg.split.test, seed: cfg.split.seed });
   return { train: s.train, validation: s.validation, test: [...s.test, ...ds.test] };
