@@ -9,6 +9,7 @@ import { trainCommand } from './train.js';
 import { predictCommand } from './predict.js';
 import { experimentCommand } from './experiment.js';
 import { tuneCommand } from './tune.js';
+import { serveCommand } from './serve.js';
 
 const program = new Command('comboseg')
   .description('3-D medical image segmentation with the Combo loss (libtorch from TypeScript)')
@@ -18,6 +19,7 @@ program.addCommand(predictCommand());
 program.addCommand(evaluateCommand());
 program.addCommand(experimentCommand());
 program.addCommand(tuneCommand());
+program.addCommand(serveCommand());
 program.addCommand(infoCommand());
 program.addCommand(synthCommand());
 program.addCommand(engineCommand());

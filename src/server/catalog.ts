@@ -1,0 +1,147 @@
+// What the served folder holds: training runs (config.json + split.json +
+// metrics.jsonl, written by `comboseg train` or an experiment's cells) and
+// experiments (experiment.json, cells/*/result.json, results.json).
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EpochRecord } from '../training/trainer.js';
+import { cells as gridCells, parseExperiment, type CellResult, type FoldResult } from '../experiments/grid.js';
+import { openDataset, type DatasetCase, type DataSpec } from '../data/datasets.js';
+import { HttpError } from './http.js';
+import { relativeTo } from './paths.js';
+
+export interface RunSummary {
+  path: string;
+  network: string;
+  loss: string;
+  epochs: number;
+  epochsPlanned: number;
+  bestDice: number | null;
+  hasModel: boolean;
+  updated: string;
+}
+
+export interface ExperimentSummary {
+  path: string;
+  cells: number;
+  finished: number;
+  hasReport: boolean;
+}
+
+const MAX_DEPTH = 7, MAX_DIRS = 5000;
+
+const readJson = <T>(path: string): T => {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch (e) {
+    throw new HttpError(500, `${path}: unreadable JSON (${(e as Error).message})`);
+  }
+};
+
+export function readRecords(runDir: string): EpochRecord[] {
+  const p = join(runDir, 'metrics.jsonl');
+  if (!existsSync(p)) return [];
+  return readFileSync(p, 'utf8').split('\n').filter(Boolean).flatMap((l) => {
+    try {
+      return [JSON.parse(l) as EpochRecord];
+    } catch {
+      return []; // a line being written
+    }
+  });
+}
+
+const isRun = (dir: string) => existsSync(join(dir, 'config.json')) && existsSync(join(dir, 'split.json'));
+const isExperiment = (dir: string) => existsSync(join(dir, 'experiment.json')) && existsSync(join(dir, 'cells'));
+
+export function runSummary(root: string, dir: string): RunSummary {
+  const cfg = readJson<{ network: { name: string }; loss: { name: string; options?: Record<string, unknown> }; epochs: number }>(join(dir, 'config.json'));
+  const records = readRecords(dir);
+  const dice = records.map((r) => r.meanDice).filter((d): d is number => d !== null);
+  const opts = Object.entries(cfg.loss.options ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+  return {
+    path: relativeTo(root, dir), network: cfg.network.name, loss: opts ? `${cfg.loss.name}(${opts})` : cfg.loss.name,
+    epochs: records.length, epochsPlanned: cfg.epochs, bestDice: dice.length ? Math.max(...dice) : null,
+    hasModel: existsSync(join(dir, 'best.safetensors')), updated: statSync(existsSync(join(dir, 'metrics.jsonl')) ? join(dir, 'metrics.jsonl') : join(dir, 'config.json')).mtime.toISOString(),
+  };
+}
+
+/** Every run and experiment under root (breadth-first, bounded). */
+export function scan(root: string): { runs: RunSummary[]; experiments: ExperimentSummary[] } {
+  const runs: RunSummary[] = [], experiments: ExperimentSummary[] = [];
+  const queue: [string, number][] = [[root, 0]];
+  let seen = 0;
+  while (queue.length && seen++ < MAX_DIRS) {
+    const [dir, depth] = queue.shift()!;
+    if (isRun(dir)) {
+      try { runs.push(runSummary(root, dir)); } catch { /* a run being created */ }
+      continue;
+    }
+    if (isExperiment(dir)) {
+      const e = experimentDetail(root, dir);
+      experiments.push({ path: e.path, cells: e.total, finished: e.cells.length, hasReport: existsSync(join(dir, 'report.html')) });
+    }
+    if (depth >= MAX_DEPTH) continue;
+    let entries: string[] = [];
+    try { entries = readdirSync(dir); } catch { continue; }
+    for (const name of entries.sort()) {
+      if (name.startsWith('.') || name === 'node_modules') continue;
+      const p = join(dir, name);
+      try { if (statSync(p).isDirectory()) queue.push([p, depth + 1]); } catch { /* vanished */ }
+    }
+  }
+  return { runs, experiments };
+}
+
+export interface RunDetail extends RunSummary {
+  records: EpochRecord[];
+  split: { train: string[]; validation: string[]; test: string[] };
+  labels: Record<string, string>;
+  hasReport: boolean;
+}
+
+export function runDetail(root: string, dir: string): RunDetail {
+  if (!isRun(dir)) throw new HttpError(404, `'${relativeTo(root, dir)}' is not a training run (no config.json and split.json)`);
+  const cfg = readJson<{ data: DataSpec }>(join(dir, 'config.json'));
+  let labels: Record<string, string> = {};
+  try {
+    const ds = openDataset(cfg.data);
+    labels = Object.fromEntries(ds.labels.values.map((v, k) => [String(v), ds.labels.names[k]]));
+  } catch { /* data moved: curves still show */ }
+  return { ...runSummary(root, dir), records: readRecords(dir), split: readJson(join(dir, 'split.json')), labels, hasReport: existsSync(join(dir, 'report.html')) };
+}
+
+/** The case `id` of a run's data set, with its image and label paths (read by the server, never sent). */
+export function runCase(root: string, dir: string, id: string): DatasetCase {
+  if (!isRun(dir)) throw new HttpError(404, `'${relativeTo(root, dir)}' is not a training run (no config.json and split.json)`);
+  const cfg = readJson<{ data: DataSpec }>(join(dir, 'config.json'));
+  const ds = openDataset(cfg.data);
+  const c = ds.training.find((t) => t.id === id) ?? ds.test.find((t) => t.id === id);
+  if (!c) throw new HttpError(404, `case '${id}' is not in the data set of this run`);
+  return c;
+}
+
+export interface ExperimentDetail {
+  path: string;
+  total: number;
+  /** Finished cells; each case names the run whose model never saw it. */
+  cells: (Pick<CellResult, 'id' | 'network' | 'loss' | 'seed' | 'summary'> & { cases: (CellResult['cases'][number] & { run: string })[] })[];
+  hasReport: boolean;
+}
+
+export function experimentDetail(root: string, dir: string): ExperimentDetail {
+  if (!isExperiment(dir)) throw new HttpError(404, `'${relativeTo(root, dir)}' is not an experiment (no experiment.json and cells/)`);
+  const cellDirs = readdirSync(join(dir, 'cells')).filter((n) => statSync(join(dir, 'cells', n)).isDirectory()).sort();
+  const cells: ExperimentDetail['cells'] = [];
+  for (const name of cellDirs) {
+    const resultPath = join(dir, 'cells', name, 'result.json');
+    if (!existsSync(resultPath)) continue;
+    const r = readJson<CellResult>(resultPath);
+    const runOf = (caseId: string) => {
+      const fold = r.folds?.find((f: FoldResult) => f.cases.some((c) => c.id === caseId));
+      return relativeTo(root, join(dir, 'cells', name, ...(fold ? [`fold${fold.fold}`] : []), 'run'));
+    };
+    cells.push({ id: r.id, network: r.network, loss: r.loss, seed: r.seed, summary: r.summary, cases: r.cases.map((c) => ({ ...c, run: runOf(c.id) })) });
+  }
+  let total = cellDirs.length;
+  try { total = gridCells(parseExperiment(readJson(join(dir, 'experiment.json')))).length; } catch { /* an older or hand-edited experiment.json */ }
+  return { path: relativeTo(root, dir), total, cells, hasReport: existsSync(join(dir, 'report.html')) };
+}

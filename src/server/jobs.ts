@@ -1,0 +1,125 @@
+// Segmentation jobs: queued, run one (or `concurrency`) at a time, each in its
+// own worker thread so the server keeps answering while libtorch works.
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { startWorker } from '../util/worker.js';
+import type { CaseMetrics } from '../metrics/evaluate.js';
+import type { SegmentJobInput, SegmentMessage } from './segment-worker.js';
+import { HttpError } from './http.js';
+
+export type JobState = 'queued' | 'running' | 'done' | 'error';
+
+export interface Job {
+  id: string;
+  state: JobState;
+  /** What the job segments, for people: a case id or an upload's file name. */
+  title: string;
+  /** The model, relative to the served folder. */
+  model: string;
+  stage: string;
+  done: number;
+  total: number;
+  created: string;
+  started: string | null;
+  finished: string | null;
+  error: string | null;
+  files: string[];
+  metrics: CaseMetrics | null;
+  organs: { value: number; name: string }[];
+}
+
+export interface JobRequest {
+  title: string;
+  model: string;
+  modelPath: string;
+  image: string;
+  label: string | null;
+  caseId: string;
+  /** Files the job owns (an upload) and deletes when it ends. */
+  cleanup?: string[];
+}
+
+export class JobQueue {
+  private readonly jobs = new Map<string, Job>();
+  private readonly pending: { job: Job; req: JobRequest }[] = [];
+  private running = 0;
+  private closed = false;
+
+  constructor(readonly dir: string, readonly o: { concurrency: number; maxQueued: number }) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  submit(req: JobRequest): Job {
+    if (this.closed) throw new HttpError(503, 'the server is shutting down');
+    if (this.pending.length >= this.o.maxQueued) throw new HttpError(429, `${this.pending.length} jobs are already waiting; try again when one has finished`);
+    const job: Job = {
+      id: randomUUID(), state: 'queued', title: req.title, model: req.model, stage: 'queued', done: 0, total: 1,
+      created: new Date().toISOString(), started: null, finished: null, error: null, files: [], metrics: null, organs: [],
+    };
+    this.jobs.set(job.id, job);
+    this.pending.push({ job, req });
+    this.pump();
+    return job;
+  }
+
+  get(id: string): Job {
+    const job = this.jobs.get(id);
+    if (!job) throw new HttpError(404, `no job '${id}'`);
+    return job;
+  }
+
+  list(): Job[] {
+    return [...this.jobs.values()];
+  }
+
+  /** The folder holding a finished job's files. */
+  folder(id: string): string {
+    return join(this.dir, this.get(id).id);
+  }
+
+  /** Resolves when every started job has ended; queued ones are dropped. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const { job } of this.pending.splice(0)) Object.assign(job, { state: 'error', error: 'server stopped' });
+    while (this.running) await new Promise((r) => setTimeout(r, 20));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private pump(): void {
+    while (this.running < this.o.concurrency && this.pending.length) {
+      const { job, req } = this.pending.shift()!;
+      this.running++;
+      this.run(job, req).finally(() => {
+        this.running--;
+        for (const f of req.cleanup ?? []) rmSync(f, { force: true });
+        if (job.state === 'error') rmSync(join(this.dir, job.id), { recursive: true, force: true }); // nothing half-written is served
+        this.pump();
+      });
+    }
+  }
+
+  private run(job: Job, req: JobRequest): Promise<void> {
+    const outDir = join(this.dir, job.id);
+    mkdirSync(outDir, { recursive: true });
+    Object.assign(job, { state: 'running', stage: 'starting', started: new Date().toISOString() });
+    const input: SegmentJobInput = { model: req.modelPath, image: req.image, label: req.label, outDir, caseId: req.caseId };
+    const worker = startWorker(new URL(`./segment-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url), { ...input });
+    return new Promise((resolve) => {
+      let ended = false;
+      const end = (patch: Partial<Job>) => {
+        if (ended) return;
+        ended = true;
+        Object.assign(job, patch, { finished: new Date().toISOString() });
+        resolve();
+      };
+      worker.on('message', (m: SegmentMessage) => {
+        if (m.type === 'progress') Object.assign(job, { stage: m.stage, done: m.done, total: m.total });
+        else if (m.type === 'done') end({ state: 'done', stage: `done (${m.mode})`, done: job.total, files: m.files, metrics: m.metrics, organs: m.organs });
+        else end({ state: 'error', stage: 'failed', error: m.user ? m.message : `internal error: ${m.message}` });
+      });
+      worker.on('error', (e) => end({ state: 'error', stage: 'failed', error: `internal error: ${e.message}` }));
+      worker.on('exit', (code) => end({ state: 'error', stage: 'failed', error: `the segmentation worker stopped (exit code ${code})` }));
+    });
+  }
+}

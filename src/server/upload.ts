@@ -1,0 +1,40 @@
+// What an upload may be: one single-file scan format ITK reads (NIfTI, NRRD
+// with attached data, MetaImage .mha), recognised by its name and its first bytes.
+import { gunzipSync } from 'node:zlib';
+import { HttpError } from './http.js';
+
+export const UPLOAD_EXTENSIONS = ['.nii.gz', '.nii', '.nrrd', '.mha'] as const;
+
+/** The upload's extension when its name and content agree on a supported format; else a 415 error saying why. */
+export function checkUpload(name: string, body: Buffer): (typeof UPLOAD_EXTENSIONS)[number] {
+  const lower = name.toLowerCase();
+  const ext = UPLOAD_EXTENSIONS.find((e) => lower.endsWith(e));
+  if (!ext) throw new HttpError(415, `'${name}': unsupported file type; upload one of ${UPLOAD_EXTENSIONS.join(', ')}`);
+  if (!body.length) throw new HttpError(400, `'${name}': the upload is empty`);
+  const bad = (what: string) => new HttpError(415, `'${name}' is not a ${what} file (its first bytes do not match)`);
+  if (ext === '.nii.gz' || ext === '.nii') {
+    let head = body.subarray(0, 352);
+    if (ext === '.nii.gz') {
+      if (body[0] !== 0x1f || body[1] !== 0x8b) throw bad('gzip-compressed NIfTI');
+      try {
+        head = gunzipSync(body.subarray(0, Math.min(body.length, 1 << 16)), { finishFlush: 2 /* Z_SYNC_FLUSH: a prefix is enough */ }).subarray(0, 352);
+      } catch {
+        throw bad('gzip-compressed NIfTI');
+      }
+    }
+    const le = head.length >= 4 && head.readInt32LE(0) === 348, be = head.length >= 4 && head.readInt32BE(0) === 348;
+    const magic = head.subarray(344, 348).toString('latin1');
+    if (!(le || be) || !['n+1\0', 'ni1\0'].includes(magic)) throw bad('NIfTI-1');
+    if (magic === 'ni1\0') throw new HttpError(415, `'${name}' is a NIfTI header without its data (.hdr/.img pair); upload a single .nii or .nii.gz`);
+  } else if (ext === '.nrrd') {
+    if (!body.subarray(0, 8).toString('latin1').startsWith('NRRD000')) throw bad('NRRD');
+    const header = body.subarray(0, Math.min(body.length, 4096)).toString('latin1');
+    if (/^data ?file:/im.test(header)) throw new HttpError(415, `'${name}' keeps its data in another file; upload a NRRD with attached data`);
+  } else {
+    const header = body.subarray(0, Math.min(body.length, 4096)).toString('latin1');
+    if (!/^(ObjectType|NDims|Comment)\s*=/.test(header)) throw bad('MetaImage');
+    const data = /^ElementDataFile\s*=\s*(.*)$/m.exec(header);
+    if (data && data[1].trim() !== 'LOCAL') throw new HttpError(415, `'${name}' keeps its data in another file; upload a .mha with ElementDataFile = LOCAL`);
+  }
+  return ext;
+}

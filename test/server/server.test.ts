@@ -1,0 +1,159 @@
+// The server on a folder with one run: JSON errors, paths that try to leave the
+// folder, uploads too large or of the wrong type, and jobs submitted at once.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { servedFolder, type ServedFolder } from './fixture.js';
+import { serve, type RunningServer } from '../../src/server/server.js';
+import { readVolume } from '../../src/data/io.js';
+import { differenceMap } from '../../src/server/difference.js';
+
+let f: ServedFolder;
+let s: RunningServer;
+
+before(async () => {
+  f = await servedFolder();
+  mkdirSync(join(f.root, 'outside-target'));
+  s = await serve({ root: join(f.root), port: 0, maxUploadBytes: 64 * 1024 });
+});
+after(async () => { await s?.close(); });
+
+async function call(path: string, init?: RequestInit): Promise<{ status: number; body: any; bytes: Buffer; type: string }> {
+  const r = await fetch(s.url + path, init);
+  const bytes = Buffer.from(await r.arrayBuffer());
+  const type = r.headers.get('content-type') ?? '';
+  return { status: r.status, bytes, type, body: type.includes('json') ? JSON.parse(bytes.toString('utf8')) : null };
+}
+
+/** A raw request, so that `..` reaches the server unnormalised. */
+function rawGet(path: string, host = '127.0.0.1'): Promise<{ status: number; body: any }> {
+  const u = new URL(s.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path, headers: { host } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function waitJob(id: string): Promise<any> {
+  for (;;) {
+    const j = (await call(`/api/jobs/${id}`)).body;
+    if (j.state === 'done' || j.state === 'error') return j;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('the index lists the run; files inside the folder are served', async () => {
+  const idx = await call('/api/index');
+  assert.equal(idx.status, 200);
+  assert.deepEqual(idx.body.runs.map((r: any) => [r.path, r.hasModel, r.epochs]), [['runs/lv', true, 2]]);
+  const cfg = await call('/files/runs/lv/config.json');
+  assert.equal(cfg.status, 200);
+  assert.equal(cfg.body.network.name, 'proposed');
+  const run = await call('/api/run?path=runs%2Flv');
+  assert.equal(run.body.records.length, 2);
+  assert.deepEqual(run.body.labels, { 1: 'myocardium' });
+  const svg = await call('/api/run/curves.svg?path=runs/lv');
+  assert.match(svg.bytes.toString(), /^<svg/);
+});
+
+test('paths cannot leave the served folder: .., encoded .., absolute, symbolic links', async () => {
+  symlinkSync('/etc', join(f.root, 'escape'));
+  writeFileSync(join(f.root, '..', `${f.root.split('/').pop()}-secret.txt`), 'TOP-SECRET-CONTENT');
+  for (const p of ['/files/../../../etc/passwd', '/files/..%2f..%2f..%2fetc%2fpasswd', '/files/%2e%2e/%2e%2e/etc/passwd', '/files/runs/../../x', '/files/%2Fetc%2Fpasswd', '/files/escape/passwd', `/files/..%2F${f.root.split('/').pop()}-secret.txt`]) {
+    const r = await rawGet(p);
+    assert.ok(r.status === 403 || r.status === 404, `${p}: ${r.status}`);
+    assert.equal(typeof r.body.error, 'string', `${p}: JSON error`);
+    assert.doesNotMatch(JSON.stringify(r.body), /root:|TOP-SECRET-CONTENT/, `${p}: nothing leaked`);
+  }
+  for (const p of ['/api/run?path=..', '/api/run?path=%2Fetc', '/api/experiment?path=../..', '/api/run?path=escape']) {
+    const r = await call(p);
+    assert.ok([403, 404].includes(r.status), `${p}: ${r.status}`);
+  }
+  assert.equal((await rawGet('/files/escape/passwd')).status, 403, 'a link out of the folder is refused, not followed');
+  const model = await call('/api/jobs/upload?model=..%2F..%2Fetc&filename=a.nii', { method: 'POST', body: Buffer.alloc(10) });
+  assert.equal(model.status, 403);
+});
+
+test('errors are JSON with a status: unknown endpoint, bad JSON, unknown case, foreign Host header', async () => {
+  const none = await call('/api/nothing');
+  assert.equal(none.status, 404);
+  assert.match(none.body.error, /no such endpoint/);
+  const bad = await call('/api/jobs/case', { method: 'POST', body: '{nope' });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error, /bad JSON/);
+  const missing = await call('/api/jobs/case', { method: 'POST', body: JSON.stringify({ run: 'runs/lv', case: 'no_such_case' }) });
+  assert.equal(missing.status, 404);
+  assert.match(missing.body.error, /case 'no_such_case' is not in the data set/);
+  const noRun = await call('/api/jobs/case', { method: 'POST', body: JSON.stringify({ run: 'data', case: 'x' }) });
+  assert.equal(noRun.status, 404);
+  assert.match(noRun.body.error, /'data' is not a training run/);
+  const rebinding = await rawGet('/api/index', 'evil.example.com');
+  assert.equal(rebinding.status, 403);
+  assert.match(rebinding.body.error, /localhost only/);
+  const job = await call('/api/jobs/00000000-0000-0000-0000-000000000000');
+  assert.equal(job.status, 404);
+});
+
+test('uploads: too large (413), wrong type or content (415), a corrupt scan fails its job clearly and leaves nothing', async () => {
+  const before = readdirSync(s.jobs.dir).length;
+  const big = await call('/api/jobs/upload?model=runs/lv&filename=big.nii', { method: 'POST', body: Buffer.alloc(65 * 1024) });
+  assert.equal(big.status, 413);
+  assert.match(big.body.error, /upload too large: the limit is 64 KiB/);
+  const txt = await call('/api/jobs/upload?model=runs/lv&filename=notes.txt', { method: 'POST', body: Buffer.from('hello') });
+  assert.equal(txt.status, 415);
+  assert.match(txt.body.error, /unsupported file type; upload one of \.nii\.gz, \.nii, \.nrrd, \.mha/);
+  const fake = await call('/api/jobs/upload?model=runs/lv&filename=scan.nii.gz', { method: 'POST', body: Buffer.from('not gzip at all') });
+  assert.equal(fake.status, 415);
+  assert.match(fake.body.error, /is not a gzip-compressed NIfTI file/);
+  const wrongMagic = Buffer.alloc(400);
+  wrongMagic.writeInt32LE(348, 0);
+  const nii = await call('/api/jobs/upload?model=runs/lv&filename=scan.nii', { method: 'POST', body: gzipSync(wrongMagic) });
+  assert.equal(nii.status, 415, 'gzip content under a .nii name');
+  // A valid NIfTI header whose data is cut short: accepted as a type, then the job reports the reader's error.
+  const real = readFileSync(join(f.dataDir, 'imagesTr', readdirSync(join(f.dataDir, 'imagesTr'))[0]));
+  const { gunzipSync } = await import('node:zlib');
+  const truncated = gunzipSync(real).subarray(0, 1000);
+  const r = await call('/api/jobs/upload?model=runs/lv&filename=cut.nii', { method: 'POST', body: truncated });
+  assert.equal(r.status, 202);
+  const j = await waitJob(r.body.id);
+  assert.equal(j.state, 'error');
+  assert.match(j.error, /cut|short|truncat|expected|bytes/i);
+  assert.doesNotMatch(j.error, /internal error/);
+  assert.match(j.error, /cut\.nii/, 'names the file');
+  assert.equal(readdirSync(s.jobs.dir).length, before, 'no half-written job folder');
+  assert.equal((await call(`/api/jobs/${j.id}/prediction.nii.gz`)).status, 409);
+});
+
+test('concurrent jobs: all finish, one at a time, each with the right result', async () => {
+  const cases = ['echo_lv_000', 'echo_lv_001', 'echo_lv_002', 'echo_lv_003'];
+  const submitted = await Promise.all(cases.map((c) => call('/api/jobs/case', { method: 'POST', body: JSON.stringify({ run: 'runs/lv', case: c }) })));
+  assert.deepEqual(submitted.map((r) => r.status), [202, 202, 202, 202]);
+  const jobs = await Promise.all(submitted.map((r) => waitJob(r.body.id)));
+  assert.deepEqual(jobs.map((j) => j.state), ['done', 'done', 'done', 'done']);
+  const spans = jobs.map((j) => [Date.parse(j.started), Date.parse(j.finished)]).sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < spans.length; i++) assert.ok(spans[i][0] >= spans[i - 1][1], 'concurrency 1: no two jobs overlap');
+  for (const [i, j] of jobs.entries()) {
+    assert.equal(j.title, cases[i]);
+    const dir = join(s.jobs.dir, j.id);
+    const [pred, truth, diff] = await Promise.all(['prediction', 'label', 'difference'].map((n) => readVolume(join(dir, `${n}.nii.gz`))));
+    const truthFile = await readVolume(join(f.dataDir, 'labelsTr', `${cases[i]}.nii.gz`));
+    assert.deepEqual([...truth.data], [...truthFile.data], `${cases[i]}: its own truth`);
+    assert.deepEqual([...diff.data], [...differenceMap(pred.data, truth.data)]);
+    const tp = [...pred.data].filter((p, k) => p === 1 && truth.data[k] === 1).length;
+    assert.equal(j.metrics.organs.myocardium.tp, tp, 'metrics from this prediction');
+    const dl = await call(`/api/jobs/${j.id}/prediction.nii.gz?download`);
+    assert.equal(dl.status, 200);
+  }
+});
+
+test('the difference map codes agreement, false positives, false negatives and wrong organs', () => {
+  assert.deepEqual([...differenceMap([0, 1, 1, 0, 2, 2], [0, 1, 0, 1, 1, 2])], [0, 1, 2, 3, 4, 1]);
+});
