@@ -36,7 +36,9 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/dist', import.meta.url));
+/** The built page: web/dist of the checkout, from src/server (tsx) or dist/src/server (compiled). */
+export const DEFAULT_WEB_DIR = [new URL('../../web/dist', import.meta.url), new URL('../../../web/dist', import.meta.url)]
+  .map((u) => fileURLToPath(u)).find((d) => existsSync(join(d, 'index.html'))) ?? fileURLToPath(new URL('../../web/dist', import.meta.url));
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
 export async function serve(o: ServeOptions): Promise<RunningServer> {

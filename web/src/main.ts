@@ -59,6 +59,7 @@ async function runJob(start: Promise<Job>): Promise<Job | null> {
 
 async function open(job: Job): Promise<void> {
   setViewerState('loading');
+  $('toolbar').scrollIntoView({ block: 'start' });
   try {
     await viewer.show(job);
     legend();

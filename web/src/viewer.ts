@@ -34,7 +34,7 @@ export class CaseViewer {
   job: Job | null = null;
 
   constructor(private readonly canvas: HTMLCanvasElement) {
-    this.nv = new Niivue({ backColor: [0.09, 0.1, 0.13, 1], show3Dcrosshair: true, multiplanarShowRender: SHOW_RENDER.ALWAYS, isColorbar: false, dragAndDropEnabled: false });
+    this.nv = new Niivue({ backColor: [0.09, 0.1, 0.13, 1], crosshairColor: [1, 1, 1, 0.35], crosshairWidth: 0.75, show3Dcrosshair: true, multiplanarShowRender: SHOW_RENDER.ALWAYS, isColorbar: false, dragAndDropEnabled: false });
   }
 
   async attach(): Promise<void> {
