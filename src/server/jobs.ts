@@ -116,7 +116,11 @@ export class JobQueue {
       worker.on('message', (m: SegmentMessage) => {
         if (m.type === 'progress') Object.assign(job, { stage: m.stage, done: m.done, total: m.total });
         else if (m.type === 'done') end({ state: 'done', stage: `done (${m.mode})`, done: job.total, files: m.files, metrics: m.metrics, organs: m.organs });
-        else end({ state: 'error', stage: 'failed', error: m.user ? m.message : `internal error: ${m.message}` });
+        else {
+          // Name an upload by its own name, not by where the server parked it.
+          const message = m.message.split(req.image).join(req.title);
+          end({ state: 'error', stage: 'failed', error: m.user ? message : `internal error: ${message}` });
+        }
       });
       worker.on('error', (e) => end({ state: 'error', stage: 'failed', error: `internal error: ${e.message}` }));
       worker.on('exit', (code) => end({ state: 'error', stage: 'failed', error: `the segmentation worker stopped (exit code ${code})` }));

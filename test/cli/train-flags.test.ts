@@ -11,7 +11,7 @@ test('flags alone make a valid configuration; flags override a config file', () 
   assert.deepEqual(parsed.loss, { name: 'combo', options: { beta: 0.4 } });
   assert.deepEqual(parsed.sampler.patchSize, [32, 32, 32]);
   assert.deepEqual(parsed.optimizer, { name: 'adam', lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
-  assert.deepEqual(parsed.folds, { k: 4, fold: 1, seed: 0 });
+  assert.deepEqual(parsed.folds, { k: 4, fold: 1, seed: 0, heldOut: 'validation' });
   const base = { data: { msd: 'a' }, network: { name: 'unet3d', options: { channels: [8, 16] } }, loss: { name: 'dice', options: {} }, epochs: 9, out: 'r' };
   const over = training.parseConfig(configFromFlags(base, { epochs: 2, alpha: 0.3 }));
   assert.equal(over.epochs, 2);
