@@ -76,8 +76,10 @@ export function scan(root: string): { runs: RunSummary[]; experiments: Experimen
       continue;
     }
     if (isExperiment(dir)) {
-      const e = experimentDetail(root, dir);
-      experiments.push({ path: e.path, cells: e.total, finished: e.cells.length, hasReport: existsSync(join(dir, 'report.html')) });
+      try {
+        const e = experimentDetail(root, dir);
+        experiments.push({ path: e.path, cells: e.total, finished: e.cells.length, hasReport: existsSync(join(dir, 'report.html')) });
+      } catch { /* malformed or being written: left out of the index, reported when opened */ }
     }
     if (depth >= MAX_DEPTH) continue;
     let entries: string[] = [];

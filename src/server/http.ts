@@ -1,7 +1,8 @@
 // Small HTTP helpers: JSON replies, errors as JSON with a status, bounded
 // request bodies, and static files with their content type.
-import { createReadStream, statSync } from 'node:fs';
-import { extname } from 'node:path';
+import { createReadStream, createWriteStream, rmSync, statSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { basename, extname } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** An error the client caused (or may see): its status and a message, sent as {"error": message}. */
@@ -27,20 +28,74 @@ const TYPES: Record<string, string> = {
   '.gz': 'application/gzip', '.nii': 'application/octet-stream', '.wasm': 'application/wasm', '.map': 'application/json',
 };
 
-/** Streams a file; `download` names it for saving. */
-export function sendFile(res: ServerResponse, path: string, download?: string): void {
-  const st = statSync(path);
-  const headers: Record<string, string | number> = { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'content-length': st.size, 'x-content-type-options': 'nosniff' };
+/** Streams a file; `download` names it for saving; `extra` adds headers. */
+export async function sendFile(res: ServerResponse, path: string, download?: string, extra: Record<string, string> = {}): Promise<void> {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new Error('not a file');
+    size = st.size;
+  } catch {
+    throw new HttpError(404, `${basename(path)}: no such file`);
+  }
+  const headers: Record<string, string | number> = { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'content-length': size, 'x-content-type-options': 'nosniff', ...extra };
   if (download) headers['content-disposition'] = `attachment; filename="${download.replace(/[^\w.-]/g, '_')}"`;
+  const stream = createReadStream(path);
+  await new Promise<void>((resolve, reject) => { stream.once('open', () => resolve()); stream.once('error', reject); }).catch(() => {
+    throw new HttpError(404, `${basename(path)}: no such file`);
+  });
   res.writeHead(200, headers);
-  createReadStream(path).pipe(res);
+  await pipeline(stream, res).catch(() => res.destroy()); // the client went away, or the file did
+}
+
+/**
+ * Streams the request body into `path`, refused with 413 once it would exceed `limit` bytes
+ * (reading stops there; the connection closes after the reply). Nothing is left on failure.
+ */
+export async function saveBody(req: IncomingMessage, res: ServerResponse, path: string, limit: number): Promise<number> {
+  const declared = Number(req.headers['content-length']);
+  const refuse = (e: HttpError) => {
+    req.pause();
+    res.setHeader('connection', 'close');
+    res.once('finish', () => req.socket.destroy());
+    return e;
+  };
+  if (Number.isFinite(declared) && declared > limit) throw refuse(tooLarge(limit));
+  const out = createWriteStream(path);
+  let n = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      req.on('data', (chunk: Buffer) => {
+        n += chunk.length;
+        if (n > limit) {
+          req.removeAllListeners('data');
+          return reject(refuse(tooLarge(limit)));
+        }
+        if (!out.write(chunk)) { req.pause(); out.once('drain', () => req.resume()); }
+      });
+      req.once('end', resolve);
+      req.once('aborted', () => reject(new HttpError(400, 'the upload was cut off')));
+      req.once('error', reject);
+      out.once('error', reject);
+    });
+    await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+  } catch (e) {
+    out.destroy();
+    rmSync(path, { force: true });
+    throw e;
+  }
+  return n;
+}
+
+function tooLarge(limit: number): HttpError {
+  const size = limit >= 2 ** 20 ? `${+(limit / 2 ** 20).toFixed(1)} MiB` : `${+(limit / 1024).toFixed(1)} KiB`;
+  return new HttpError(413, `upload too large: the limit is ${size} (serve --max-upload-mib)`);
 }
 
 /** The request body, refused with 413 as soon as it would exceed `limit` bytes (the rest is not read). */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  const size = limit >= 2 ** 20 ? `${+(limit / 2 ** 20).toFixed(1)} MiB` : `${+(limit / 1024).toFixed(1)} KiB`;
-  const tooBig = () => new HttpError(413, `upload too large: the limit is ${size} (serve --max-upload-mib)`);
+  const tooBig = () => tooLarge(limit);
   if (Number.isFinite(declared) && declared > limit) throw tooBig();
   const chunks: Buffer[] = [];
   let n = 0;

@@ -46,13 +46,19 @@ export class JobQueue {
   private running = 0;
   private closed = false;
 
-  constructor(readonly dir: string, readonly o: { concurrency: number; maxQueued: number }) {
+  constructor(readonly dir: string, readonly o: { concurrency: number; maxQueued: number; keepFinished: number }) {
     mkdirSync(dir, { recursive: true });
   }
 
-  submit(req: JobRequest): Job {
+  /** Throws 503/429 when a job submitted now would be refused. */
+  checkCapacity(): void {
     if (this.closed) throw new HttpError(503, 'the server is shutting down');
     if (this.pending.length >= this.o.maxQueued) throw new HttpError(429, `${this.pending.length} jobs are already waiting; try again when one has finished`);
+  }
+
+  submit(req: JobRequest): Job {
+    this.checkCapacity();
+    this.evict();
     const job: Job = {
       id: randomUUID(), state: 'queued', title: req.title, model: req.model, stage: 'queued', done: 0, total: 1,
       created: new Date().toISOString(), started: null, finished: null, error: null, files: [], metrics: null, organs: [],
@@ -78,19 +84,31 @@ export class JobQueue {
     return join(this.dir, this.get(id).id);
   }
 
-  /** Resolves when every started job has ended; queued ones are dropped. */
+  /** Stops running jobs and drops queued ones; removes every job's files. */
   async close(): Promise<void> {
     this.closed = true;
     for (const { job } of this.pending.splice(0)) Object.assign(job, { state: 'error', error: 'server stopped' });
+    await Promise.all([...this.workers].map((w) => w.terminate()));
     while (this.running) await new Promise((r) => setTimeout(r, 20));
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Keeps at most `keepFinished` ended jobs (and their files): the oldest go first. */
+  private evict(): void {
+    const ended = [...this.jobs.values()].filter((j) => j.state === 'done' || j.state === 'error');
+    for (const j of ended.slice(0, Math.max(0, ended.length - this.o.keepFinished))) {
+      this.jobs.delete(j.id);
+      rmSync(join(this.dir, j.id), { recursive: true, force: true });
+    }
   }
 
   private pump(): void {
     while (this.running < this.o.concurrency && this.pending.length) {
       const { job, req } = this.pending.shift()!;
       this.running++;
-      this.run(job, req).finally(() => {
+      this.run(job, req).catch((e: Error) => {
+        Object.assign(job, { state: 'error', stage: 'failed', error: `could not start the job: ${e.message}`, finished: new Date().toISOString() });
+      }).finally(() => {
         this.running--;
         for (const f of req.cleanup ?? []) rmSync(f, { force: true });
         if (job.state === 'error') rmSync(join(this.dir, job.id), { recursive: true, force: true }); // nothing half-written is served
@@ -99,17 +117,21 @@ export class JobQueue {
     }
   }
 
-  private run(job: Job, req: JobRequest): Promise<void> {
+  private readonly workers = new Set<import('node:worker_threads').Worker>();
+
+  private async run(job: Job, req: JobRequest): Promise<void> {
     const outDir = join(this.dir, job.id);
     mkdirSync(outDir, { recursive: true });
     Object.assign(job, { state: 'running', stage: 'starting', started: new Date().toISOString() });
     const input: SegmentJobInput = { model: req.modelPath, image: req.image, label: req.label, outDir, caseId: req.caseId };
     const worker = startWorker(new URL(`./segment-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url), { ...input });
+    this.workers.add(worker);
     return new Promise((resolve) => {
       let ended = false;
       const end = (patch: Partial<Job>) => {
         if (ended) return;
         ended = true;
+        this.workers.delete(worker);
         Object.assign(job, patch, { finished: new Date().toISOString() });
         resolve();
       };

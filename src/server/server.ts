@@ -2,7 +2,7 @@
 // live training curves, and segmentation jobs. Bound to 127.0.0.1 unless asked;
 // every client-named path stays inside the folder; errors are JSON.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { existsSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,10 +10,10 @@ import { ComboSegError } from '../engine/errors.js';
 import { resolveModelPath } from '../inference/model.js';
 import { trainingCurvesSpec, vegaLiteSvg } from '../experiments/plots.js';
 import { experimentDetail, readRecords, runCase, runDetail, scan } from './catalog.js';
-import { HttpError, readBody, sendError, sendFile, sendJson } from './http.js';
+import { HttpError, readBody, saveBody, sendError, sendFile, sendJson } from './http.js';
 import { JobQueue } from './jobs.js';
 import { relativeTo, resolveInside } from './paths.js';
-import { checkUpload } from './upload.js';
+import { checkUpload, checkUploadName } from './upload.js';
 
 export interface ServeOptions {
   /** The folder whose runs and experiments are served. */
@@ -40,6 +40,17 @@ export interface RunningServer {
 export const DEFAULT_WEB_DIR = [new URL('../../web/dist', import.meta.url), new URL('../../../web/dist', import.meta.url)]
   .map((u) => fileURLToPath(u)).find((d) => existsSync(join(d, 'index.html'))) ?? fileURLToPath(new URL('../../web/dist', import.meta.url));
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+const MAX_UPLOADS = 2;
+
+function readHead(path: string, n: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.alloc(n);
+    return b.subarray(0, readSync(fd, b, 0, n, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export async function serve(o: ServeOptions): Promise<RunningServer> {
   if (!existsSync(o.root) || !statSync(o.root).isDirectory()) throw new ComboSegError(`${o.root}: no such folder to serve`);
@@ -48,9 +59,10 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
   const webDir = o.webDir ?? DEFAULT_WEB_DIR;
   if (!existsSync(join(webDir, 'index.html'))) throw new ComboSegError(`${webDir}/index.html is missing: build the page with 'npm run build:web' (npm run setup does it)`);
   const maxUpload = o.maxUploadBytes ?? 512 * 2 ** 20;
-  const jobs = new JobQueue(mkdtempSync(join(tmpdir(), 'comboseg-jobs-')), { concurrency: o.concurrency ?? 1, maxQueued: o.maxQueued ?? 16 });
+  const jobs = new JobQueue(mkdtempSync(join(tmpdir(), 'comboseg-jobs-')), { concurrency: o.concurrency ?? 1, maxQueued: o.maxQueued ?? 16, keepFinished: 64 });
   const uploads = mkdtempSync(join(tmpdir(), 'comboseg-uploads-'));
   const local = LOCAL_HOSTS.has(host);
+  let uploading = 0;
   const streams = new Set<ServerResponse>();
 
   const param = (url: URL, name: string): string => {
@@ -74,12 +86,18 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const method = req.method ?? 'GET';
+    // Requests that start work must come from this page: a custom header forces a CORS
+    // preflight (which this server never grants), and browsers mark cross-site requests.
+    if (method === 'POST' && (req.headers['x-comboseg'] !== '1' || ['cross-site', 'same-site'].includes(String(req.headers['sec-fetch-site'])))) {
+      throw new HttpError(403, 'POST requests need the header "x-comboseg: 1" and must come from this server\'s page');
+    }
     if (method === 'GET' && (path === '/' || path === '/index.html')) return sendFile(res, join(webDir, 'index.html'));
     if (method === 'GET' && path.startsWith('/assets/')) return sendFile(res, resolveInside(realpathSync(webDir), decodeURIComponent(path.slice(1))));
     if (method === 'GET' && path.startsWith('/files/')) {
       const file = resolveInside(root, decodeURIComponent(path.slice('/files/'.length)));
       if (!statSync(file).isFile()) throw new HttpError(404, `'${relativeTo(root, file)}' is a folder`);
-      return sendFile(res, file);
+      // Files under DIR are shown, never run: an HTML or SVG file there gets no scripts and no access to this origin.
+      return sendFile(res, file, undefined, { 'content-security-policy': 'sandbox; default-src \'none\'; img-src data:; style-src \'unsafe-inline\'' });
     }
     if (method === 'GET' && path === '/api/index') return sendJson(res, 200, { root, ...scan(root), jobs: jobs.list() });
     if (method === 'GET' && path === '/api/run') return sendJson(res, 200, runDetail(root, resolveInside(root, param(url, 'path'))));
@@ -92,7 +110,8 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
     if (method === 'GET' && path === '/api/run/events') return liveRecords(req, res, resolveInside(root, param(url, 'path')));
     if (method === 'GET' && path === '/api/experiment') return sendJson(res, 200, experimentDetail(root, resolveInside(root, param(url, 'path'))));
     if (method === 'POST' && path === '/api/jobs/case') {
-      const body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8') || '{}') as { run?: unknown; case?: unknown; model?: unknown };
+      const body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8') || '{}') as { run?: unknown; case?: unknown; model?: unknown } | null;
+      if (!body || typeof body !== 'object') throw new HttpError(400, 'the request body must be a JSON object {"run": ..., "case": ...}');
       if (typeof body.run !== 'string' || typeof body.case !== 'string') throw new HttpError(400, 'give "run" (a run folder) and "case" (a case id) as strings');
       const runDir = resolveInside(root, body.run);
       const model = typeof body.model === 'string' ? body.model : body.run;
@@ -104,15 +123,20 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
       const name = basename(param(url, 'filename'));
       const model = param(url, 'model');
       const modelPath = modelOf(model);
-      const body = await readBody(req, maxUpload);
-      const ext = checkUpload(name, body);
-      const file = join(uploads, `${Date.now()}-${Math.random().toString(36).slice(2)}${ext}`);
-      writeFileSync(file, body);
+      checkUploadName(name);
+      jobs.checkCapacity(); // before reading a large body
+      if (uploading >= MAX_UPLOADS) throw new HttpError(429, `${uploading} uploads are in progress; try again when one has finished`);
+      uploading++;
+      const file = join(uploads, `${Date.now()}-${Math.random().toString(36).slice(2)}${name.toLowerCase().endsWith('.nii.gz') ? '.nii.gz' : name.slice(name.lastIndexOf('.'))}`);
       try {
+        const size = await saveBody(req, res, file, maxUpload);
+        checkUpload(name, readHead(file, 64 * 1024), size);
         return sendJson(res, 202, jobs.submit({ title: name, model, modelPath, image: file, label: null, caseId: name, cleanup: [file] }));
       } catch (e) {
         rmSync(file, { force: true });
         throw e;
+      } finally {
+        uploading--;
       }
     }
     const jobMatch = /^\/api\/jobs\/([0-9a-f-]{36})(?:\/([a-z]+\.nii\.gz))?$/.exec(path);
@@ -125,7 +149,7 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
       return sendFile(res, join(jobs.folder(job.id), jobMatch[2]), download);
     }
     if (method === 'GET' && path === '/api/jobs') return sendJson(res, 200, jobs.list());
-    if (path.startsWith('/api/') || path.startsWith('/files/')) throw new HttpError(method === 'GET' || method === 'POST' ? 404 : 405, `${method} ${path}: no such endpoint`);
+    if (path.startsWith('/api/') || path.startsWith('/files/')) throw new HttpError(404, `${method} ${path}: no such endpoint`);
     throw new HttpError(404, `${path}: not found`);
   }
 
@@ -135,16 +159,24 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
     streams.add(res);
     const file = join(dir, 'metrics.jsonl');
     let last = '';
+    let timer: NodeJS.Timeout | undefined;
+    const stop = () => { clearInterval(timer); streams.delete(res); };
+    res.on('close', stop);
     const tick = () => {
-      const stamp = existsSync(file) ? `${statSync(file).mtimeMs}:${statSync(file).size}` : 'none';
-      if (stamp !== last) {
-        last = stamp;
-        res.write(`event: records\ndata: ${JSON.stringify(readRecords(dir))}\n\n`);
+      try {
+        const st = existsSync(file) ? statSync(file) : null;
+        const stamp = st ? `${st.mtimeMs}:${st.size}` : 'none';
+        if (stamp !== last) {
+          last = stamp;
+          res.write(`event: records\ndata: ${JSON.stringify(readRecords(dir))}\n\n`);
+        }
+      } catch {
+        stop(); // the run folder went away
+        res.end();
       }
     };
     tick();
-    const timer = setInterval(tick, 1000);
-    req.on('close', () => { clearInterval(timer); streams.delete(res); });
+    timer = setInterval(tick, 1000);
   }
 
   const server = createServer((req, res) => {
@@ -152,11 +184,12 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
       if (res.headersSent) return void res.destroy();
       if (e instanceof HttpError) return sendError(res, e.status, e.message);
       if (e instanceof SyntaxError) return sendError(res, 400, `bad JSON in the request: ${e.message}`);
+      if (e instanceof URIError) return sendError(res, 400, 'bad percent-encoding in the URL');
       if (e instanceof ComboSegError) return sendError(res, 400, e.message);
       sendError(res, 500, `internal error: ${e instanceof Error ? e.message : String(e)}`);
     });
   });
-  server.requestTimeout = 0; // large uploads on slow links
+  server.requestTimeout = 30 * 60_000; // large uploads on slow links, but not forever
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' ? new ComboSegError(`port ${o.port} is in use; choose another with --port`) : e));
     server.listen(o.port ?? 8765, host, () => resolve());

@@ -5,12 +5,18 @@ import { HttpError } from './http.js';
 
 export const UPLOAD_EXTENSIONS = ['.nii.gz', '.nii', '.nrrd', '.mha'] as const;
 
-/** The upload's extension when its name and content agree on a supported format; else a 415 error saying why. */
-export function checkUpload(name: string, body: Buffer): (typeof UPLOAD_EXTENSIONS)[number] {
+/** The extension of a supported upload name; else a 415 error (checked before the body is read). */
+export function checkUploadName(name: string): (typeof UPLOAD_EXTENSIONS)[number] {
   const lower = name.toLowerCase();
   const ext = UPLOAD_EXTENSIONS.find((e) => lower.endsWith(e));
   if (!ext) throw new HttpError(415, `'${name}': unsupported file type; upload one of ${UPLOAD_EXTENSIONS.join(', ')}`);
-  if (!body.length) throw new HttpError(400, `'${name}': the upload is empty`);
+  return ext;
+}
+
+/** The upload's extension when its name and first bytes (`body`, at most the first 64 KiB of `size`) agree on a supported format; else a 415 error saying why. */
+export function checkUpload(name: string, body: Buffer, size = body.length): (typeof UPLOAD_EXTENSIONS)[number] {
+  const ext = checkUploadName(name);
+  if (!size) throw new HttpError(400, `'${name}': the upload is empty`);
   const bad = (what: string) => new HttpError(415, `'${name}' is not a ${what} file (its first bytes do not match)`);
   if (ext === '.nii.gz' || ext === '.nii') {
     let head = body.subarray(0, 352);
@@ -28,13 +34,18 @@ export function checkUpload(name: string, body: Buffer): (typeof UPLOAD_EXTENSIO
     if (magic === 'ni1\0') throw new HttpError(415, `'${name}' is a NIfTI header without its data (.hdr/.img pair); upload a single .nii or .nii.gz`);
   } else if (ext === '.nrrd') {
     if (!body.subarray(0, 8).toString('latin1').startsWith('NRRD000')) throw bad('NRRD');
-    const header = body.subarray(0, Math.min(body.length, 4096)).toString('latin1');
+    const text = body.toString('latin1');
+    const end = text.search(/\r?\n\r?\n/);
+    if (end < 0) throw new HttpError(415, `'${name}': no end of the NRRD header in its first ${body.length} bytes`);
+    const header = text.slice(0, end);
     if (/^data ?file:/im.test(header)) throw new HttpError(415, `'${name}' keeps its data in another file; upload a NRRD with attached data`);
   } else {
-    const header = body.subarray(0, Math.min(body.length, 4096)).toString('latin1');
+    const header = body.toString('latin1');
     if (!/^(ObjectType|NDims|Comment)\s*=/.test(header)) throw bad('MetaImage');
-    const data = /^ElementDataFile\s*=\s*(.*)$/m.exec(header);
-    if (data && data[1].trim() !== 'LOCAL') throw new HttpError(415, `'${name}' keeps its data in another file; upload a .mha with ElementDataFile = LOCAL`);
+    // ElementDataFile is the header's last line: it must be there, and say LOCAL.
+    const data = /^ElementDataFile\s*=\s*(.*?)\r?$/m.exec(header);
+    if (!data) throw new HttpError(415, `'${name}': no ElementDataFile line in the MetaImage header's first ${body.length} bytes`);
+    if (data[1].trim() !== 'LOCAL') throw new HttpError(415, `'${name}' keeps its data in another file; upload a .mha with ElementDataFile = LOCAL`);
   }
   return ext;
 }

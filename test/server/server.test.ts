@@ -21,11 +21,11 @@ before(async () => {
 });
 after(async () => { await s?.close(); });
 
-async function call(path: string, init?: RequestInit): Promise<{ status: number; body: any; bytes: Buffer; type: string }> {
-  const r = await fetch(s.url + path, init);
+async function call(path: string, init?: RequestInit, page = true): Promise<{ status: number; body: any; bytes: Buffer; type: string; headers: Headers }> {
+  const r = await fetch(s.url + path, page && init?.method === 'POST' ? { ...init, headers: { 'x-comboseg': '1', ...(init.headers as Record<string, string>) } } : init);
   const bytes = Buffer.from(await r.arrayBuffer());
   const type = r.headers.get('content-type') ?? '';
-  return { status: r.status, bytes, type, body: type.includes('json') ? JSON.parse(bytes.toString('utf8')) : null };
+  return { status: r.status, bytes, type, headers: r.headers, body: type.includes('json') ? JSON.parse(bytes.toString('utf8')) : null };
 }
 
 /** A raw request, so that `..` reaches the server unnormalised. */
@@ -100,6 +100,26 @@ test('errors are JSON with a status: unknown endpoint, bad JSON, unknown case, f
   assert.match(rebinding.body.error, /localhost only/);
   const job = await call('/api/jobs/00000000-0000-0000-0000-000000000000');
   assert.equal(job.status, 404);
+  const nul = await call('/api/jobs/case', { method: 'POST', body: 'null' });
+  assert.equal(nul.status, 400);
+  assert.match(nul.body.error, /must be a JSON object/);
+  assert.equal((await rawGet('/files/%E0%A4%A')).status, 400, 'bad percent-encoding');
+  assert.equal((await rawGet('/assets/')).status, 404, 'a folder is not streamed');
+  assert.equal((await rawGet('/files/runs')).status, 404);
+  const served = await call('/files/runs/lv/config.json');
+  assert.match(served.headers.get('content-security-policy') ?? '', /sandbox/, 'served files never run scripts');
+});
+
+test('work starts only from the page: a cross-site POST (no custom header, or marked cross-site) is refused', async () => {
+  const body = JSON.stringify({ run: 'runs/lv', case: 'echo_lv_000' });
+  const plain = await call('/api/jobs/case', { method: 'POST', body, headers: { 'content-type': 'text/plain' } }, false);
+  assert.equal(plain.status, 403);
+  assert.match(plain.body.error, /x-comboseg: 1/);
+  const cross = await call('/api/jobs/case', { method: 'POST', body, headers: { 'x-comboseg': '1', 'sec-fetch-site': 'cross-site' } }, false);
+  assert.equal(cross.status, 403);
+  const upload = await call('/api/jobs/upload?model=runs/lv&filename=a.nii', { method: 'POST', body: Buffer.alloc(400) }, false);
+  assert.equal(upload.status, 403);
+  assert.equal(s.jobs.list().filter((j) => j.title === 'echo_lv_000').length, 0, 'no job was started');
 });
 
 test('uploads: too large (413), wrong type or content (415), a corrupt scan fails its job clearly and leaves nothing', async () => {
@@ -107,6 +127,11 @@ test('uploads: too large (413), wrong type or content (415), a corrupt scan fail
   const big = await call('/api/jobs/upload?model=runs/lv&filename=big.nii', { method: 'POST', body: Buffer.alloc(65 * 1024) });
   assert.equal(big.status, 413);
   assert.match(big.body.error, /upload too large: the limit is 64 KiB/);
+  // Without a declared length (chunked), reading stops at the limit and the reply is still a 413.
+  const chunks = Array.from({ length: 20 }, () => new Uint8Array(8 * 1024));
+  const stream = new ReadableStream({ pull(c) { const x = chunks.shift(); if (x) c.enqueue(x); else c.close(); } });
+  const chunked = await call('/api/jobs/upload?model=runs/lv&filename=big.nii', { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+  assert.equal(chunked.status, 413);
   const txt = await call('/api/jobs/upload?model=runs/lv&filename=notes.txt', { method: 'POST', body: Buffer.from('hello') });
   assert.equal(txt.status, 415);
   assert.match(txt.body.error, /unsupported file type; upload one of \.nii\.gz, \.nii, \.nrrd, \.mha/);
@@ -117,6 +142,11 @@ test('uploads: too large (413), wrong type or content (415), a corrupt scan fail
   wrongMagic.writeInt32LE(348, 0);
   const nii = await call('/api/jobs/upload?model=runs/lv&filename=scan.nii', { method: 'POST', body: gzipSync(wrongMagic) });
   assert.equal(nii.status, 415, 'gzip content under a .nii name');
+  const detached = await call('/api/jobs/upload?model=runs/lv&filename=d.nrrd', { method: 'POST', body: Buffer.from('NRRD0004\ntype: float\ndimension: 3\nsizes: 2 2 2\nencoding: raw\ndata file: /etc/passwd\n\n') });
+  assert.equal(detached.status, 415);
+  assert.match(detached.body.error, /keeps its data in another file/);
+  const mha = await call('/api/jobs/upload?model=runs/lv&filename=m.mha', { method: 'POST', body: Buffer.from('ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementType = MET_FLOAT\nElementDataFile = /etc/passwd\n') });
+  assert.equal(mha.status, 415);
   // A valid NIfTI header whose data is cut short: accepted as a type, then the job reports the reader's error.
   const real = readFileSync(join(f.dataDir, 'imagesTr', readdirSync(join(f.dataDir, 'imagesTr'))[0]));
   const { gunzipSync } = await import('node:zlib');
@@ -129,6 +159,7 @@ test('uploads: too large (413), wrong type or content (415), a corrupt scan fail
   assert.doesNotMatch(j.error, /internal error/);
   assert.match(j.error, /cut\.nii/, 'names the file');
   assert.equal(readdirSync(s.jobs.dir).length, before, 'no half-written job folder');
+  assert.equal(readdirSync(join(s.jobs.dir, '..')).filter((d) => d.startsWith('comboseg-uploads-')).every((d) => readdirSync(join(s.jobs.dir, '..', d)).length === 0), true, 'no upload left behind');
   assert.equal((await call(`/api/jobs/${j.id}/prediction.nii.gz`)).status, 409);
 });
 

@@ -32,11 +32,13 @@ export const api = {
   run: (path: string) => call<RunDetail>(`/api/run?path=${q(path)}`),
   experiment: (path: string) => call<ExperimentDetail>(`/api/experiment?path=${q(path)}`),
   job: (id: string) => call<Job>(`/api/jobs/${id}`),
-  segmentCase: (run: string, caseId: string) => call<Job>('/api/jobs/case', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ run, case: caseId }) }),
-  upload: (file: File, model: string) => call<Job>(`/api/jobs/upload?model=${q(model)}&filename=${q(file.name)}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: file }),
+  segmentCase: (run: string, caseId: string) => call<Job>('/api/jobs/case', { method: 'POST', headers: { 'content-type': 'application/json', 'x-comboseg': '1' }, body: JSON.stringify({ run, case: caseId }) }),
+  upload: (file: File, model: string) => call<Job>(`/api/jobs/upload?model=${q(model)}&filename=${q(file.name)}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'x-comboseg': '1' }, body: file }),
   curvesUrl: (path: string) => `/api/run/curves.svg?path=${q(path)}&t=${Date.now()}`,
   events: (path: string) => new EventSource(`/api/run/events?path=${q(path)}`),
   fileUrl: (job: string, file: string) => `/api/jobs/${job}/${file}`,
+  /** A file under the served folder, each path segment encoded. */
+  served: (path: string) => `/files/${path.split('/').map(encodeURIComponent).join('/')}`,
 };
 
 /** Polls a job until it ends, reporting each state. */

@@ -5,7 +5,9 @@ import { CaseViewer, type Layout, type OverlayMode } from './viewer.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const num = (x: number | null | undefined, d = 3) => (x === null || x === undefined ? 'n/a' : x.toFixed(d));
+// Numbers come from files in the served folder: anything that is not a number is shown as n/a, never as markup.
+const num = (x: unknown, d = 3) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+const int = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? String(Math.round(x)) : '?');
 const detail = $<HTMLElement>('detail');
 const viewer = new CaseViewer($<HTMLCanvasElement>('viewer'));
 let liveEvents: EventSource | null = null;
@@ -83,15 +85,17 @@ async function segmentAndOpen(run: string, caseId: string): Promise<void> {
   }
 }
 
+const recordRow = (r: RunDetail['records'][number]) => `<tr><td>${int(r.epoch)}</td><td>${num(r.trainLoss, 4)}</td><td>${num(r.meanDice)}</td><td>${num(r.seconds, 1)}</td></tr>`;
+
 function renderRun(run: RunDetail): void {
   const cases = [...run.split.test.map((id) => [id, 'test']), ...run.split.validation.map((id) => [id, 'validation'])];
   const last = run.records.slice(-5).reverse();
-  detail.innerHTML = `<h3>Run ${esc(run.path)} <span class="muted">${esc(run.network)}, ${esc(run.loss)}</span>${run.hasReport ? `<a class="report" href="/files/${esc(run.path)}/report.html" target="_blank">report</a>` : ''}</h3>
-    <p class="muted" id="run-progress">${run.epochs}/${run.epochsPlanned} epochs; best validation Dice ${num(run.bestDice)}</p>
+  detail.innerHTML = `<h3>Run ${esc(run.path)} <span class="muted">${esc(run.network)}, ${esc(run.loss)}</span>${run.hasReport ? `<a class="report" href="${esc(api.served(`${run.path}/report.html`))}" target="_blank">report</a>` : ''}</h3>
+    <p class="muted" id="run-progress">${int(run.epochs)}/${int(run.epochsPlanned)} epochs; best validation Dice ${num(run.bestDice)}</p>
     <div class="curves"><img id="curves" alt="training loss and validation Dice per epoch" src="${api.curvesUrl(run.path)}"></div>
-    <table id="records"><tr><th>epoch</th><th>train loss</th><th>validation Dice</th><th>s</th></tr>${last.map((r) => `<tr><td>${r.epoch}</td><td>${r.trainLoss.toFixed(4)}</td><td>${num(r.meanDice)}</td><td>${r.seconds.toFixed(1)}</td></tr>`).join('')}</table>
+    <table id="records"><tr><th>epoch</th><th>train loss</th><th>validation Dice</th><th>s</th></tr>${last.map(recordRow).join('')}</table>
     <h3>Cases ${run.hasModel ? '<span class="muted">(click to segment with this run\'s best model and view)</span>' : '<span class="muted">(no model saved yet)</span>'}</h3>
-    <table id="cases"><tr><th>case</th><th>part</th></tr>${cases.map(([id, part]) => `<tr class="case" data-case="${esc(id)}"><td>${esc(id)}</td><td>${part}</td></tr>`).join('')}</table>`;
+    <table id="cases"><tr><th>case</th><th>part</th></tr>${cases.map(([id, part]) => `<tr class="case" data-case="${esc(id)}"><td>${esc(id)}</td><td>${esc(part)}</td></tr>`).join('')}</table>`;
   if (run.hasModel) for (const tr of detail.querySelectorAll<HTMLTableRowElement>('#cases tr.case')) tr.onclick = () => void segmentAndOpen(run.path, tr.dataset.case!);
 }
 
@@ -112,13 +116,13 @@ async function openRun(path: string): Promise<void> {
     const dice = records.map((r) => r.meanDice).filter((d): d is number => d !== null);
     if (prog) prog.textContent = `${records.length} epochs so far; best validation Dice ${num(dice.length ? Math.max(...dice) : null)} (live)`;
     const table = document.getElementById('records');
-    if (table) table.innerHTML = `<tr><th>epoch</th><th>train loss</th><th>validation Dice</th><th>s</th></tr>${records.slice(-5).reverse().map((r) => `<tr><td>${r.epoch}</td><td>${r.trainLoss.toFixed(4)}</td><td>${num(r.meanDice)}</td><td>${r.seconds.toFixed(1)}</td></tr>`).join('')}`;
+    if (table) table.innerHTML = `<tr><th>epoch</th><th>train loss</th><th>validation Dice</th><th>s</th></tr>${records.slice(-5).reverse().map(recordRow).join('')}`;
   });
 }
 
 function renderExperiment(e: ExperimentDetail): void {
   const metrics = ['jaccard', 'dice', 'fpr', 'fnr', 'hd95'];
-  detail.innerHTML = `<h3>Experiment ${esc(e.path)} <span class="muted">${e.cells.length}/${e.total} cells finished</span>${e.hasReport ? `<a class="report" href="/files/${esc(e.path)}/report.html" target="_blank">report</a>` : ''}</h3>
+  detail.innerHTML = `<h3>Experiment ${esc(e.path)} <span class="muted">${e.cells.length}/${int(e.total)} cells finished</span>${e.hasReport ? `<a class="report" href="${esc(api.served(`${e.path}/report.html`))}" target="_blank">report</a>` : ''}</h3>
     <table id="cells"><tr><th>network</th><th>loss</th>${metrics.map((m) => `<th>${m}</th>`).join('')}</tr>${e.cells.map((c, i) => `<tr class="case" data-cell="${i}"><td>${esc(c.network.label)}</td><td>${esc(c.loss.label)}</td>${metrics.map((m) => `<td>${num(c.summary.overall[m]?.mean, m === 'fpr' ? 4 : m === 'hd95' ? 1 : 3)}</td>`).join('')}</tr>`).join('')}</table>
     <div id="cell-cases"></div>`;
   for (const tr of detail.querySelectorAll<HTMLTableRowElement>('#cells tr.case')) {
@@ -138,10 +142,10 @@ async function refreshIndex(): Promise<void> {
   const idx = await api.index();
   $('root').textContent = idx.root;
   const runs = $('runs');
-  runs.innerHTML = idx.runs.map((r, i) => `<li data-i="${i}">${esc(r.path)}<span class="sub">${esc(r.network)} · ${esc(r.loss)} · ${r.epochs}/${r.epochsPlanned} epochs · Dice ${num(r.bestDice)}</span></li>`).join('') || '<li class="muted">none</li>';
+  runs.innerHTML = idx.runs.map((r, i) => `<li data-i="${i}">${esc(r.path)}<span class="sub">${esc(r.network)} · ${esc(r.loss)} · ${int(r.epochs)}/${int(r.epochsPlanned)} epochs · Dice ${num(r.bestDice)}</span></li>`).join('') || '<li class="muted">none</li>';
   for (const li of runs.querySelectorAll<HTMLLIElement>('li[data-i]')) li.onclick = () => void openRun(idx.runs[Number(li.dataset.i)].path);
   const exps = $('experiments');
-  exps.innerHTML = idx.experiments.map((x, i) => `<li data-i="${i}">${esc(x.path)}<span class="sub">${x.finished}/${x.cells} cells</span></li>`).join('') || '<li class="muted">none</li>';
+  exps.innerHTML = idx.experiments.map((x, i) => `<li data-i="${i}">${esc(x.path)}<span class="sub">${int(x.finished)}/${int(x.cells)} cells</span></li>`).join('') || '<li class="muted">none</li>';
   for (const li of exps.querySelectorAll<HTMLLIElement>('li[data-i]')) {
     li.onclick = () => void api.experiment(idx.experiments[Number(li.dataset.i)].path).then(renderExperiment, (e) => showError(detail, e));
   }
