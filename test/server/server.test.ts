@@ -188,3 +188,27 @@ test('concurrent jobs: all finish, one at a time, each with the right result', a
 test('the difference map codes agreement, false positives, false negatives and wrong organs', () => {
   assert.deepEqual([...differenceMap([0, 1, 1, 0, 2, 2], [0, 1, 0, 1, 1, 2])], [0, 1, 2, 3, 4, 1]);
 });
+
+test('NRRD and MetaImage uploads segment to the same labels as the NIfTI of the same scan', async () => {
+  const nifti = join(f.dataDir, 'imagesTr', 'echo_lv_001.nii.gz');
+  const scan = await readVolume(nifti);
+  const { writeVolume } = await import('../../src/data/io.js');
+  const dir = join(f.root, 'uploads-src');
+  mkdirSync(dir, { recursive: true });
+  const results: number[][] = [];
+  for (const name of ['scan.nii.gz', 'scan.nrrd', 'scan.mha']) {
+    const file = join(dir, name);
+    await writeVolume(file, scan);
+    const r = await call(`/api/jobs/upload?model=runs/lv&filename=${name}`, { method: 'POST', body: readFileSync(file) });
+    assert.equal(r.status, 202, `${name}: ${JSON.stringify(r.body)}`);
+    const j = await waitJob(r.body.id);
+    assert.equal(j.state, 'done', `${name}: ${j.error}`);
+    assert.deepEqual(j.files.sort(), ['image.nii.gz', 'prediction.nii.gz', 'probability.nii.gz'], 'no truth, no difference');
+    const [pred, prob] = await Promise.all(['prediction', 'probability'].map((n) => readVolume(join(s.jobs.dir, j.id, `${n}.nii.gz`))));
+    assert.deepEqual(pred.size, scan.size);
+    results.push([...prob.data]);
+  }
+  // The probabilities (not just the mostly empty labels of an undertrained model) agree voxel for voxel.
+  assert.ok(results[0].some((p) => p > 0.01), 'a non-trivial probability map');
+  for (const r of results.slice(1)) assert.ok(r.every((p, i) => Math.abs(p - results[0][i]) < 1e-6));
+});
