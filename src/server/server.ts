@@ -107,7 +107,7 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
       res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'no-store' });
       return void res.end(svg);
     }
-    if (method === 'GET' && path === '/api/run/events') return liveRecords(req, res, resolveInside(root, param(url, 'path')));
+    if (method === 'GET' && path === '/api/run/events') return liveRecords(res, resolveInside(root, param(url, 'path')));
     if (method === 'GET' && path === '/api/experiment') return sendJson(res, 200, experimentDetail(root, resolveInside(root, param(url, 'path'))));
     if (method === 'POST' && path === '/api/jobs/case') {
       const body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8') || '{}') as { run?: unknown; case?: unknown; model?: unknown } | null;
@@ -154,7 +154,7 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
   }
 
   /** Server-sent events: the run's records whenever metrics.jsonl changes (polled: fs.watch misses atomic renames). */
-  function liveRecords(req: IncomingMessage, res: ServerResponse, dir: string): void {
+  function liveRecords(res: ServerResponse, dir: string): void {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     streams.add(res);
     const file = join(dir, 'metrics.jsonl');
