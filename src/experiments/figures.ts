@@ -14,6 +14,7 @@ import { predictVolume } from '../inference/predict.js';
 import { vegaLiteSvg } from './plots.js';
 import { bestCell, experimentMarkdown } from './tables.js';
 import type { CellResult, ExperimentConfig } from './grid.js';
+import { caseMeanDice } from '../metrics/evaluate.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
 const label = (c: CellResult) => `${c.network.label} · ${c.loss.label}${c.seed ? ` · s${c.seed}` : ''}`;
@@ -104,7 +105,7 @@ export async function writeExperimentReport(cfg: ExperimentConfig, out: string, 
   }
   // Worst, median and best test case of the best cell (Fig. 5 shaped).
   const best = bestCell(cells);
-  const ranked = [...best.cases].sort((a, b) => meanDice(a) - meanDice(b));
+  const ranked = [...best.cases].sort((a, b) => caseMeanDice(a) - caseMeanDice(b));
   const picks = [...new Map([['worst', ranked[0]], ['median', ranked[Math.floor(ranked.length / 2)]], ['best', ranked[ranked.length - 1]]] as const)];
   const ds = openDataset((cfg.base as { data: DataSpec }).data);
   mdFigures.push(`## Worst, median and best test case of the best cell (${best.network.label}, ${best.loss.label})`, '');
@@ -132,7 +133,7 @@ export async function writeExperimentReport(cfg: ExperimentConfig, out: string, 
     const png = encodePng(p.rgb, p.width, p.height);
     const file = `figures/overlay-${which}.png`;
     writeFileAtomic(join(out, file), png);
-    const caption = `${which}: ${c.id}, mean Dice ${meanDice(c).toFixed(3)} (agreement in organ colour, false positives red, false negatives blue)`;
+    const caption = `${which}: ${c.id}, mean Dice ${caseMeanDice(c).toFixed(3)} (agreement in organ colour, false positives red, false negatives blue)`;
     inline[file] = `<figure><img alt="${esc(caption)}" src="data:image/png;base64,${png.toString('base64')}"><figcaption>${esc(caption)}</figcaption></figure>`;
     mdFigures.push(`![${caption}](${file})`, '');
   }
@@ -144,7 +145,3 @@ export async function writeExperimentReport(cfg: ExperimentConfig, out: string, 
   writeFileAtomic(join(out, 'report.html'), Buffer.from(html));
 }
 
-function meanDice(c: { organs: Record<string, { dice: number }> }): number {
-  const d = Object.values(c.organs).map((m) => m.dice);
-  return d.reduce((a, b) => a + b, 0) / d.length;
-}

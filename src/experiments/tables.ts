@@ -4,7 +4,7 @@
 // the paper quotes, computed from the same results.
 import type { CellResult } from './grid.js';
 import type { MetricName } from '../metrics/overlap.js';
-import type { Stat } from '../metrics/evaluate.js';
+import { caseMeanDice, type Stat } from '../metrics/evaluate.js';
 
 const COLUMNS: [MetricName, string, number][] = [['jaccard', 'Jaccard', 3], ['dice', 'Dice', 3], ['fpr', 'FPR', 4], ['fnr', 'FNR', 3], ['hd95', 'HD95 (mm)', 1]];
 
@@ -90,10 +90,7 @@ export function wilcoxon(diffs: number[]): { w: number; p: number; n: number } |
  * mean paired difference in case Dice (mean over organs), wins / losses, Wilcoxon p.
  */
 export function pairedComparison(cells: CellResult[], reference: string): { network: string; reference: string; other: string; cases: number; meanDiff: number; wins: number; losses: number; p: number | null }[] {
-  const caseDice = (c: CellResult) => new Map(c.cases.map((k) => {
-    const ds = Object.values(k.organs).map((o) => o.dice).filter((x): x is number => x !== null);
-    return [`${k.id}`, ds.length ? mean(ds) : 0] as const;
-  }));
+  const caseDice = (c: CellResult) => new Map(c.cases.map((k) => [k.id, caseMeanDice(k)] as const));
   const out: ReturnType<typeof pairedComparison> = [];
   for (const n of [...new Set(cells.map((c) => c.network.label))]) {
     const mine = cells.filter((c) => c.network.label === n);

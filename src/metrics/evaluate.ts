@@ -10,6 +10,12 @@ export interface CaseMetrics {
   organs: Record<string, OrganMetrics>;
 }
 
+/** A case's Dice averaged over its organs (how cases are ranked and compared). */
+export function caseMeanDice(c: CaseMetrics): number {
+  const d = Object.values(c.organs).map((m) => m.dice);
+  return d.reduce((a, b) => a + b, 0) / d.length;
+}
+
 /** Evaluates a predicted label map against the truth, organ by organ. Both must share a grid. */
 export function evaluateCase(id: string, pred: Volume, truth: Volume, labels: LabelSet): CaseMetrics {
   if (!sameGrid(pred, truth)) {

@@ -3,7 +3,7 @@
 // experiments (experiment.json, cells/*/result.json, results.json).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EpochRecord } from '../training/trainer.js';
+import { readEpochRecords, type EpochRecord } from '../training/trainer.js';
 import { cells as gridCells, parseExperiment, type CellResult, type FoldResult } from '../experiments/grid.js';
 import { openDataset, type DatasetCase, type DataSpec } from '../data/datasets.js';
 import { HttpError } from './http.js';
@@ -37,24 +37,11 @@ const readJson = <T>(path: string): T => {
   }
 };
 
-export function readRecords(runDir: string): EpochRecord[] {
-  const p = join(runDir, 'metrics.jsonl');
-  if (!existsSync(p)) return [];
-  return readFileSync(p, 'utf8').split('\n').filter(Boolean).flatMap((l) => {
-    try {
-      return [JSON.parse(l) as EpochRecord];
-    } catch {
-      return []; // a line being written
-    }
-  });
-}
-
 const isRun = (dir: string) => existsSync(join(dir, 'config.json')) && existsSync(join(dir, 'split.json'));
 const isExperiment = (dir: string) => existsSync(join(dir, 'experiment.json')) && existsSync(join(dir, 'cells'));
 
-export function runSummary(root: string, dir: string): RunSummary {
+export function runSummary(root: string, dir: string, records = readEpochRecords(dir)): RunSummary {
   const cfg = readJson<{ network: { name: string }; loss: { name: string; options?: Record<string, unknown> }; epochs: number }>(join(dir, 'config.json'));
-  const records = readRecords(dir);
   const dice = records.map((r) => r.meanDice).filter((d): d is number => d !== null);
   const opts = Object.entries(cfg.loss.options ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
   return {
@@ -108,7 +95,8 @@ export function runDetail(root: string, dir: string): RunDetail {
     const ds = openDataset(cfg.data);
     labels = Object.fromEntries(ds.labels.values.map((v, k) => [String(v), ds.labels.names[k]]));
   } catch { /* data moved: curves still show */ }
-  return { ...runSummary(root, dir), records: readRecords(dir), split: readJson(join(dir, 'split.json')), labels, hasReport: existsSync(join(dir, 'report.html')) };
+  const records = readEpochRecords(dir);
+  return { ...runSummary(root, dir, records), records, split: readJson(join(dir, 'split.json')), labels, hasReport: existsSync(join(dir, 'report.html')) };
 }
 
 /** The case `id` of a run's data set, with its image and label paths (read by the server, never sent). */

@@ -3,6 +3,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../util/worker.js';
 import type { CaseMetrics } from '../metrics/evaluate.js';
 import type { SegmentJobInput, SegmentMessage } from './segment-worker.js';
@@ -117,7 +118,7 @@ export class JobQueue {
     }
   }
 
-  private readonly workers = new Set<import('node:worker_threads').Worker>();
+  private readonly workers = new Set<Worker>();
 
   private async run(job: Job, req: JobRequest): Promise<void> {
     const outDir = join(this.dir, job.id);

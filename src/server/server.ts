@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { ComboSegError } from '../engine/errors.js';
 import { resolveModelPath } from '../inference/model.js';
 import { trainingCurvesSpec, vegaLiteSvg } from '../experiments/plots.js';
-import { experimentDetail, readRecords, runCase, runDetail, scan } from './catalog.js';
+import { experimentDetail, runCase, runDetail, scan } from './catalog.js';
+import { readEpochRecords } from '../training/trainer.js';
 import { HttpError, readBody, saveBody, sendError, sendFile, sendJson } from './http.js';
 import { JobQueue } from './jobs.js';
 import { relativeTo, resolveInside } from './paths.js';
@@ -103,7 +104,7 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
     if (method === 'GET' && path === '/api/run') return sendJson(res, 200, runDetail(root, resolveInside(root, param(url, 'path'))));
     if (method === 'GET' && path === '/api/run/curves.svg') {
       const dir = resolveInside(root, param(url, 'path'));
-      const svg = await vegaLiteSvg(trainingCurvesSpec(readRecords(dir)));
+      const svg = await vegaLiteSvg(trainingCurvesSpec(readEpochRecords(dir)));
       res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'no-store' });
       return void res.end(svg);
     }
@@ -168,7 +169,7 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
         const stamp = st ? `${st.mtimeMs}:${st.size}` : 'none';
         if (stamp !== last) {
           last = stamp;
-          res.write(`event: records\ndata: ${JSON.stringify(readRecords(dir))}\n\n`);
+          res.write(`event: records\ndata: ${JSON.stringify(readEpochRecords(dir))}\n\n`);
         }
       } catch {
         stop(); // the run folder went away

@@ -42,6 +42,19 @@ export interface EpochRecord {
   best: boolean;
 }
 
+/** A run's epoch records (metrics.jsonl, written whole and atomically each epoch); none before the first epoch. */
+export function readEpochRecords(runDir: string): EpochRecord[] {
+  const path = join(runDir, 'metrics.jsonl');
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line, i) => {
+    try {
+      return JSON.parse(line) as EpochRecord;
+    } catch {
+      throw new ComboSegError(`${path}:${i + 1}: not a JSON record`);
+    }
+  });
+}
+
 export interface TrainEvents {
   onStep?: (s: { epoch: number; index: number; total: number; loss: number }) => void;
   onEpoch?: (r: EpochRecord) => void;
@@ -175,8 +188,7 @@ export async function train(config: unknown, o: { resume?: boolean; signal?: Sto
     dispose(resumed.extra);
     start = { epoch: state.epoch, index: state.index };
     best = state.best;
-    const jsonl = join(runDir, 'metrics.jsonl');
-    records = existsSync(jsonl) ? readFileSync(jsonl, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpochRecord).filter((r) => r.epoch < start.epoch) : [];
+    records = readEpochRecords(runDir).filter((r) => r.epoch < start.epoch);
     log(`resuming at epoch ${start.epoch + 1}, patch ${start.index}`);
   } else {
     writeFileAtomic(join(runDir, 'config.json'), Buffer.from(JSON.stringify(cfg, null, 2)));

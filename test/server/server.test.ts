@@ -106,6 +106,15 @@ test('errors are JSON with a status: unknown endpoint, bad JSON, unknown case, f
   assert.equal((await rawGet('/files/%E0%A4%A')).status, 400, 'bad percent-encoding');
   assert.equal((await rawGet('/assets/')).status, 404, 'a folder is not streamed');
   assert.equal((await rawGet('/files/runs')).status, 404);
+  // A run whose metrics.jsonl is damaged: its detail says where; the index still answers.
+  const broken = join(f.root, 'runs', 'broken');
+  mkdirSync(broken, { recursive: true });
+  for (const n of ['config.json', 'split.json']) writeFileSync(join(broken, n), readFileSync(join(f.root, 'runs', 'lv', n)));
+  writeFileSync(join(broken, 'metrics.jsonl'), '{"epoch": 1}\n{oops\n');
+  const detail = await call('/api/run?path=runs/broken');
+  assert.equal(detail.status, 400);
+  assert.match(detail.body.error, /metrics\.jsonl:2: not a JSON record/);
+  assert.equal((await call('/api/index')).status, 200);
   const served = await call('/files/runs/lv/config.json');
   assert.match(served.headers.get('content-security-policy') ?? '', /sandbox/, 'served files never run scripts');
 });
