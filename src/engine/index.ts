@@ -11,3 +11,4 @@ export * from './ops/reduce.js';
 export * from './ops/shape.js';
 export * from './ops/nn.js';
 export * from './ops/creation.js';
+export * from './ops/inplace.js';

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ComboSegError } from './errors.js';
 
 export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'int16' | 'int8' | 'uint8' | 'bool';
 
@@ -53,9 +54,10 @@ function findAddon(): string {
     const p = join(here, up, 'native/build/Release/comboseg.node');
     if (existsSync(p)) return p;
   }
-  throw new Error(
+  throw new ComboSegError(
     'comboseg native addon not built (native/build/Release/comboseg.node is missing). ' +
       'Run `npm run setup` (installs libtorch-dev and builds the addon).',
+    { code: 'not-found', path: 'native/build/Release/comboseg.node' },
   );
 }
 

@@ -55,10 +55,14 @@ export function saveSafetensors(path: string, tensors: Record<string, Tensor>, m
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
-/** Decodes a safetensors buffer; `source` names it in errors. */
-export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data'): Safetensors {
-  const fail = (why: string): never => {
-    throw new ComboSegError(`${source}: not a valid safetensors file: ${why}`);
+/**
+ * Decodes a safetensors buffer; `source` (a file path) names it in errors and is their `path`.
+ * Throws a ComboSegError with code 'bad-file' for anything malformed.
+ */
+export function decodeSafetensors(buf: Uint8Array, source?: string): Safetensors {
+  const fail = (why: string, cause?: unknown): never => {
+    const message = `${source ?? 'safetensors data'}: not a valid safetensors file: ${why}`;
+    throw new ComboSegError(message, { code: 'bad-file', path: source, cause });
   };
   if (buf.byteLength < 8) fail(`${buf.byteLength} bytes, shorter than the 8-byte header length`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -68,7 +72,7 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data'):
   try {
     header = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, n).toString('utf8')) as Record<string, unknown>;
   } catch (e) {
-    return fail(`header is not JSON (${(e as Error).message})`);
+    return fail(`header is not JSON (${(e as Error).message})`, e);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
   const dataStart = 8 + n;
@@ -99,20 +103,25 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data'):
   if (typeof rawMetadata.comboseg === 'string') {
     try {
       metadata = JSON.parse(rawMetadata.comboseg) as { [k: string]: JsonValue };
-    } catch {
-      fail('the comboseg metadata block is not JSON');
+    } catch (e) {
+      fail('the comboseg metadata block is not JSON', e);
     }
   }
   return { tensors, metadata, rawMetadata };
 }
 
-/** Reads a safetensors file. */
+/** Reads a safetensors file. Throws a ComboSegError: 'not-found' if missing, 'bad-file' if unreadable or corrupt. */
 export function loadSafetensors(path: string): Safetensors {
   let buf: Buffer;
   try {
     buf = readFileSync(path);
   } catch (e) {
-    throw new ComboSegError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    const errno = (e as NodeJS.ErrnoException).code;
+    throw new ComboSegError(`${path}: cannot read (${errno ?? (e as Error).message})`, {
+      code: errno === 'ENOENT' ? 'not-found' : 'bad-file',
+      path,
+      cause: e,
+    });
   }
   return decodeSafetensors(buf, path);
 }

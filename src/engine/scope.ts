@@ -66,7 +66,10 @@ export function tidy<T>(fn: () => T): T {
   }
   if (result instanceof Promise) {
     for (const t of scope) t.dispose();
-    throw new ComboSegError('tidy(fn): fn returned a Promise; tidy scopes are synchronous');
+    throw new ComboSegError('tidy(fn): fn returned a Promise; tidy scopes are synchronous', {
+      code: 'invalid-input',
+      path: 'fn',
+    });
   }
   const kept = new Set<Disposable>();
   collect(result, kept);

@@ -72,10 +72,26 @@ test('corrupt files give one clear error naming the file', () => {
     writeFileSync(path, bytes);
     assert.throws(() => loadSafetensors(path), (e: unknown) => {
       assert.ok(e instanceof ComboSegError, name);
-      assert.ok((e as Error).message.startsWith(path), `${name}: message names the file`);
+      assert.equal(e.code, 'bad-file', name);
+      assert.equal(e.path, path, name);
+      assert.ok(e.message.startsWith(path), `${name}: message names the file`);
       assert.match((e as Error).message, why);
       return true;
     });
   }
-  assert.throws(() => loadSafetensors(join(dir, 'missing.safetensors')), /missing.safetensors: cannot read \(ENOENT\)/);
+  assert.throws(() => loadSafetensors(join(dir, 'missing.safetensors')), (e: unknown) => {
+    assert.ok(e instanceof ComboSegError);
+    assert.match(e.message, /missing.safetensors: cannot read \(ENOENT\)/);
+    assert.equal(e.code, 'not-found');
+    assert.equal((e.cause as NodeJS.ErrnoException).code, 'ENOENT', 'the fs error is kept as the cause');
+    return true;
+  });
+  // Not JSON: the parser's error is the cause.
+  const notJson = Buffer.concat([handMade().subarray(0, 8), Buffer.from('x'.repeat(handMade().length - 8))]);
+  assert.throws(() => decodeSafetensors(notJson), (e: unknown) => {
+    assert.ok(e instanceof ComboSegError);
+    assert.equal(e.path, undefined, 'a buffer has no path');
+    assert.ok(e.cause instanceof SyntaxError);
+    return true;
+  });
 });

@@ -1,6 +1,6 @@
 // Tensors made from a shape: constants, ranges and seeded random samples.
 import { callT } from './dispatch.js';
-import type { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor-core.js';
 import { SCALAR_TYPE, type DType } from '../dtype.js';
 
 export const zeros = (shape: number[], dtype: DType = 'float32'): Tensor => callT('aten::zeros', shape, SCALAR_TYPE[dtype]);

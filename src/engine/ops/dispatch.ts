@@ -2,7 +2,7 @@
 // addon's boxed dispatcher call. Op ids are looked up once and cached.
 import { native, type NativeValue, type TensorHandle } from '../native.js';
 import { rethrowNative } from '../errors.js';
-import { Tensor } from '../tensor.js';
+import { Tensor } from '../tensor-core.js';
 
 export type Arg = Tensor | number | boolean | string | null | undefined | Arg[];
 

@@ -1,6 +1,6 @@
 // Elementwise arithmetic, activations, comparisons and selection.
 import { callT } from './dispatch.js';
-import type { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor-core.js';
 import { SCALAR_TYPE, type DType } from '../dtype.js';
 
 type Operand = Tensor | number;
@@ -25,6 +25,8 @@ export const exp = (a: Tensor): Tensor => callT('aten::exp', a);
 export const log = (a: Tensor): Tensor => callT('aten::log', a);
 export const log1p = (a: Tensor): Tensor => callT('aten::log1p', a);
 export const sqrt = (a: Tensor): Tensor => callT('aten::sqrt', a);
+/** a · a. */
+export const square = (a: Tensor): Tensor => mul(a, a);
 export const rsqrt = (a: Tensor): Tensor => callT('aten::rsqrt', a);
 export const abs = (a: Tensor): Tensor => callT('aten::abs', a);
 export const sign = (a: Tensor): Tensor => callT('aten::sign', a);
@@ -71,21 +73,4 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   if (isNum(a)) return callT('aten::where.ScalarSelf', cond, a, b);
   if (isNum(b)) return callT('aten::where.ScalarOther', cond, a, b);
   return callT('aten::where.self', cond, a, b);
-}
-
-/** Runs an in-place op (`add_`, `mul_`, `copy_`, ...) and drops the alias libtorch returns. */
-export function inPlace(t: Tensor, name: string, ...args: (Tensor | number)[]): void {
-  let qualified: string;
-  switch (name) {
-    case 'add_':
-    case 'mul_':
-      qualified = `aten::${name}.${isNum(args[0]) ? 'Scalar' : 'Tensor'}`;
-      break;
-    case 'fill_':
-      qualified = 'aten::fill_.Scalar';
-      break;
-    default:
-      qualified = `aten::${name}`;
-  }
-  callT(qualified, t, ...args).dispose();
 }

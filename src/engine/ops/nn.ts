@@ -1,7 +1,7 @@
 // Neural-network ops on [N, C, D, H, W] tensors: convolutions, normalisation,
 // pooling, up-sampling, softmax.
 import { callT, callTs } from './dispatch.js';
-import { Tensor } from '../tensor.js';
+import { Tensor } from '../tensor-core.js';
 import { native } from '../native.js';
 import { ComboSegError, rethrowNative } from '../errors.js';
 
@@ -23,7 +23,11 @@ export interface Conv3dOptions {
 }
 
 function check5d(x: Tensor, what: string): void {
-  if (x.rank !== 5) throw new ComboSegError(`${what}: expected a 5-D [N, C, D, H, W] tensor, got shape [${x.shape}]`);
+  if (x.rank !== 5) {
+    throw new ComboSegError(`${what}: expected a 5-D [N, C, D, H, W] tensor, got shape [${x.shape}]`, {
+      code: 'invalid-input',
+    });
+  }
 }
 
 /** 3-D convolution. x [N, Cin, D, H, W], w [Cout, Cin/groups, kD, kH, kW], bias [Cout] or null. */

@@ -1,6 +1,6 @@
 // Reductions. `dims` undefined means all dimensions.
 import { callT } from './dispatch.js';
-import type { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor-core.js';
 
 export const sum = (a: Tensor, dims?: number[], keepDim = false): Tensor =>
   dims === undefined ? callT('aten::sum', a) : callT('aten::sum.dim_IntList', a, dims, keepDim);

@@ -1,9 +1,11 @@
 // Shape, layout and indexing ops.
 import { callT, callTs } from './dispatch.js';
-import type { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor-core.js';
 import { ComboSegError } from '../errors.js';
 
 export const reshape = (a: Tensor, shape: number[]): Tensor => callT('aten::reshape', a, shape);
+/** The elements as one dimension (C order). */
+export const flatten = (a: Tensor): Tensor => reshape(a, [-1]);
 export const permute = (a: Tensor, dims: number[]): Tensor => callT('aten::permute', a, dims);
 export const transpose = (a: Tensor, d0: number, d1: number): Tensor => callT('aten::transpose.int', a, d0, d1);
 export const unsqueeze = (a: Tensor, dim: number): Tensor => callT('aten::unsqueeze', a, dim);
@@ -35,10 +37,18 @@ export type PadMode = 'constant' | 'reflect' | 'replicate';
  * LAST dimension, as in PyTorch: [wLo, wHi, hLo, hHi, dLo, dHi].
  */
 export function pad(a: Tensor, widths: number[], mode: PadMode = 'constant', value = 0): Tensor {
-  if (widths.length % 2 !== 0) throw new ComboSegError(`pad(): widths must come in (before, after) pairs, got [${widths}]`);
+  if (widths.length % 2 !== 0) {
+    throw new ComboSegError(`pad(): widths must come in (before, after) pairs, got [${widths}]`, {
+      code: 'invalid-input',
+      path: 'widths',
+    });
+  }
   if (mode === 'constant') return callT('aten::constant_pad_nd', a, widths, value);
   if (widths.length !== 6 || a.rank !== 5) {
-    throw new ComboSegError(`pad(): '${mode}' padding takes a 5-D tensor and 6 widths, got shape [${a.shape}] and [${widths}]`);
+    throw new ComboSegError(
+      `pad(): '${mode}' padding takes a 5-D tensor and 6 widths, got shape [${a.shape}] and [${widths}]`,
+      { code: 'invalid-input' },
+    );
   }
   return callT(mode === 'reflect' ? 'aten::reflection_pad3d' : 'aten::replication_pad3d', a, widths);
 }
