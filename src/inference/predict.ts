@@ -7,19 +7,11 @@ import type { Network } from '../networks/network.js';
 import { normalise } from '../data/normalise.js';
 import { labelsFromProbabilities } from '../data/labels.js';
 import { spatialShape, withData, type Vec3, type Volume } from '../data/volume.js';
-import { slidingWindow, wholeVolume, type Aggregation } from './sliding-window.js';
+import { slidingWindow, wholeVolume } from './sliding-window.js';
+import type { InferenceSettings } from './settings.js';
 import type { ModelMeta } from './model.js';
 
-export interface InferenceSettings {
-  /** Window step (x, y, z); default half the patch size. */
-  stride?: [number, number, number];
-  aggregation: Aggregation;
-  threshold: number;
-  mode: 'auto' | 'window' | 'whole';
-  memoryBudgetMiB: number;
-  swBatch: number;
-  flipTta: boolean;
-}
+export type { InferenceSettings } from './settings.js';
 
 export interface Prediction {
   labels: Volume;
@@ -28,17 +20,9 @@ export interface Prediction {
   mode: 'window' | 'whole';
 }
 
-const FULL_RES_WIDTH: Record<string, (o: Record<string, unknown>) => number> = {
-  proposed: (o) => (o.channels as number[])[0],
-  unet3d: (o) => 6 * (o.channels as number[])[0], // concatenation of up-sampled and skip features
-  vnet: (o) => 4 * (o.channels as number[])[0],
-  segnet3d: (o) => (o.channels as number[])[0],
-};
-
 /** Rough peak memory of one eval-mode forward pass over `voxels` voxels (a few full-resolution activations live at once). */
 export function wholeVolumeBytes(net: Network, voxels: number): number {
-  const width = FULL_RES_WIDTH[net.name]?.(net.options as unknown as Record<string, unknown>) ?? 64;
-  return voxels * width * 4 * 4;
+  return voxels * net.fullResolutionWidth * 4 * 4;
 }
 
 /** Segments one scan. `net` must be in eval mode. */

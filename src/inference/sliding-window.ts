@@ -18,7 +18,8 @@ import { full, zeros } from '../engine/ops/creation.js';
 import { tensor } from '../engine/tensor.js';
 import { ComboSegError } from '../engine/errors.js';
 
-export type Aggregation = 'max' | 'mean' | 'gaussian';
+export type { Aggregation } from './settings.js';
+import type { Aggregation } from './settings.js';
 export type Vec3 = [number, number, number];
 
 export interface SlidingWindowOptions {

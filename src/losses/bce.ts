@@ -2,16 +2,16 @@
 //   −(1/N) Σ [ t·ln p + (1−t)·ln(1−p) ],  ln p = log σ(x) (stable for any logit).
 import type { Tensor } from '../engine/tensor.js';
 import { makeLoss, type Loss } from './loss.js';
-import { checkBoolean, mergeOptions } from './options.js';
+import { z } from 'zod';
+import { fromProbabilities, lossOptions } from './options.js';
 import { log1mP, logP, sigmoidInputs } from './inputs.js';
 
-export interface BceOptions { fromProbabilities: boolean }
-export const BCE_DEFAULTS: Readonly<BceOptions> = Object.freeze({ fromProbabilities: false });
+export const BceOptionsSchema = z.object({ fromProbabilities }).strict();
+export type BceOptions = z.infer<typeof BceOptionsSchema>;
 
 /** Binary cross entropy. logits, target: [B, K, ...] (target one-hot {0, 1}). */
 export function bce(opts: Partial<BceOptions> = {}): Loss<BceOptions> {
-  const o = mergeOptions('bce', BCE_DEFAULTS, opts);
-  checkBoolean('bce', 'fromProbabilities', o.fromProbabilities);
+  const o = lossOptions('bce', BceOptionsSchema, opts);
   return makeLoss('bce', o, (logits, target) => {
     const t = sigmoidInputs('bce', logits, target, o.fromProbabilities);
     return binaryCrossEntropy(logits, t, o.fromProbabilities);

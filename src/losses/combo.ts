@@ -11,30 +11,33 @@
 // quarters the background one; it is offered only to reproduce that code.
 import type { Tensor } from '../engine/tensor.js';
 import { makeLoss, type Loss } from './loss.js';
-import { checkBoolean, checkChoice, checkRange, DICE_REDUCTIONS, mergeOptions, type DiceReduction } from './options.js';
+import { z } from 'zod';
+import { DiceReductionSchema, fromProbabilities, lossOptions, smooth } from './options.js';
 import { log1mP, logP, probs, sigmoidInputs } from './inputs.js';
 import { softDice } from './overlap.js';
 
-export type ComboVariant = 'paper' | 'keras-release';
+export const ComboVariantSchema = z
+  .enum(['paper', 'keras-release'])
+  .describe("'paper' (eq. 3) or 'keras-release' (the released Keras code's weighting)");
+export type ComboVariant = z.infer<typeof ComboVariantSchema>;
 
-export interface ComboOptions {
-  /** Weight of the cross-entropy term against the Dice term, in [0, 1]. Default 0.5. */
-  alpha: number;
-  /** Weight of false negatives against false positives, in [0, 1]: < 0.5 penalises FP more. Default 0.5. */
-  beta: number;
-  /** Additive smoothing S of the Dice term (numerator and denominator). Default 1. */
-  smooth: number;
-  /** Dice over the flattened tensor (default, the paper), or per class, averaged or summed. */
-  dice: DiceReduction;
-  /** 'paper' (eq. 3, default) or 'keras-release' (the released Keras code's weighting). */
-  variant: ComboVariant;
-  /** Inputs are probabilities (clamped to [1e-7, 1 − 1e-7]) instead of logits. Default false. */
-  fromProbabilities: boolean;
-}
-
-export const COMBO_DEFAULTS: Readonly<ComboOptions> = Object.freeze({
-  alpha: 0.5, beta: 0.5, smooth: 1, dice: 'flattened', variant: 'paper', fromProbabilities: false,
-});
+/** Combo's options (eq. 3): α, β, the Dice's smoothing and reduction, the variant. */
+export const ComboOptionsSchema = z
+  .object({
+    alpha: z.number().min(0).max(1).default(0.5).describe('weight of the cross-entropy term against the Dice term'),
+    beta: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.5)
+      .describe('weight of false negatives against false positives: < 0.5 penalises FP more'),
+    smooth: smooth(1),
+    dice: DiceReductionSchema.default('flattened'),
+    variant: ComboVariantSchema.default('paper'),
+    fromProbabilities,
+  })
+  .strict();
+export type ComboOptions = z.infer<typeof ComboOptionsSchema>;
 
 /**
  * The two halves of Combo's cross-entropy term, already weighted and averaged over
@@ -62,13 +65,7 @@ export function comboCrossEntropyTerms(
  * const value = loss(logits, target); // scalar Tensor
  */
 export function combo(opts: Partial<ComboOptions> = {}): Loss<ComboOptions> {
-  const o = mergeOptions('combo', COMBO_DEFAULTS, opts);
-  checkRange('combo', 'alpha', o.alpha, 0, 1);
-  checkRange('combo', 'beta', o.beta, 0, 1);
-  checkRange('combo', 'smooth', o.smooth, 0, Infinity);
-  checkChoice('combo', 'dice', o.dice, DICE_REDUCTIONS);
-  checkChoice('combo', 'variant', o.variant, ['paper', 'keras-release'] as const);
-  checkBoolean('combo', 'fromProbabilities', o.fromProbabilities);
+  const o = lossOptions('combo', ComboOptionsSchema, opts);
   return makeLoss('combo', o, (logits, target) => {
     const t = sigmoidInputs('combo', logits, target, o.fromProbabilities);
     const { foreground, background } = comboCrossEntropyTerms(logits, t, o.beta, o.variant, o.fromProbabilities);

@@ -1,24 +1,22 @@
 // Focal loss (Lin et al. 2017) on sigmoid outputs, averaged over every element:
 //   −α_t · (1 − p_t)^γ · ln p_t,   p_t = p if t = 1 else 1 − p,   α_t = α if t = 1 else 1 − α.
 import { makeLoss, type Loss } from './loss.js';
-import { checkBoolean, checkRange, mergeOptions } from './options.js';
+import { z } from 'zod';
+import { fromProbabilities, lossOptions } from './options.js';
 import { log1mP, logP, probs, sigmoidInputs } from './inputs.js';
 
-export interface FocalOptions {
-  /** Weight of the positive class, in [0, 1]. Default 0.25. */
-  alpha: number;
-  /** Focusing exponent γ ≥ 0 (0 gives α-weighted BCE). Default 2. */
-  gamma: number;
-  fromProbabilities: boolean;
-}
-export const FOCAL_DEFAULTS: Readonly<FocalOptions> = Object.freeze({ alpha: 0.25, gamma: 2, fromProbabilities: false });
+export const FocalOptionsSchema = z
+  .object({
+    alpha: z.number().min(0).max(1).default(0.25).describe('weight of the positive class'),
+    gamma: z.number().min(0).default(2).describe('focusing exponent γ (0 gives α-weighted BCE)'),
+    fromProbabilities,
+  })
+  .strict();
+export type FocalOptions = z.infer<typeof FocalOptionsSchema>;
 
 /** Focal loss. logits, target: [B, K, ...] (target one-hot {0, 1}). */
 export function focal(opts: Partial<FocalOptions> = {}): Loss<FocalOptions> {
-  const o = mergeOptions('focal', FOCAL_DEFAULTS, opts);
-  checkRange('focal', 'alpha', o.alpha, 0, 1);
-  checkRange('focal', 'gamma', o.gamma, 0, Infinity);
-  checkBoolean('focal', 'fromProbabilities', o.fromProbabilities);
+  const o = lossOptions('focal', FocalOptionsSchema, opts);
   return makeLoss('focal', o, (logits, target) => {
     const t = sigmoidInputs('focal', logits, target, o.fromProbabilities);
     const notT = t.neg().add(1);

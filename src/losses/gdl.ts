@@ -5,16 +5,13 @@
 import { ComboSegError } from '../engine/errors.js';
 import { tensor } from '../engine/tensor.js';
 import { makeLoss, type Loss } from './loss.js';
-import { checkBoolean, checkRange, mergeOptions } from './options.js';
+import { z } from 'zod';
+import { fromProbabilities, lossOptions, smooth } from './options.js';
 import { probs, sigmoidInputs } from './inputs.js';
 import { overlapSum } from './overlap.js';
 
-export interface GdlOptions {
-  /** Additive smoothing S. Default 1e-5. */
-  smooth: number;
-  fromProbabilities: boolean;
-}
-export const GDL_DEFAULTS: Readonly<GdlOptions> = Object.freeze({ smooth: 1e-5, fromProbabilities: false });
+export const GdlOptionsSchema = z.object({ smooth: smooth(1e-5), fromProbabilities }).strict();
+export type GdlOptions = z.infer<typeof GdlOptionsSchema>;
 
 /** Class weights 1/(Σt_c)², absent classes mended (see the module comment). */
 export function gdlWeights(classVolumes: number[]): number[] {
@@ -26,9 +23,7 @@ export function gdlWeights(classVolumes: number[]): number[] {
 
 /** Generalised Dice loss. logits, target: [B, K, ...] (target one-hot {0, 1}). */
 export function gdl(opts: Partial<GdlOptions> = {}): Loss<GdlOptions> {
-  const o = mergeOptions('gdl', GDL_DEFAULTS, opts);
-  checkRange('gdl', 'smooth', o.smooth, 0, Infinity);
-  checkBoolean('gdl', 'fromProbabilities', o.fromProbabilities);
+  const o = lossOptions('gdl', GdlOptionsSchema, opts);
   return makeLoss('gdl', o, (logits, target) => {
     const t = sigmoidInputs('gdl', logits, target, o.fromProbabilities);
     const p = probs(logits, o.fromProbabilities);

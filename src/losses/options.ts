@@ -1,37 +1,26 @@
-// Option checking shared by every loss: checked once at construction, then frozen.
-import { ComboSegError } from '../engine/errors.js';
+// Option pieces shared by the losses. Each loss declares its options once, as a zod
+// schema (src/util/options.ts): checked at construction, defaults filled, then frozen.
+import { z } from 'zod';
+import { parseOptions } from '../util/options.js';
 
 /** How soft-overlap losses reduce over the K channels (MONAI's vocabulary, one type for all). */
-export type DiceReduction = 'flattened' | 'per-class-mean' | 'per-class-sum';
-export const DICE_REDUCTIONS: readonly DiceReduction[] = ['flattened', 'per-class-mean', 'per-class-sum'];
+export const DiceReductionSchema = z
+  .enum(['flattened', 'per-class-mean', 'per-class-sum'])
+  .describe('overlap over the flattened tensor (the paper), or per class, averaged or summed');
+export type DiceReduction = z.infer<typeof DiceReductionSchema>;
+export const DICE_REDUCTIONS: readonly DiceReduction[] = DiceReductionSchema.options;
 
-/**
- * Merges user options over defaults, rejecting unknown keys, and freezes the result.
- * `loss` names the loss in messages.
- */
-export function mergeOptions<T extends object>(loss: string, defaults: T, given: Partial<T> | undefined): Readonly<T> {
-  const out = { ...defaults };
-  for (const [k, v] of Object.entries(given ?? {})) {
-    if (!(k in defaults)) {
-      throw new ComboSegError(`loss '${loss}': unknown option '${k}' (options: ${Object.keys(defaults).join(', ') || 'none'})`);
-    }
-    if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  }
-  return Object.freeze(out);
-}
+/** Every loss takes logits, or probabilities with this flag. */
+export const fromProbabilities = z
+  .boolean()
+  .default(false)
+  .describe('inputs are probabilities (clamped to [1e-7, 1 − 1e-7]) instead of logits');
 
-export function checkRange(loss: string, name: string, v: unknown, lo: number, hi: number): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) {
-    throw new ComboSegError(`loss '${loss}': option '${name}' must be a number in [${lo}, ${hi}], got ${String(v)}`);
-  }
-}
+/** Additive smoothing S of an overlap term (numerator and denominator). */
+export const smooth = (d: number): z.ZodDefault<z.ZodNumber> =>
+  z.number().min(0).default(d).describe('additive smoothing S (numerator and denominator)');
 
-export function checkChoice<T extends string>(loss: string, name: string, v: unknown, allowed: readonly T[]): void {
-  if (!allowed.includes(v as T)) {
-    throw new ComboSegError(`loss '${loss}': option '${name}' must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(v)}`);
-  }
-}
-
-export function checkBoolean(loss: string, name: string, v: unknown): void {
-  if (typeof v !== 'boolean') throw new ComboSegError(`loss '${loss}': option '${name}' must be true or false, got ${JSON.stringify(v)}`);
+/** Checks `given` against a loss's schema: defaults filled, frozen; errors name the loss and the option. */
+export function lossOptions<S extends z.ZodTypeAny>(loss: string, schema: S, given: unknown): Readonly<z.output<S>> {
+  return parseOptions(schema, given, `loss '${loss}'`);
 }

@@ -1,58 +1,105 @@
-// losses.create(name, options): every loss of the paper's comparison behind one name.
+// losses.create(name, options): every loss of the paper's comparison behind one name,
+// each with the schema of its options (the one declaration of them) and its output layout.
+import type { z } from 'zod';
 import { ComboSegError } from '../engine/errors.js';
+import { didYouMean } from '../util/options.js';
 import type { Loss } from './loss.js';
-import { combo, type ComboOptions } from './combo.js';
-import { dice, type DiceOptions } from './dice.js';
-import { bce, type BceOptions } from './bce.js';
-import { wbce, type WbceOptions } from './wbce.js';
-import { ce, type CeOptions } from './ce.js';
-import { wce, type WceOptions } from './wce.js';
-import { dce, type DceOptions } from './dce.js';
-import { focal, type FocalOptions } from './focal.js';
-import { gdl, type GdlOptions } from './gdl.js';
-import { jaccard, type JaccardOptions } from './jaccard.js';
-import { sensspec, type SensSpecOptions } from './sensspec.js';
-import { tversky, type TverskyOptions } from './tversky.js';
+import { combo, ComboOptionsSchema } from './combo.js';
+import { dice, DiceOptionsSchema } from './dice.js';
+import { bce, BceOptionsSchema } from './bce.js';
+import { wbce, WbceOptionsSchema } from './wbce.js';
+import { ce, CeOptionsSchema } from './ce.js';
+import { wce, WceOptionsSchema } from './wce.js';
+import { dce, DceOptionsSchema } from './dce.js';
+import { focal, FocalOptionsSchema } from './focal.js';
+import { gdl, GdlOptionsSchema } from './gdl.js';
+import { jaccard, JaccardOptionsSchema } from './jaccard.js';
+import { sensspec, SensSpecOptionsSchema } from './sensspec.js';
+import { tversky, TverskyOptionsSchema } from './tversky.js';
 
-export interface LossOptionsByName {
-  combo: ComboOptions; dice: DiceOptions; bce: BceOptions; wbce: WbceOptions; ce: CeOptions; wce: WceOptions;
-  dce: DceOptions; focal: FocalOptions; gdl: GdlOptions; jaccard: JaccardOptions; sensspec: SensSpecOptions; tversky: TverskyOptions;
+interface LossEntry<S extends z.ZodTypeAny> {
+  schema: S;
+  create: (o?: Partial<z.output<S>>) => Loss<z.output<S>>;
+  /** 'sigmoid': K channels, no background; 'softmax': K + 1 channels with background. */
+  layout: 'sigmoid' | 'softmax';
+  /** One line for the docs. */
+  summary: string;
 }
-export type LossName = keyof LossOptionsByName;
 
-const FACTORIES: { [K in LossName]: (o?: Partial<LossOptionsByName[K]>) => Loss<LossOptionsByName[K]> } = {
-  combo, dice, bce, wbce, ce, wce, dce, focal, gdl, jaccard, sensspec, tversky,
-};
+const entry = <S extends z.ZodTypeAny>(e: LossEntry<S>): LossEntry<S> => e;
+
+/** Every loss, in the order of the paper's Table I (plus Tversky). */
+export const LOSSES = {
+  combo: entry({
+    schema: ComboOptionsSchema,
+    create: combo,
+    layout: 'sigmoid',
+    summary: 'α · β-weighted BCE − (1 − α) · Dice (eq. 3)',
+  }),
+  dice: entry({
+    schema: DiceOptionsSchema,
+    create: dice,
+    layout: 'sigmoid',
+    summary: "1 − soft Dice; `squared`: V-Net's Σp² + Σt² denominator",
+  }),
+  bce: entry({ schema: BceOptionsSchema, create: bce, layout: 'sigmoid', summary: 'binary cross entropy per channel' }),
+  wbce: entry({ schema: WbceOptionsSchema, create: wbce, layout: 'sigmoid', summary: "Combo's β-weighted BCE alone" }),
+  ce: entry({ schema: CeOptionsSchema, create: ce, layout: 'softmax', summary: 'softmax cross entropy' }),
+  wce: entry({
+    schema: WceOptionsSchema,
+    create: wce,
+    layout: 'softmax',
+    summary: 'class-weighted softmax CE (weighted mean)',
+  }),
+  dce: entry({ schema: DceOptionsSchema, create: dce, layout: 'sigmoid', summary: '(1 − Dice) + BCE' }),
+  focal: entry({ schema: FocalOptionsSchema, create: focal, layout: 'sigmoid', summary: '−α_t (1 − p_t)^γ ln p_t' }),
+  gdl: entry({
+    schema: GdlOptionsSchema,
+    create: gdl,
+    layout: 'sigmoid',
+    summary: 'generalised Dice, w_c = 1/(Σt_c)²; absent classes take the largest finite weight',
+  }),
+  jaccard: entry({ schema: JaccardOptionsSchema, create: jaccard, layout: 'sigmoid', summary: '1 − soft IoU' }),
+  sensspec: entry({
+    schema: SensSpecOptionsSchema,
+    create: sensspec,
+    layout: 'sigmoid',
+    summary: 'r · sensitivity error + (1 − r) · specificity error (Brosch)',
+  }),
+  tversky: entry({
+    schema: TverskyOptionsSchema,
+    create: tversky,
+    layout: 'sigmoid',
+    summary: '1 − TP / (TP + a·FP + b·FN)',
+  }),
+} as const;
+
+export type LossName = keyof typeof LOSSES;
+export type LossOptionsByName = { [K in LossName]: z.output<(typeof LOSSES)[K]['schema']> };
 
 /** Loss names, in the order of the paper's Table I (plus Tversky). */
-export const LOSS_NAMES = Object.keys(FACTORIES) as LossName[];
+export const LOSS_NAMES = Object.keys(LOSSES) as LossName[];
 
 /** Which losses take softmax logits (channels include background) instead of sigmoid ones. */
-export const SOFTMAX_LOSSES: readonly LossName[] = ['ce', 'wce'];
+export const SOFTMAX_LOSSES: readonly LossName[] = LOSS_NAMES.filter((n) => LOSSES[n].layout === 'softmax');
 
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) {
-    d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+/** Whether `name` is a loss; else throws, naming the closest one. */
+export function checkLossName(name: string): asserts name is LossName {
+  if (!(name in LOSSES)) {
+    throw new ComboSegError(
+      `unknown loss '${name}'.${didYouMean(name, LOSS_NAMES)} Known losses: ${LOSS_NAMES.join(', ')}`,
+      { code: 'invalid-option' },
+    );
   }
-  return d[a.length][b.length];
 }
 
 /**
- * Creates a loss by name. Options are checked here, once, and frozen.
+ * Creates a loss by name. Options are checked here, once, against the loss's schema, and frozen.
  * @example const loss = create('combo', { alpha: 0.5, beta: 0.4, smooth: 1 });
  */
 export function create<K extends LossName>(name: K, options?: Partial<LossOptionsByName[K]>): Loss<LossOptionsByName[K]>;
 export function create(name: string, options?: Record<string, unknown>): Loss;
 export function create(name: string, options: Record<string, unknown> = {}): Loss {
-  if (!(name in FACTORIES)) {
-    const best = [...LOSS_NAMES].sort((a, b) => editDistance(name, a) - editDistance(name, b))[0];
-    const hint = editDistance(name, best) <= 2 ? ` Did you mean '${best}'?` : '';
-    throw new ComboSegError(`unknown loss '${name}'.${hint} Known losses: ${LOSS_NAMES.join(', ')}`);
-  }
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new ComboSegError(`loss '${name}': options must be an object, got ${JSON.stringify(options)}`);
-  }
-  return (FACTORIES[name as LossName] as (o: Record<string, unknown>) => Loss)(options);
+  checkLossName(name);
+  return (LOSSES[name].create as (o: Record<string, unknown>) => Loss)(options);
 }

@@ -3,21 +3,18 @@
 // With a binary target each sum in a denominator is 0 or ≥ 1; when it is 0 its
 // numerator is 0 too, and the term is defined as 0 (denominators clamped to ≥ 1).
 import { makeLoss, type Loss } from './loss.js';
-import { checkBoolean, checkRange, mergeOptions } from './options.js';
+import { z } from 'zod';
+import { fromProbabilities, lossOptions } from './options.js';
 import { probs, sigmoidInputs } from './inputs.js';
 
-export interface SensSpecOptions {
-  /** Weight of the sensitivity term, in [0, 1]. Default 0.05. */
-  r: number;
-  fromProbabilities: boolean;
-}
-export const SENSSPEC_DEFAULTS: Readonly<SensSpecOptions> = Object.freeze({ r: 0.05, fromProbabilities: false });
+export const SensSpecOptionsSchema = z
+  .object({ r: z.number().min(0).max(1).default(0.05).describe('weight of the sensitivity term'), fromProbabilities })
+  .strict();
+export type SensSpecOptions = z.infer<typeof SensSpecOptionsSchema>;
 
 /** Sensitivity + specificity loss. logits, target: [B, K, ...] (target one-hot {0, 1}). */
 export function sensspec(opts: Partial<SensSpecOptions> = {}): Loss<SensSpecOptions> {
-  const o = mergeOptions('sensspec', SENSSPEC_DEFAULTS, opts);
-  checkRange('sensspec', 'r', o.r, 0, 1);
-  checkBoolean('sensspec', 'fromProbabilities', o.fromProbabilities);
+  const o = lossOptions('sensspec', SensSpecOptionsSchema, opts);
   return makeLoss('sensspec', o, (logits, target) => {
     const t = sigmoidInputs('sensspec', logits, target, o.fromProbabilities);
     const notT = t.neg().add(1);

@@ -2,30 +2,25 @@
 //   TP = Σ p·t,  FP = Σ p·(1−t),  FN = Σ (1−p)·t   (soft counts, flattened or per class).
 // a = b = 0.5 is the soft Dice; a + b = 1 with b > a penalises false negatives more.
 import { makeLoss, type Loss } from './loss.js';
-import { checkBoolean, checkChoice, checkRange, DICE_REDUCTIONS, mergeOptions, type DiceReduction } from './options.js';
+import { z } from 'zod';
+import { DiceReductionSchema, fromProbabilities, lossOptions, smooth } from './options.js';
 import { probs, sigmoidInputs } from './inputs.js';
 import { collapse, diceTerms, overlapSum } from './overlap.js';
 
-export interface TverskyOptions {
-  /** Weight a of false positives, ≥ 0. Default 0.5. */
-  alpha: number;
-  /** Weight b of false negatives, ≥ 0. Default 0.5. */
-  beta: number;
-  /** Additive smoothing S. Default 1. */
-  smooth: number;
-  dice: DiceReduction;
-  fromProbabilities: boolean;
-}
-export const TVERSKY_DEFAULTS: Readonly<TverskyOptions> = Object.freeze({ alpha: 0.5, beta: 0.5, smooth: 1, dice: 'flattened', fromProbabilities: false });
+export const TverskyOptionsSchema = z
+  .object({
+    alpha: z.number().min(0).default(0.5).describe('weight a of false positives'),
+    beta: z.number().min(0).default(0.5).describe('weight b of false negatives'),
+    smooth: smooth(1),
+    dice: DiceReductionSchema.default('flattened'),
+    fromProbabilities,
+  })
+  .strict();
+export type TverskyOptions = z.infer<typeof TverskyOptionsSchema>;
 
 /** Tversky loss. logits, target: [B, K, ...] (target one-hot {0, 1}). */
 export function tversky(opts: Partial<TverskyOptions> = {}): Loss<TverskyOptions> {
-  const o = mergeOptions('tversky', TVERSKY_DEFAULTS, opts);
-  checkRange('tversky', 'alpha', o.alpha, 0, Infinity);
-  checkRange('tversky', 'beta', o.beta, 0, Infinity);
-  checkRange('tversky', 'smooth', o.smooth, 0, Infinity);
-  checkChoice('tversky', 'dice', o.dice, DICE_REDUCTIONS);
-  checkBoolean('tversky', 'fromProbabilities', o.fromProbabilities);
+  const o = lossOptions('tversky', TverskyOptionsSchema, opts);
   return makeLoss('tversky', o, (logits, target) => {
     const t = sigmoidInputs('tversky', logits, target, o.fromProbabilities);
     const p = probs(logits, o.fromProbabilities);

@@ -9,17 +9,19 @@ import { tensor } from '../engine/tensor.js';
 import type { Tensor } from '../engine/tensor.js';
 import { ComboSegError } from '../engine/errors.js';
 import { makeLoss, type Loss } from './loss.js';
-import { checkBoolean, mergeOptions } from './options.js';
+import { z } from 'zod';
+import { fromProbabilities, lossOptions } from './options.js';
 import { logSoftmaxProbs, softmaxInputs } from './inputs.js';
 
-export type ClassWeights = number[] | 'inverse-frequency' | 'median-frequency';
+export const ClassWeightsSchema = z
+  .union([z.array(z.number().min(0)).min(1), z.enum(['inverse-frequency', 'median-frequency'])])
+  .describe('per-class weights (length C), or a rule that computes them from the target');
+export type ClassWeights = z.infer<typeof ClassWeightsSchema>;
 
-export interface WceOptions {
-  /** Per-class weights (length C, ≥ 0), or a rule to compute them from the target. Default 'inverse-frequency'. */
-  weights: ClassWeights;
-  fromProbabilities: boolean;
-}
-export const WCE_DEFAULTS: Readonly<WceOptions> = Object.freeze({ weights: 'inverse-frequency', fromProbabilities: false });
+export const WceOptionsSchema = z
+  .object({ weights: ClassWeightsSchema.default('inverse-frequency'), fromProbabilities })
+  .strict();
+export type WceOptions = z.infer<typeof WceOptionsSchema>;
 
 /** Class weights from voxel counts per class (see the module comment). */
 export function frequencyWeights(counts: number[], rule: 'inverse-frequency' | 'median-frequency'): number[] {
@@ -33,16 +35,8 @@ export function frequencyWeights(counts: number[], rule: 'inverse-frequency' | '
 
 /** Weighted softmax cross entropy. logits [B, C, ...]; target labels [B, ...] or one-hot [B, C, ...]. */
 export function wce(opts: Partial<WceOptions> = {}): Loss<WceOptions> {
-  const o = mergeOptions('wce', WCE_DEFAULTS, opts);
+  const o = lossOptions('wce', WceOptionsSchema, opts);
   const w = o.weights;
-  if (Array.isArray(w)) {
-    if (w.length === 0 || w.some((v) => typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
-      throw new ComboSegError(`loss 'wce': option 'weights' must be finite numbers ≥ 0, got [${w.join(', ')}]`);
-    }
-  } else if (w !== 'inverse-frequency' && w !== 'median-frequency') {
-    throw new ComboSegError(`loss 'wce': option 'weights' must be a number[] or 'inverse-frequency' or 'median-frequency', got ${JSON.stringify(w)}`);
-  }
-  checkBoolean('wce', 'fromProbabilities', o.fromProbabilities);
   return makeLoss('wce', o, (logits, target) => {
     const t = softmaxInputs('wce', logits, target, o.fromProbabilities);
     const C = logits.shape[1];

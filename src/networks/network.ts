@@ -7,27 +7,18 @@ import { BatchNorm3d, PReLU, ReLU, Sequential } from '../nn/layers.js';
 import { Conv3d } from '../nn/conv.js';
 import type { Rng } from '../util/random.js';
 import { noGrad } from '../engine/autograd.js';
+import type { NetworkOptions } from './options.js';
 
-export interface NetworkOptions {
-  /** Image channels in. Default 1. */
-  inChannels: number;
-  /** Output channels (organs, for the sigmoid losses). Required. */
-  outChannels: number;
-  /** Seed of the Glorot initialisation. Default 0. */
-  seed: number;
-  /**
-   * Initial bias of the output convolution (default 0, as the paper). A negative
-   * prior such as −4 (σ ≈ 0.02) starts a network for tiny organs near "background
-   * everywhere" instead of p = 0.5, which speeds up early training (Lin et al. 2017).
-   */
-  outputBias: number;
-}
+export type { NetworkOptions } from './options.js';
+
 
 export abstract class Network extends Module {
   abstract readonly name: string;
   abstract readonly options: Readonly<NetworkOptions>;
   /** Each spatial size of the input must be a multiple of this (2^number of down-samplings). */
   abstract readonly divisor: number;
+  /** Channels of the widest full-resolution activation: what sizes a whole-volume pass's memory. */
+  abstract readonly fullResolutionWidth: number;
 
   /** [B, inChannels, D, H, W] → logits [B, outChannels, D, H, W]. */
   abstract override forward(x: Tensor): Tensor;

@@ -10,28 +10,27 @@
 import type { Tensor } from '../engine/tensor.js';
 import { Rng } from '../util/random.js';
 import { Conv3d } from '../nn/conv.js';
-import { MaxPool3d, Upsample, type UpsampleMode } from '../nn/layers.js';
+import { MaxPool3d, Upsample } from '../nn/layers.js';
 import type { Sequential } from '../nn/layers.js';
-import { Network, initOutputBias, convStack, type NetworkOptions } from './network.js';
-import { checkChannels, checkOneOf, checkPositiveInt, mergeNetworkOptions } from './options.js';
+import { z } from 'zod';
+import { Network, initOutputBias, convStack } from './network.js';
+import { NetworkOptionsSchema, networkOptions, positiveInts } from './options.js';
 
-export interface ProposedOptions extends NetworkOptions {
-  /** Channels per level, shallow to deep. Default [32, 64, 128, 256, 312]. */
-  channels: number[];
-  /** 3×3×3 convolutions per level (encoder and decoder). Default 2. */
-  convsPerLevel: number;
-  /** 2×2×2 up-sampling: 'nearest' (Keras' UpSampling3D, default) or 'trilinear'. */
-  upsampling: UpsampleMode;
-}
-
-export const PROPOSED_DEFAULTS: Readonly<ProposedOptions> = Object.freeze({
-  inChannels: 1, outChannels: 1, seed: 0, outputBias: 0, channels: [32, 64, 128, 256, 312], convsPerLevel: 2, upsampling: 'nearest',
-});
+export const ProposedOptionsSchema = NetworkOptionsSchema.extend({
+  channels: positiveInts(2).default([32, 64, 128, 256, 312]).describe('channels per level, shallow to deep'),
+  convsPerLevel: z.number().int().min(1).default(2).describe('3×3×3 convolutions per level (encoder and decoder)'),
+  upsampling: z
+    .enum(['nearest', 'trilinear'])
+    .default('nearest')
+    .describe("2×2×2 up-sampling ('nearest' is Keras' UpSampling3D)"),
+}).strict();
+export type ProposedOptions = z.infer<typeof ProposedOptionsSchema>;
 
 export class ProposedNet extends Network {
   readonly name = 'proposed';
   readonly options: Readonly<ProposedOptions>;
   readonly divisor: number;
+  readonly fullResolutionWidth: number;
   readonly #encoder: Sequential[];
   readonly #decoder: Sequential[];
   readonly #pool = new MaxPool3d(2);
@@ -40,14 +39,12 @@ export class ProposedNet extends Network {
 
   constructor(opts: Partial<ProposedOptions> = {}) {
     super();
-    const o = mergeNetworkOptions('proposed', PROPOSED_DEFAULTS, opts);
-    checkChannels('proposed', 'channels', o.channels, 2);
-    checkPositiveInt('proposed', 'convsPerLevel', o.convsPerLevel);
-    checkOneOf('proposed', 'upsampling', o.upsampling, ['nearest', 'trilinear'] as const);
+    const o = networkOptions('proposed', ProposedOptionsSchema, opts);
     this.options = o;
     const rng = new Rng(o.seed);
     const c = o.channels;
     this.divisor = 2 ** (c.length - 1);
+    this.fullResolutionWidth = c[0];
     this.#encoder = c.map((ch, i) => this.addModule(`encoder.${i}`, convStack(o.convsPerLevel, i === 0 ? o.inChannels : c[i - 1], ch, rng)));
     this.#decoder = c.slice(0, -1).map((ch, i) => this.addModule(`decoder.${i}`, convStack(o.convsPerLevel, c[i + 1], ch, rng))).reverse();
     this.#up = new Upsample(2, o.upsampling);

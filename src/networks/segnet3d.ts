@@ -8,24 +8,21 @@ import type { Tensor } from '../engine/tensor.js';
 import { Rng } from '../util/random.js';
 import { Conv3d } from '../nn/conv.js';
 import { MaxPool3d, MaxUnpool3d, Sequential } from '../nn/layers.js';
-import { Network, initOutputBias, convBlock, convStack, type NetworkOptions } from './network.js';
-import { checkChannels, checkPositiveInt, mergeNetworkOptions } from './options.js';
+import { z } from 'zod';
+import { Network, initOutputBias, convBlock, convStack } from './network.js';
+import { NetworkOptionsSchema, networkOptions, positiveInts } from './options.js';
 
-export interface Segnet3dOptions extends NetworkOptions {
-  /** Channels per level. Default [32, 64, 128, 256]. */
-  channels: number[];
-  /** Convolutions per level. Default 2. */
-  convsPerLevel: number;
-}
-
-export const SEGNET3D_DEFAULTS: Readonly<Segnet3dOptions> = Object.freeze({
-  inChannels: 1, outChannels: 1, seed: 0, outputBias: 0, channels: [32, 64, 128, 256], convsPerLevel: 2,
-});
+export const Segnet3dOptionsSchema = NetworkOptionsSchema.extend({
+  channels: positiveInts(1).default([32, 64, 128, 256]).describe('channels per level'),
+  convsPerLevel: z.number().int().min(1).default(2).describe('convolutions per level'),
+}).strict();
+export type Segnet3dOptions = z.infer<typeof Segnet3dOptionsSchema>;
 
 export class Segnet3d extends Network {
   readonly name = 'segnet3d';
   readonly options: Readonly<Segnet3dOptions>;
   readonly divisor: number;
+  readonly fullResolutionWidth: number;
   readonly #encoder: Sequential[];
   readonly #decoder: Sequential[];
   readonly #pool = new MaxPool3d(2);
@@ -34,13 +31,12 @@ export class Segnet3d extends Network {
 
   constructor(opts: Partial<Segnet3dOptions> = {}) {
     super();
-    const o = mergeNetworkOptions('segnet3d', SEGNET3D_DEFAULTS, opts);
-    checkChannels('segnet3d', 'channels', o.channels, 1);
-    checkPositiveInt('segnet3d', 'convsPerLevel', o.convsPerLevel);
+    const o = networkOptions('segnet3d', Segnet3dOptionsSchema, opts);
     this.options = o;
     const rng = new Rng(o.seed);
     const c = o.channels, n = o.convsPerLevel;
     this.divisor = 2 ** c.length;
+    this.fullResolutionWidth = c[0];
     this.#encoder = c.map((ch, i) => this.addModule(`encoder.${i}`, convStack(n, i === 0 ? o.inChannels : c[i - 1], ch, rng)));
     this.#decoder = c.map((ch, i) => {
       const narrowTo = i === 0 ? c[0] : c[i - 1];

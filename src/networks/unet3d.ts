@@ -11,26 +11,28 @@ import { Rng } from '../util/random.js';
 import { Conv3d, ConvTranspose3d } from '../nn/conv.js';
 import { MaxPool3d, Sequential, Upsample } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
-import { Network, initOutputBias, convBlock, convStack, type NetworkOptions } from './network.js';
-import { checkChannels, checkOneOf, mergeNetworkOptions } from './options.js';
+import { z } from 'zod';
+import { Network, initOutputBias, convBlock, convStack } from './network.js';
+import { NetworkOptionsSchema, networkOptions, positiveInts } from './options.js';
 
-export type UnetUpsampling = 'transposed' | 'nearest' | 'trilinear';
+export const UnetUpsamplingSchema = z
+  .enum(['transposed', 'nearest', 'trilinear'])
+  .describe("'transposed': learned 2×2×2 up-convolution (Çiçek); 'nearest' / 'trilinear': parameter-free");
+export type UnetUpsampling = z.infer<typeof UnetUpsamplingSchema>;
 
-export interface Unet3dOptions extends NetworkOptions {
-  /** f_i per level; each encoder level ends with 2·f_i channels. Default [32, 64, 128, 256]. */
-  channels: number[];
-  /** 'transposed' (learned 2×2×2 up-convolution, Çiçek; default), or parameter-free 'nearest' / 'trilinear'. */
-  upsampling: UnetUpsampling;
-}
-
-export const UNET3D_DEFAULTS: Readonly<Unet3dOptions> = Object.freeze({
-  inChannels: 1, outChannels: 1, seed: 0, outputBias: 0, channels: [32, 64, 128, 256], upsampling: 'transposed',
-});
+export const Unet3dOptionsSchema = NetworkOptionsSchema.extend({
+  channels: positiveInts(2)
+    .default([32, 64, 128, 256])
+    .describe('f_i per level; each encoder level ends with 2·f_i channels'),
+  upsampling: UnetUpsamplingSchema.default('transposed'),
+}).strict();
+export type Unet3dOptions = z.infer<typeof Unet3dOptionsSchema>;
 
 export class Unet3d extends Network {
   readonly name = 'unet3d';
   readonly options: Readonly<Unet3dOptions>;
   readonly divisor: number;
+  readonly fullResolutionWidth: number;
   readonly #encoder: Sequential[];
   readonly #ups: Module[];
   readonly #decoder: Sequential[];
@@ -39,14 +41,14 @@ export class Unet3d extends Network {
 
   constructor(opts: Partial<Unet3dOptions> = {}) {
     super();
-    const o = mergeNetworkOptions('unet3d', UNET3D_DEFAULTS, opts);
-    checkChannels('unet3d', 'channels', o.channels, 2);
-    checkOneOf('unet3d', 'upsampling', o.upsampling, ['transposed', 'nearest', 'trilinear'] as const);
+    const o = networkOptions('unet3d', Unet3dOptionsSchema, opts);
     this.options = o;
     const rng = new Rng(o.seed);
     const f = o.channels;
     const out = f.map((fi) => 2 * fi); // channels leaving each encoder level
     this.divisor = 2 ** (f.length - 1);
+    // The concatenation of up-sampled and skip features at full resolution.
+    this.fullResolutionWidth = 6 * f[0];
     this.#encoder = f.map((fi, i) =>
       this.addModule(`encoder.${i}`, new Sequential(convBlock(i === 0 ? o.inChannels : out[i - 1], fi, rng), convBlock(fi, 2 * fi, rng))));
     this.#ups = [];

@@ -11,30 +11,35 @@
 import type { Tensor } from '../engine/tensor.js';
 import { add } from '../engine/ops/elementwise.js';
 import { cat, expand } from '../engine/ops/shape.js';
-import { ComboSegError } from '../engine/errors.js';
 import { Rng } from '../util/random.js';
 import { Conv3d, ConvTranspose3d } from '../nn/conv.js';
 import { BatchNorm3d, PReLU, Sequential } from '../nn/layers.js';
-import { Network, initOutputBias, convStack, type NetworkOptions } from './network.js';
-import { checkChannels, mergeNetworkOptions } from './options.js';
+import { z } from 'zod';
+import { Network, initOutputBias, convStack } from './network.js';
+import { NetworkOptionsSchema, networkOptions, positiveInts } from './options.js';
 
-export interface VnetOptions extends NetworkOptions {
-  /** Channels per stage, shallow to deep. Default [16, 32, 64, 128, 256]. */
-  channels: number[];
-  /** Convolutions in each encoder stage. Default [1, 2, 3, 3, 3]. */
-  encoderConvs: number[];
-  /** Convolutions in each decoder stage, deepest first. Default [3, 3, 2, 1]. */
-  decoderConvs: number[];
-  /** Convolution kernel size (odd). Default 5. */
-  kernel: number;
-  /** Add each stage's input to its output. Default true. */
-  residual: boolean;
-}
-
-export const VNET_DEFAULTS: Readonly<VnetOptions> = Object.freeze({
-  inChannels: 1, outChannels: 1, seed: 0, outputBias: 0, channels: [16, 32, 64, 128, 256],
-  encoderConvs: [1, 2, 3, 3, 3], decoderConvs: [3, 3, 2, 1], kernel: 5, residual: true,
-});
+export const VnetOptionsSchema = NetworkOptionsSchema.extend({
+  channels: positiveInts(2).default([16, 32, 64, 128, 256]).describe('channels per stage, shallow to deep'),
+  encoderConvs: positiveInts(2).default([1, 2, 3, 3, 3]).describe('convolutions in each encoder stage'),
+  decoderConvs: positiveInts(1).default([3, 3, 2, 1]).describe('convolutions in each decoder stage, deepest first'),
+  kernel: z
+    .number()
+    .int()
+    .min(1)
+    .refine((k) => k % 2 === 1, 'must be odd')
+    .default(5)
+    .describe('convolution kernel size (odd)'),
+  residual: z.boolean().default(true).describe("add each stage's input to its output"),
+})
+  .strict()
+  .superRefine((o, ctx) => {
+    const n = o.channels.length;
+    if (o.encoderConvs.length !== n || o.decoderConvs.length !== n - 1) {
+      const message = `need ${n} encoderConvs and ${n - 1} decoderConvs for ${n} stages`;
+      ctx.addIssue({ code: 'custom', path: ['encoderConvs'], message });
+    }
+  });
+export type VnetOptions = z.infer<typeof VnetOptionsSchema>;
 
 /** 2×2×2 stride-2 (transposed) convolution → batch norm → PReLU. */
 function resample(kind: 'down' | 'up', cin: number, cout: number, rng: Rng): Sequential {
@@ -46,6 +51,7 @@ export class Vnet extends Network {
   readonly name = 'vnet';
   readonly options: Readonly<VnetOptions>;
   readonly divisor: number;
+  readonly fullResolutionWidth: number;
   readonly #stages: Sequential[];
   readonly #downs: Sequential[];
   readonly #ups: Sequential[];
@@ -54,19 +60,13 @@ export class Vnet extends Network {
 
   constructor(opts: Partial<VnetOptions> = {}) {
     super();
-    const o = mergeNetworkOptions('vnet', VNET_DEFAULTS, opts);
+    const o = networkOptions('vnet', VnetOptionsSchema, opts);
     const c = o.channels;
-    checkChannels('vnet', 'channels', c, 2);
-    checkChannels('vnet', 'encoderConvs', o.encoderConvs, c.length);
-    checkChannels('vnet', 'decoderConvs', o.decoderConvs, c.length - 1);
-    if (o.encoderConvs.length !== c.length || o.decoderConvs.length !== c.length - 1) {
-      throw new ComboSegError(`network 'vnet': need ${c.length} encoderConvs and ${c.length - 1} decoderConvs for ${c.length} stages`);
-    }
-    if (!Number.isInteger(o.kernel) || o.kernel < 1 || o.kernel % 2 === 0) throw new ComboSegError(`network 'vnet': option 'kernel' must be odd, got ${o.kernel}`);
     this.options = o;
     const rng = new Rng(o.seed);
     const conv = { kernel: o.kernel, activation: 'prelu' as const };
     this.divisor = 2 ** (c.length - 1);
+    this.fullResolutionWidth = 4 * c[0];
     this.#stages = c.map((ch, i) => this.addModule(`encoder.${i}`, convStack(o.encoderConvs[i], i === 0 ? o.inChannels : ch, ch, rng, conv)));
     this.#downs = c.slice(1).map((ch, i) => this.addModule(`down.${i}`, resample('down', c[i], ch, rng)));
     this.#ups = [];

@@ -4,8 +4,10 @@
 import { noGrad } from '../engine/autograd.js';
 import { keep, tidy } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
-import { zerosLike } from '../engine/ops/creation.js';
+import { zerosLike } from '../engine/index.js';
+import { z } from 'zod';
 import { ComboSegError } from '../engine/errors.js';
+import { parseOptions } from '../util/options.js';
 
 export interface Optimizer {
   readonly name: string;
@@ -71,63 +73,111 @@ abstract class Base implements Optimizer {
   }
 }
 
-function positive(opt: string, name: string, v: number, allowZero = false): void {
-  if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) throw new ComboSegError(`optimiser '${opt}': ${name} must be ${allowZero ? '≥' : '>'} 0, got ${v}`);
-}
+/** SGD's options. */
+export const SgdOptionsSchema = z
+  .object({
+    lr: z.number().positive().default(0.01).describe('learning rate'),
+    momentum: z.number().min(0).lt(1).default(0.9).describe('heavy-ball momentum μ (0: plain SGD)'),
+  })
+  .strict();
+export type SgdOptions = z.infer<typeof SgdOptionsSchema>;
+
+/** Adam's options (torch.optim.Adam's defaults). */
+export const AdamOptionsSchema = z
+  .object({
+    lr: z.number().positive().default(1e-3).describe('learning rate'),
+    beta1: z.number().min(0).lt(1).default(0.9).describe('decay of the first-moment estimate'),
+    beta2: z.number().min(0).lt(1).default(0.999).describe('decay of the second-moment estimate'),
+    eps: z.number().min(0).default(1e-8).describe('added to the denominator'),
+  })
+  .strict();
+export type AdamOptions = z.infer<typeof AdamOptionsSchema>;
+
+/** ADADELTA's options (the paper's: lr 1, ρ 0.95, ε 1e-8). */
+export const AdadeltaOptionsSchema = z
+  .object({
+    lr: z.number().positive().default(1).describe('learning rate (scales the update)'),
+    rho: z.number().min(0).lt(1).default(0.95).describe('decay of the running averages'),
+    eps: z.number().positive().default(1e-8).describe('added inside the square roots'),
+  })
+  .strict();
+export type AdadeltaOptions = z.infer<typeof AdadeltaOptionsSchema>;
 
 /** SGD with optional (heavy-ball) momentum: v = μv + g; p −= lr·v. */
 export class Sgd extends Base {
   readonly name = 'sgd';
-  constructor(params: Tensor[], readonly lr = 0.01, readonly momentum = 0) {
+  readonly options: Readonly<SgdOptions>;
+  constructor(params: Tensor[], options: Partial<SgdOptions> = {}) {
     super(params);
-    positive('sgd', 'lr', lr);
-    if (!(momentum >= 0 && momentum < 1)) throw new ComboSegError(`optimiser 'sgd': momentum must be in [0, 1), got ${momentum}`);
+    this.options = parseOptions(SgdOptionsSchema, options, "optimiser 'sgd'");
   }
   protected update(p: Tensor, g: Tensor, i: number): void {
-    if (this.momentum === 0) {
-      p.add_(g, -this.lr);
+    const { lr, momentum } = this.options;
+    if (momentum === 0) {
+      p.add_(g, -lr);
       return;
     }
-    const v = this.buffer('momentum', i).mul_(this.momentum).add_(g);
-    p.add_(v, -this.lr);
+    const v = this.buffer('momentum', i).mul_(momentum).add_(g);
+    p.add_(v, -lr);
   }
 }
 
 /** Adam (Kingma & Ba), bias-corrected, as torch.optim.Adam. */
 export class Adam extends Base {
   readonly name = 'adam';
-  constructor(params: Tensor[], readonly lr = 1e-3, readonly beta1 = 0.9, readonly beta2 = 0.999, readonly eps = 1e-8) {
+  readonly options: Readonly<AdamOptions>;
+  constructor(params: Tensor[], options: Partial<AdamOptions> = {}) {
     super(params);
-    positive('adam', 'lr', lr);
-    positive('adam', 'eps', eps, true);
-    for (const [n, b] of [['beta1', beta1], ['beta2', beta2]] as const) {
-      if (!(b >= 0 && b < 1)) throw new ComboSegError(`optimiser 'adam': ${n} must be in [0, 1), got ${b}`);
-    }
+    this.options = parseOptions(AdamOptionsSchema, options, "optimiser 'adam'");
   }
   protected update(p: Tensor, g: Tensor, i: number, step: number): void {
-    const m = this.buffer('m', i).mul_(this.beta1).add_(g, 1 - this.beta1);
-    const v = this.buffer('v', i).mul_(this.beta2).addcmul_(g, g, 1 - this.beta2);
-    const c1 = 1 - this.beta1 ** step, c2 = 1 - this.beta2 ** step;
-    const denom = v.div(c2).sqrt().add(this.eps);
-    p.addcdiv_(m, denom, -this.lr / c1);
+    const { lr, beta1, beta2, eps } = this.options;
+    const m = this.buffer('m', i).mul_(beta1).add_(g, 1 - beta1);
+    const v = this.buffer('v', i).mul_(beta2).addcmul_(g, g, 1 - beta2);
+    const c1 = 1 - beta1 ** step, c2 = 1 - beta2 ** step;
+    const denom = v.div(c2).sqrt().add(eps);
+    p.addcdiv_(m, denom, -lr / c1);
   }
 }
 
 /** ADADELTA (Zeiler 2012), as torch.optim.Adadelta; the paper's optimiser (lr 1, ρ 0.95, ε 1e-8). */
 export class Adadelta extends Base {
   readonly name = 'adadelta';
-  constructor(params: Tensor[], readonly lr = 1, readonly rho = 0.95, readonly eps = 1e-8) {
+  readonly options: Readonly<AdadeltaOptions>;
+  constructor(params: Tensor[], options: Partial<AdadeltaOptions> = {}) {
     super(params);
-    positive('adadelta', 'lr', lr);
-    positive('adadelta', 'eps', eps);
-    if (!(rho >= 0 && rho < 1)) throw new ComboSegError(`optimiser 'adadelta': rho must be in [0, 1), got ${rho}`);
+    this.options = parseOptions(AdadeltaOptionsSchema, options, "optimiser 'adadelta'");
   }
   protected update(p: Tensor, g: Tensor, i: number): void {
-    const sq = this.buffer('square_avg', i).mul_(this.rho).addcmul_(g, g, 1 - this.rho);
+    const { lr, rho, eps } = this.options;
+    const sq = this.buffer('square_avg', i).mul_(rho).addcmul_(g, g, 1 - rho);
     const acc = this.buffer('acc_delta', i);
-    const std = sq.add(this.eps).sqrt();
-    const delta = acc.add(this.eps).sqrt().div(std).mul(g);
-    acc.mul_(this.rho).addcmul_(delta, delta, 1 - this.rho);
-    p.add_(delta, -this.lr);
+    const std = sq.add(eps).sqrt();
+    const delta = acc.add(eps).sqrt().div(std).mul(g);
+    acc.mul_(rho).addcmul_(delta, delta, 1 - rho);
+    p.add_(delta, -lr);
   }
+}
+
+/** A training configuration's optimiser: its name and its options, each checked by the optimiser's schema. */
+export const OptimizerConfigSchema = z.discriminatedUnion('name', [
+  AdadeltaOptionsSchema.extend({ name: z.literal('adadelta') }),
+  AdamOptionsSchema.extend({ name: z.literal('adam') }),
+  SgdOptionsSchema.extend({ name: z.literal('sgd') }),
+]);
+export type OptimizerConfig = z.output<typeof OptimizerConfigSchema>;
+
+/** Every optimiser by name, with its options' schema (for docs and checks). */
+export const OPTIMIZERS = { adadelta: AdadeltaOptionsSchema, adam: AdamOptionsSchema, sgd: SgdOptionsSchema } as const;
+
+function withoutName<T extends { name: string }>(c: T): Omit<T, 'name'> {
+  const { name: _name, ...options } = c;
+  return options;
+}
+
+/** The optimiser a configuration names, over `params`. */
+export function createOptimizer(config: OptimizerConfig, params: Tensor[]): Optimizer {
+  if (config.name === 'adadelta') return new Adadelta(params, withoutName(config));
+  if (config.name === 'adam') return new Adam(params, withoutName(config));
+  return new Sgd(params, withoutName(config));
 }

@@ -128,7 +128,7 @@ for (const name of networks.NETWORK_NAMES) {
     }
     const x = tensor(image, [1, 1, s, s, s]), t = tensor(mask, [1, 1, s, s, s]);
     const loss = losses.create('combo');
-    const opt = new training.Adam(net.parameters(), 0.01);
+    const opt = new training.Adam(net.parameters(), { lr: 0.01 });
     const values: number[] = [];
     for (let step = 0; step < 60; step++) {
       values.push(tidy(() => {
@@ -170,7 +170,7 @@ test('loadStateDict and create reject what does not fit, naming it', () => {
   const partial: Record<string, Tensor> = { ...a.stateDict() };
   delete partial['head.bias'];
   assert.throws(() => a.loadStateDict(partial), /missing: head.bias/);
-  assert.throws(() => networks.create('unet'), /unknown network 'unet'. Known networks: proposed, unet3d, vnet, segnet3d/);
+  assert.throws(() => networks.create('unet'), /unknown network 'unet'. Did you mean 'unet3d'\? Known networks: proposed, unet3d, vnet, segnet3d/);
   assert.throws(() => networks.create('proposed', { outChannels: 0 }), /'outChannels' must be a positive integer/);
   assert.throws(() => networks.create('proposed', { widths: [1] } as never), /unknown option 'widths'/);
   assert.throws(() => networks.create('vnet', { kernel: 4 }), /'kernel' must be odd/);

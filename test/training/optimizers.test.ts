@@ -14,10 +14,10 @@ function setup(p0: number[], c: number[]) {
 
 test('SGD with and without momentum', () => {
   const { p, k, grad } = setup([1, 2], [0.5, -1]);
-  const sgd = new training.Sgd([p], 0.1);
+  const sgd = new training.Sgd([p], { lr: 0.1, momentum: 0 });
   grad(); sgd.step(); sgd.zeroGrad();
   assertClose(p.toArray(), [1 - 0.05, 2 + 0.1]);
-  const m = new training.Sgd([p], 0.1, 0.9);
+  const m = new training.Sgd([p], { lr: 0.1, momentum: 0.9 });
   grad(); m.step(); m.zeroGrad(); // v = g
   grad(); m.step(); m.zeroGrad(); // v = 0.9g + g = 1.9g
   assertClose(p.toArray(), [0.95 - 0.1 * 0.5 * 2.9, 2.1 + 0.1 * 2.9]);
@@ -27,7 +27,7 @@ test('SGD with and without momentum', () => {
 
 test('Adam: the first two steps by hand', () => {
   const { p, k, grad } = setup([1], [2]);
-  const adam = new training.Adam([p], 0.1);
+  const adam = new training.Adam([p], { lr: 0.1 });
   grad(); adam.step(); adam.zeroGrad();
   // m̂ = g, v̂ = g² → step = lr · g / (|g| + ε) ≈ lr
   assertClose(p.toArray(), [1 - 0.1 * 2 / (2 + 1e-8)], 1e-6);
@@ -54,19 +54,19 @@ test('Adadelta: the paper optimiser step by hand (lr 1, ρ 0.95, ε 1e-8)', () =
 
 test('optimiser state round-trips and steps leak no tensors', () => {
   const { p, k, grad } = setup([1, -1], [1, 2]);
-  const a = new training.Adam([p], 0.01);
+  const a = new training.Adam([p], { lr: 0.01 });
   grad(); a.step(); a.zeroGrad();
   const before = liveTensors();
   grad(); a.step(); a.zeroGrad();
   assert.equal(liveTensors(), before, 'a step leaves nothing behind');
   const q = tensor(p.toArray(), [2], { requiresGrad: true });
-  const b = new training.Adam([q], 0.01);
+  const b = new training.Adam([q], { lr: 0.01 });
   b.loadState(a.state(), a.stepCount);
   const k2 = tensor([1, 2], [2]);
   grad(); a.step();
   tidy(() => q.mul(k2).sum().backward()); b.step();
   assertClose(q.toArray(), p.toArray(), 1e-7);
-  assert.throws(() => new training.Adadelta([p], 1, 1.5), /rho must be in \[0, 1\)/);
+  assert.throws(() => new training.Adadelta([p], { rho: 1.5 }), /optimiser 'adadelta': option 'rho' must be a number in \[0, 1\), got 1.5/);
   for (const t of [p, k, q, k2]) t.dispose();
   a.dispose(); b.dispose();
 });
