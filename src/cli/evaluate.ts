@@ -15,7 +15,12 @@ export function parseLabels(spec: string): LabelSet {
   const map: Record<string, string> = {};
   for (const part of spec.split(',')) {
     const m = /^\s*(\d+)\s*(?::\s*(.+?))?\s*$/.exec(part);
-    if (!m) throw new ComboSegError(`--labels: cannot read '${part}'; write e.g. 1:brain,2:heart`);
+    if (!m) {
+      throw new ComboSegError(
+        `--labels: cannot read '${part}'; write e.g. 1:brain,2:heart`,
+        { code: 'invalid-option', path: '--labels' },
+      );
+    }
     map[m[1]] = m[2] ?? `label ${m[1]}`;
   }
   return labelSetFrom(map);
@@ -25,17 +30,29 @@ const caseId = (f: string) => f.slice(0, f.length - (imageExtension(f)?.length ?
 
 /** Pairs of (id, prediction, truth): two files, or two folders matched by file name. */
 function pairs(pred: string, truth: string): [string, string, string][] {
-  for (const p of [pred, truth]) if (!existsSync(p)) throw new ComboSegError(`${p}: no such file or folder`);
+  for (const p of [pred, truth]) {
+    if (!existsSync(p)) throw new ComboSegError(`${p}: no such file or folder`, { code: 'not-found', path: p });
+  }
   if (statSync(pred).isFile() && statSync(truth).isFile()) return [[caseId(pred.split('/').pop()!), pred, truth]];
-  if (!statSync(pred).isDirectory() || !statSync(truth).isDirectory()) throw new ComboSegError('--pred and --truth must both be files or both be folders');
+  if (!statSync(pred).isDirectory() || !statSync(truth).isDirectory()) {
+    throw new ComboSegError(
+      '--pred and --truth must both be files or both be folders',
+      { code: 'invalid-option', path: '--truth' },
+    );
+  }
   const truths = new Map(readdirSync(truth).filter((f) => imageExtension(f)).map((f) => [caseId(f), f]));
   const out: [string, string, string][] = [];
   for (const f of readdirSync(pred).filter((g) => imageExtension(g)).sort()) {
     const t = truths.get(caseId(f));
-    if (!t) throw new ComboSegError(`${join(pred, f)}: no truth named ${caseId(f)}.* in ${truth}`);
+    if (!t) {
+      throw new ComboSegError(
+        `${join(pred, f)}: no truth named ${caseId(f)}.* in ${truth}`,
+        { code: 'not-found', path: join(pred, f) },
+      );
+    }
     out.push([caseId(f), join(pred, f), join(truth, t)]);
   }
-  if (!out.length) throw new ComboSegError(`${pred}: no image files`);
+  if (!out.length) throw new ComboSegError(`${pred}: no image files`, { code: 'not-found', path: pred });
   return out;
 }
 

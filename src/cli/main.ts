@@ -1,6 +1,6 @@
 // comboseg command line: one file per command under src/cli, wired here.
 import { Command } from 'commander';
-import { ComboSegError } from '../engine/errors.js';
+import { isUserError } from '../engine/errors.js';
 import { engineCommand } from './engine.js';
 import { infoCommand } from './info.js';
 import { synthCommand } from './synth.js';
@@ -27,8 +27,9 @@ program.addCommand(engineCommand());
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  // Errors users can cause are printed plainly; anything else keeps its stack.
-  if (e instanceof ComboSegError) {
+  // Errors users can cause (a ComboSegError, libtorch refusing an op) are printed plainly;
+  // anything else keeps its stack.
+  if (isUserError(e)) {
     process.stderr.write(`comboseg: ${e.message}\n`);
     process.exit(2);
   }

@@ -10,7 +10,12 @@ import { Progress } from '../util/progress.js';
 const triple = (name: string) => (s: string): [number, number, number] => {
   const v = s.split(/[x×,]/).map(Number);
   const t = v.length === 1 ? [v[0], v[0], v[0]] : v;
-  if (t.length !== 3 || t.some((x) => !Number.isInteger(x) || x < 1)) throw new ComboSegError(`${name} must be one positive integer or three (x,y,z), got '${s}'`);
+  if (t.length !== 3 || t.some((x) => !Number.isInteger(x) || x < 1)) {
+    throw new ComboSegError(
+      `${name} must be one positive integer or three (x,y,z), got '${s}'`,
+      { code: 'invalid-option', path: name },
+    );
+  }
   return t as [number, number, number];
 };
 
@@ -29,10 +34,24 @@ export function predictCommand(): Command {
     .option('--tta', 'flip test-time augmentation')
     .option('--probabilities', 'also write one probability map per organ (NAME_prob_ORGAN.nii.gz)')
     .action(async (o: { model: string; input: string; output: string; stride?: [number, number, number]; aggregation?: string; threshold?: number; swBatch?: number; mode?: string; tta?: boolean; probabilities?: boolean }) => {
-      if (o.aggregation && !['max', 'mean', 'gaussian'].includes(o.aggregation)) throw new ComboSegError(`--aggregation must be max, mean or gaussian, got '${o.aggregation}'`);
-      if (o.mode && !['auto', 'window', 'whole'].includes(o.mode)) throw new ComboSegError(`--mode must be auto, window or whole, got '${o.mode}'`);
-      if (o.threshold !== undefined && !(o.threshold > 0 && o.threshold < 1)) throw new ComboSegError('--threshold must be in (0, 1)');
-      if (!existsSync(o.input)) throw new ComboSegError(`${o.input}: no such file or folder`);
+      if (o.aggregation && !['max', 'mean', 'gaussian'].includes(o.aggregation)) {
+        throw new ComboSegError(
+          `--aggregation must be max, mean or gaussian, got '${o.aggregation}'`,
+          { code: 'invalid-option', path: '--aggregation' },
+        );
+      }
+      if (o.mode && !['auto', 'window', 'whole'].includes(o.mode)) {
+        throw new ComboSegError(
+          `--mode must be auto, window or whole, got '${o.mode}'`,
+          { code: 'invalid-option', path: '--mode' },
+        );
+      }
+      if (o.threshold !== undefined && !(o.threshold > 0 && o.threshold < 1)) {
+        throw new ComboSegError('--threshold must be in (0, 1)', { code: 'invalid-option', path: '--threshold' });
+      }
+      if (!existsSync(o.input)) {
+        throw new ComboSegError(`${o.input}: no such file or folder`, { code: 'not-found', path: o.input });
+      }
       const model = loadModel(o.model);
       const settings: Partial<InferenceSettings> = {
         ...(o.stride && { stride: o.stride }), ...(o.aggregation && { aggregation: o.aggregation as InferenceSettings['aggregation'] }),
@@ -41,7 +60,7 @@ export function predictCommand(): Command {
       };
       const folder = statSync(o.input).isDirectory();
       const inputs = folder ? readdirSync(o.input).filter((f) => imageExtension(f) && !f.startsWith('.')).sort().map((f) => join(o.input, f)) : [o.input];
-      if (!inputs.length) throw new ComboSegError(`${o.input}: no scans`);
+      if (!inputs.length) throw new ComboSegError(`${o.input}: no scans`, { code: 'not-found', path: o.input });
       if (folder) mkdirSync(o.output, { recursive: true });
       for (const input of inputs) {
         const scan = await readVolume(input);

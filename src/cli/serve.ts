@@ -14,7 +14,12 @@ export function serveCommand(): Command {
     .action(async (dir: string, o: { port: string; host: string; maxUploadMib: string; jobs: string }) => {
       const num = (flag: string, v: string, min: number) => {
         const n = Number(v);
-        if (!Number.isInteger(n) || n < min) throw new ComboSegError(`${flag} must be an integer ≥ ${min}, got '${v}'`);
+        if (!Number.isInteger(n) || n < min) {
+          throw new ComboSegError(
+            `${flag} must be an integer ≥ ${min}, got '${v}'`,
+            { code: 'invalid-option', path: flag },
+          );
+        }
         return n;
       };
       const s = await serve({

@@ -1,9 +1,11 @@
 import { Command } from 'commander';
 import { readJsonFile } from './read-json.js';
 import { ComboSegError } from '../engine/errors.js';
+import { TrainConfigSchema } from '../training/config.js';
+import { problemsOf } from '../util/options.js';
 import { readRunConfig, type EpochRecord } from '../training/trainer.js';
 import type { TrainMessage } from '../training/train-worker.js';
-import { startWorker } from '../util/worker.js';
+import { fromWorkerError, startWorker } from '../util/worker.js';
 import { Progress } from '../util/progress.js';
 
 /** Runs training in a worker thread; progress here, Ctrl-C stops cleanly after saving. */
@@ -44,7 +46,7 @@ export async function runTraining(config: unknown, resume: boolean, quiet = fals
           resolveRun({ records, stopped: (m.result as { stopped: boolean }).stopped });
         } else if (m.type === 'error') {
           done = true;
-          reject(m.user ? new ComboSegError(m.message) : new Error(m.message));
+          reject(fromWorkerError(m.error)); // a ComboSegError keeps its code and path
         }
       });
       worker.on('error', (e) => { done = true; reject(e); });
@@ -78,30 +80,67 @@ interface TrainFlags {
   optimizer?: string; lr?: number; seed?: number; validation?: number; folds?: number; fold?: number;
 }
 
-/** Flags over a config (or over nothing): each flag sets the config field it names. */
+/** The configuration field each flag sets: the schema's messages about that field name the flag. */
+const FLAG_FIELDS: Record<string, string> = {
+  '--msd': 'data', '--images': 'data', '--labels': 'data', '--label-names': 'data',
+  '--network': 'network.name', '--network-options': 'network.options', '--loss': 'loss.name',
+  '--loss-options': 'loss.options', '--alpha': 'loss.options.alpha', '--beta': 'loss.options.beta',
+  '--sampler': 'sampler.kind', '--patch-size': 'sampler.patchSize', '--batch-size': 'batchSize', '--epochs': 'epochs',
+  '--max-minutes': 'maxMinutes', '--optimizer': 'optimizer.name', '--lr': 'optimizer.lr', '--seed': 'seed',
+  '--validation': 'split.validation', '--folds': 'folds.k', '--fold': 'folds.fold', '--out': 'out',
+};
+
+const flagName = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/**
+ * Checks a configuration built from flags (over a file or nothing) with the training schema;
+ * a problem in a field that a flag set names the flag, the others name the file's field.
+ */
+export function checkTrainConfig(config: Record<string, unknown>, flags: TrainFlags, source: string): void {
+  const given = Object.keys(flags).filter((k) => flags[k as keyof TrainFlags] !== undefined).map(flagName);
+  const lines = problemsOf(TrainConfigSchema, config, 'field').map((p) => {
+    const flag = given
+      .filter((f) => FLAG_FIELDS[f] !== undefined && (p.path === FLAG_FIELDS[f] || p.path.startsWith(`${FLAG_FIELDS[f]}.`)))
+      .sort((a, b) => FLAG_FIELDS[b].length - FLAG_FIELDS[a].length)[0];
+    return flag ? `  ${flag}: ${p.problem}` : `  ${p.path || '(top level)'}: ${p.problem}`;
+  });
+  if (lines.length) {
+    throw new ComboSegError(`${source}: invalid training configuration:\n${lines.join('\n')}`, { code: 'invalid-option' });
+  }
+}
+
+/** Flags over a config (or over nothing): each flag given sets the config field it names. */
 export function configFromFlags(base: Record<string, unknown>, f: TrainFlags): Record<string, unknown> {
   const c: Record<string, unknown> = structuredClone(base);
   const sub = (k: string) => ((c[k] ??= {}) as Record<string, unknown>);
   if (f.msd) c.data = { msd: f.msd };
   if (f.images || f.labels) {
-    if (!(f.images && f.labels && f.labelNames)) throw new ComboSegError('--images needs --labels and --label-names (e.g. 1:brain,2:heart)');
-    c.data = { images: f.images, labels: f.labels, labelNames: Object.fromEntries(f.labelNames.split(',').map((p) => p.split(':').map((x) => x.trim()))) };
+    if (!(f.images && f.labels && f.labelNames)) {
+      throw new ComboSegError('--images needs --labels and --label-names (e.g. 1:brain,2:heart)', { code: 'invalid-option' });
+    }
+    const pairs = f.labelNames.split(',').map((p) => p.split(':').map((x) => x.trim()));
+    c.data = { images: f.images, labels: f.labels, labelNames: Object.fromEntries(pairs) };
   }
   if (f.network) c.network = { name: f.network, options: {} };
   if (f.networkOptions) sub('network').options = parseJsonFlag('--network-options', f.networkOptions);
   if (f.loss) c.loss = { name: f.loss, options: {} };
   if (f.lossOptions) sub('loss').options = parseJsonFlag('--loss-options', f.lossOptions);
-  for (const k of ['alpha', 'beta'] as const) if (f[k] !== undefined) ((sub('loss').options ??= {}) as Record<string, unknown>)[k] = f[k];
+  for (const k of ['alpha', 'beta'] as const) {
+    if (f[k] !== undefined) ((sub('loss').options ??= {}) as Record<string, unknown>)[k] = f[k];
+  }
   if (f.sampler) sub('sampler').kind = f.sampler;
-  if (f.patchSize) sub('sampler').patchSize = f.patchSize;
-  if (f.batchSize) c.batchSize = f.batchSize;
-  if (f.epochs) c.epochs = f.epochs;
-  if (f.maxMinutes) c.maxMinutes = f.maxMinutes;
+  if (f.patchSize !== undefined) sub('sampler').patchSize = f.patchSize;
+  if (f.batchSize !== undefined) c.batchSize = f.batchSize;
+  if (f.epochs !== undefined) c.epochs = f.epochs;
+  if (f.maxMinutes !== undefined) c.maxMinutes = f.maxMinutes;
   if (f.optimizer) c.optimizer = { name: f.optimizer };
-  if (f.lr) sub('optimizer').lr = f.lr;
+  if (f.lr !== undefined) {
+    c.optimizer ??= { name: 'adadelta' }; // the configuration's default optimiser
+    sub('optimizer').lr = f.lr;
+  }
   if (f.seed !== undefined) c.seed = f.seed;
   if (f.validation !== undefined) sub('split').validation = f.validation;
-  if (f.folds) c.folds = { k: f.folds, fold: f.fold ?? 0 };
+  if (f.folds !== undefined) c.folds = { k: f.folds, fold: f.fold ?? 0 };
   if (f.out) c.out = f.out;
   return c;
 }
@@ -143,6 +182,7 @@ export function trainCommand(): Command {
         let base: Record<string, unknown> = {};
         if (o.config) base = readJsonFile(o.config) as Record<string, unknown>;
         config = configFromFlags(base, o);
+        checkTrainConfig(config, o, o.config ?? 'flags');
       }
       const r = await runTraining(config, Boolean(o.resume));
       if (r.stopped) process.exitCode = 130;

@@ -30,23 +30,42 @@ const stripExt = (f: string) => f.slice(0, f.length - (imageExtension(f)?.length
 export function readMsd(dir: string): Dataset {
   const root = resolve(dir);
   const jsonPath = join(root, 'dataset.json');
-  if (!existsSync(jsonPath)) throw new ComboSegError(`${dir}: no dataset.json (not a Medical Segmentation Decathlon folder)`);
+  if (!existsSync(jsonPath)) {
+    throw new ComboSegError(
+      `${dir}: no dataset.json (not a Medical Segmentation Decathlon folder)`,
+      { code: 'not-found', path: jsonPath },
+    );
+  }
   let json: { name?: string; labels?: Record<string, string>; training?: { image: string; label: string }[]; test?: (string | { image: string })[] };
   try {
     json = JSON.parse(readFileSync(jsonPath, 'utf8'));
   } catch (e) {
-    throw new ComboSegError(`${jsonPath}: not valid JSON (${(e as Error).message})`);
+    throw new ComboSegError(
+      `${jsonPath}: not valid JSON (${(e as Error).message})`,
+      { code: 'bad-file', path: jsonPath, cause: e },
+    );
   }
-  if (!json.labels || typeof json.labels !== 'object') throw new ComboSegError(`${jsonPath}: no "labels" map`);
-  if (!Array.isArray(json.training)) throw new ComboSegError(`${jsonPath}: no "training" list`);
+  if (!json.labels || typeof json.labels !== 'object') {
+    throw new ComboSegError(`${jsonPath}: no "labels" map`, { code: 'bad-file', path: jsonPath });
+  }
+  if (!Array.isArray(json.training)) {
+    throw new ComboSegError(`${jsonPath}: no "training" list`, { code: 'bad-file', path: jsonPath });
+  }
   const file = (rel: string, what: string) => {
     const p = join(root, rel);
-    if (!existsSync(p)) throw new ComboSegError(`${jsonPath}: ${what} ${rel} does not exist`);
+    if (!existsSync(p)) {
+      throw new ComboSegError(`${jsonPath}: ${what} ${rel} does not exist`, { code: 'not-found', path: p });
+    }
     return p;
   };
   const idOf = (p: string) => stripExt(p.split('/').pop()!);
   const training = json.training.map((t, i) => {
-    if (!t || typeof t.image !== 'string' || typeof t.label !== 'string') throw new ComboSegError(`${jsonPath}: training[${i}] needs "image" and "label"`);
+    if (!t || typeof t.image !== 'string' || typeof t.label !== 'string') {
+      throw new ComboSegError(
+        `${jsonPath}: training[${i}] needs "image" and "label"`,
+        { code: 'bad-file', path: jsonPath },
+      );
+    }
     return { id: idOf(t.image), image: file(t.image, `training[${i}].image`), label: file(t.label, `training[${i}].label`) };
   });
   const test = (json.test ?? []).map((t, i) => {
@@ -62,7 +81,9 @@ export function readMsd(dir: string): Dataset {
  */
 export function readPairs(imagesDir: string, labelsDir: string, labels: Record<string, string>): Dataset {
   const list = (d: string) => {
-    if (!existsSync(d) || !statSync(d).isDirectory()) throw new ComboSegError(`${d}: not a folder`);
+    if (!existsSync(d) || !statSync(d).isDirectory()) {
+      throw new ComboSegError(`${d}: not a folder`, { code: 'not-found', path: d });
+    }
     return readdirSync(d).filter((f) => imageExtension(f) && !f.startsWith('.')).sort();
   };
   const images = list(imagesDir), labelFiles = list(labelsDir);
@@ -75,8 +96,18 @@ export function readPairs(imagesDir: string, labelsDir: string, labels: Record<s
     if (l) training.push({ id: key(f), image: resolve(imagesDir, f), label: resolve(labelsDir, l) });
     else unmatched.push(f);
   }
-  if (!training.length) throw new ComboSegError(`no image in ${imagesDir} has a label in ${labelsDir} with a matching name`);
-  if (unmatched.length) throw new ComboSegError(`${imagesDir}: no label for ${unmatched.slice(0, 5).join(', ')}${unmatched.length > 5 ? ', ...' : ''}`);
+  if (!training.length) {
+    throw new ComboSegError(
+      `no image in ${imagesDir} has a label in ${labelsDir} with a matching name`,
+      { code: 'not-found', path: labelsDir },
+    );
+  }
+  if (unmatched.length) {
+    throw new ComboSegError(
+      `${imagesDir}: no label for ${unmatched.slice(0, 5).join(', ')}${unmatched.length > 5 ? ', ...' : ''}`,
+      { code: 'not-found', path: labelsDir },
+    );
+  }
   return { name: resolve(imagesDir).split('/').pop()!, root: resolve(imagesDir), labels: labelSetFrom(labels), training, test: [] };
 }
 
@@ -85,17 +116,23 @@ export function readPairs(imagesDir: string, labelsDir: string, labels: Record<s
  * (e.g. `STS_001/PET_image.nii.gz` and `STS_001/PET_mask.nii.gz`).
  */
 export function readCaseFolders(dir: string, image: string, label: string, labels: Record<string, string>): Dataset {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ComboSegError(`${dir}: not a folder`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new ComboSegError(`${dir}: not a folder`, { code: 'not-found', path: dir });
+  }
   const training: DatasetCase[] = [];
   for (const name of readdirSync(dir).sort()) {
     const folder = join(dir, name);
     if (!statSync(folder).isDirectory()) continue;
     const img = join(folder, image), lab = join(folder, label);
     if (!existsSync(img) && !existsSync(lab)) continue;
-    if (!existsSync(img) || !existsSync(lab)) throw new ComboSegError(`${folder}: needs both ${image} and ${label}`);
+    if (!existsSync(img) || !existsSync(lab)) {
+      throw new ComboSegError(`${folder}: needs both ${image} and ${label}`, { code: 'not-found', path: folder });
+    }
     training.push({ id: name, image: resolve(img), label: resolve(lab) });
   }
-  if (!training.length) throw new ComboSegError(`${dir}: no case folder holds ${image} and ${label}`);
+  if (!training.length) {
+    throw new ComboSegError(`${dir}: no case folder holds ${image} and ${label}`, { code: 'not-found', path: dir });
+  }
   return { name: resolve(dir).split('/').pop()!, root: resolve(dir), labels: labelSetFrom(labels), training, test: [] };
 }
 
@@ -124,18 +161,38 @@ function shuffle<T>(xs: T[], seed: number): T[] {
 /** Train / validation / test split by fractions, shuffled by seed; every part gets at least one case when possible. */
 export function split<T>(cases: T[], o: { validation: number; test?: number; seed: number }): { train: T[]; validation: T[]; test: T[] } {
   const test = o.test ?? 0;
-  if (!(o.validation >= 0 && test >= 0 && o.validation + test < 1)) throw new ComboSegError(`split: fractions must be ≥ 0 and sum below 1 (validation ${o.validation}, test ${test})`);
+  if (!(o.validation >= 0 && test >= 0 && o.validation + test < 1)) {
+    throw new ComboSegError(
+      `split: fractions must be ≥ 0 and sum below 1 (validation ${o.validation}, test ${test})`,
+      { code: 'invalid-option', path: 'split' },
+    );
+  }
   const a = shuffle(cases, o.seed);
   const nTest = test > 0 ? Math.max(1, Math.round(test * a.length)) : 0;
   const nVal = o.validation > 0 ? Math.max(1, Math.round(o.validation * a.length)) : 0;
-  if (nTest + nVal >= a.length) throw new ComboSegError(`split: ${a.length} cases are too few for validation ${o.validation} and test ${test}`);
+  if (nTest + nVal >= a.length) {
+    throw new ComboSegError(
+      `split: ${a.length} cases are too few for validation ${o.validation} and test ${test}`,
+      { code: 'invalid-input', path: 'split' },
+    );
+  }
   return { test: a.slice(0, nTest), validation: a.slice(nTest, nTest + nVal), train: a.slice(nTest + nVal) };
 }
 
 /** Fold `fold` of k (0-based): that fold validates, the others train. Folds partition the shuffled cases. */
 export function kFold<T>(cases: T[], k: number, fold: number, seed: number): { train: T[]; validation: T[] } {
-  if (!Number.isInteger(k) || k < 2 || k > cases.length) throw new ComboSegError(`kFold: k must be an integer in [2, ${cases.length}], got ${k}`);
-  if (!Number.isInteger(fold) || fold < 0 || fold >= k) throw new ComboSegError(`kFold: fold must be in [0, ${k - 1}], got ${fold}`);
+  if (!Number.isInteger(k) || k < 2 || k > cases.length) {
+    throw new ComboSegError(
+      `kFold: k must be an integer in [2, ${cases.length}], got ${k}`,
+      { code: 'invalid-option', path: 'folds.k' },
+    );
+  }
+  if (!Number.isInteger(fold) || fold < 0 || fold >= k) {
+    throw new ComboSegError(
+      `kFold: fold must be in [0, ${k - 1}], got ${fold}`,
+      { code: 'invalid-option', path: 'folds.fold' },
+    );
+  }
   const a = shuffle(cases, seed);
   const validation = a.filter((_, i) => i % k === fold);
   return { validation, train: a.filter((_, i) => i % k !== fold) };
@@ -146,7 +203,12 @@ export async function loadCase(c: DatasetCase): Promise<{ id: string; image: Vol
   const image = await readVolume(c.image);
   const labels = c.label ? await readLabels(c.label) : null;
   if (labels && !sameGrid(image, labels)) {
-    throw new ComboSegError(`case '${c.id}': label ${c.label} (size [${labels.size}], spacing [${labels.spacing.map((s) => +s.toFixed(3))}]) is not on the grid of image ${c.image} (size [${image.size}], spacing [${image.spacing.map((s) => +s.toFixed(3))}])`);
+    const spacing = (v: Volume) => v.spacing.map((s) => +s.toFixed(3));
+    throw new ComboSegError(
+      `case '${c.id}': label ${c.label} (size [${labels.size}], spacing [${spacing(labels)}]) ` +
+        `is not on the grid of image ${c.image} (size [${image.size}], spacing [${spacing(image)}])`,
+      { code: 'invalid-input', path: c.label },
+    );
   }
   return { id: c.id, image, labels };
 }

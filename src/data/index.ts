@@ -1,5 +1,5 @@
 export * from './volume.js';
-export { readVolume, readLabels, writeVolume, toLabelArray, imageExtension, EXTENSIONS } from './io.js';
+export { readVolume, readLabels, writeVolume, toLabelArray, imageExtension, EXTENSIONS, type ReadOptions } from './io.js';
 export { volumeInfo, type VolumeInfo } from './info.js';
 export { labelSetFrom, oneHot, labelsFromProbabilities, labelCounts, type LabelSet } from './labels.js';
 export { computeNormalisation, normalise, minMaxInPlace, type Normalisation, type NormalisationKind } from './normalise.js';

@@ -1,13 +1,15 @@
 // Reading and writing medical images through ITK (itk-wasm, offline in Node):
 // NIfTI (.nii, .nii.gz, .hdr/.img), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd).
 // ITK applies NIfTI scl_slope / scl_inter on read, as nibabel does, and reports
-// geometry in LPS. Bad files give one ComboSegError naming the file; writes are
-// atomic (temporary files in the same folder, then rename).
+// geometry in LPS. Bad files give one ComboSegError naming the file (code 'bad-file',
+// 'not-found' or 'unsupported'; `path` the file); writes are atomic (temporary files in
+// the same folder, then rename). ITK runs in its own thread (./itk.ts), which keeps its
+// console noise from this one.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { readImageNode, writeImageNode } from '@itk-wasm/image-io';
 import { Image, ImageType, PixelTypes } from 'itk-wasm';
-import { ComboSegError } from '../engine/errors.js';
+import { ComboSegError, type ErrorCode } from '../engine/errors.js';
+import { ItkFailure, itkRead, itkWrite } from './itk.js';
 import { checkNifti, datatypeName } from './nifti-header.js';
 import { voxelCount, type Vec3, type Volume, type VoxelArray } from './volume.js';
 
@@ -19,28 +21,17 @@ export function imageExtension(path: string): string | null {
   return EXTENSIONS.find((e) => lower.endsWith(e)) ?? null;
 }
 
-// itk-wasm prints "Exception while running pipeline" and friends on failure;
-// the error we throw says it better, so those lines are dropped.
-const ITK_NOISE = /^(Exception while running pipeline|stdout:|stderr:|exception:|Build module in Debug mode)/;
-async function quietly<T>(fn: () => Promise<T>): Promise<T> {
-  const { log, error, warn } = console;
-  const filter = (orig: (...a: unknown[]) => void) => (...a: unknown[]) => {
-    if (!(typeof a[0] === 'string' && ITK_NOISE.test(a[0]))) orig(...a);
-  };
-  console.log = filter(log);
-  console.error = filter(error);
-  console.warn = filter(warn);
-  try {
-    return await fn();
-  } finally {
-    Object.assign(console, { log, error, warn });
-  }
-}
-
 function describe(e: unknown): string {
-  if (typeof e === 'number') return 'ITK raised an exception while decoding (corrupt or truncated data?)';
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.replace(/^Could not read: .*$/m, 'ITK could not read it (unrecognised, corrupt or truncated)').split('\n')[0];
+  let why: string;
+  if (e instanceof ItkFailure && e.exception) {
+    why = 'ITK raised an exception while decoding (corrupt or truncated data?)';
+  } else {
+    const msg = e instanceof Error ? e.message : String(e);
+    const unread = 'ITK could not read it (unrecognised, corrupt or truncated)';
+    why = msg.replace(/^Could not read: .*$/m, unread).split('\n')[0];
+  }
+  // ITK's own account, when it gave one ("MetaImage: M_ReadElementsData: data not read completely").
+  return e instanceof ItkFailure && e.output.length ? `${why}: ${e.output.slice(0, 2).join(' ')}` : why;
 }
 
 async function sniff(path: string, ext: string): Promise<string | null> {
@@ -54,33 +45,47 @@ async function sniff(path: string, ext: string): Promise<string | null> {
   return null;
 }
 
-function fail(path: string, why: string): never {
-  throw new ComboSegError(`${path}: ${why}`);
+/** Throws the one error a bad file gives: its message names the file (as `name`), `path` is the file. */
+function fail(path: string, why: string, code: ErrorCode = 'bad-file', name = path, cause?: unknown): never {
+  throw new ComboSegError(`${name}: ${why}`, { code, path, cause });
+}
+
+export interface ReadOptions {
+  /** How error messages name the file (an upload's own name, a case id); default its path. */
+  name?: string;
 }
 
 /**
  * Reads a 3-D scalar image. Values are scaled (NIfTI slope/intercept) as stored;
  * geometry is LPS. 2-D images become one-slice volumes.
  */
-export async function readVolume(path: string): Promise<Volume> {
-  if (!existsSync(path)) fail(path, 'no such file');
-  if (!statSync(path).isFile()) fail(path, 'not a file');
+export async function readVolume(path: string, options: ReadOptions = {}): Promise<Volume> {
+  const name = options.name ?? path;
+  if (!existsSync(path)) fail(path, 'no such file', 'not-found', name);
+  if (!statSync(path).isFile()) fail(path, 'not a file', 'bad-file', name);
   const ext = imageExtension(path);
-  if (!ext) fail(path, `unsupported file type; comboseg reads ${EXTENSIONS.join(', ')}`);
-  if (statSync(path).size === 0) fail(path, 'empty file');
+  if (!ext) fail(path, `unsupported file type; comboseg reads ${EXTENSIONS.join(', ')}`, 'unsupported', name);
+  if (statSync(path).size === 0) fail(path, 'empty file', 'bad-file', name);
   const problem = await sniff(path, ext);
-  if (problem) fail(path, problem);
+  if (problem) fail(path, problem, 'bad-file', name);
   let img: Image;
   try {
-    img = await quietly(() => readImageNode(ext === '.img' ? path.replace(/\.img$/, '.hdr') : path));
+    img = await itkRead(ext === '.img' ? path.replace(/\.img$/, '.hdr') : path);
   } catch (e) {
-    fail(path, describe(e));
+    // The ITK thread died (out of memory?): not the file's fault as far as we know.
+    if (!(e instanceof ItkFailure)) throw new Error(`${name}: ${(e as Error).message}`, { cause: e });
+    fail(path, describe(e), 'bad-file', name, e);
   }
   const t = img.imageType;
-  if (t.pixelType !== PixelTypes.Scalar || t.components !== 1) fail(path, `unsupported pixel type ${t.pixelType} with ${t.components} components; comboseg reads scalar images`);
-  if (t.dimension > 3 && img.size.slice(3).some((s) => s > 1)) fail(path, `${t.dimension}-D image of size [${img.size}]; comboseg reads 3-D volumes`);
-  if (t.dimension < 2) fail(path, `${t.dimension}-D image; comboseg reads 3-D volumes`);
-  if (!img.data) fail(path, 'no voxel data');
+  if (t.pixelType !== PixelTypes.Scalar || t.components !== 1) {
+    const why = `unsupported pixel type ${t.pixelType} with ${t.components} components; comboseg reads scalar images`;
+    fail(path, why, 'unsupported', name);
+  }
+  if (t.dimension > 3 && img.size.slice(3).some((s) => s > 1)) {
+    fail(path, `${t.dimension}-D image of size [${img.size}]; comboseg reads 3-D volumes`, 'unsupported', name);
+  }
+  if (t.dimension < 2) fail(path, `${t.dimension}-D image; comboseg reads 3-D volumes`, 'unsupported', name);
+  if (!img.data) fail(path, 'no voxel data', 'bad-file', name);
   const d = t.dimension;
   const size = [0, 1, 2].map((i) => (i < d ? img.size[i] : 1)) as Vec3;
   const spacing = [0, 1, 2].map((i) => (i < d ? img.spacing[i] : 1)) as Vec3;
@@ -99,17 +104,25 @@ export async function readVolume(path: string): Promise<Volume> {
  * mask stored as scaled int32 or float comes out right), as the smallest
  * unsigned array that holds them. Throws on negative or non-finite labels.
  */
-export async function readLabels(path: string): Promise<Volume> {
-  const v = await readVolume(path);
-  return { ...v, data: toLabelArray(v.data, path) };
+export async function readLabels(path: string, options: ReadOptions = {}): Promise<Volume> {
+  const v = await readVolume(path, options);
+  try {
+    return { ...v, data: toLabelArray(v.data, options.name ?? path) };
+  } catch (e) {
+    throw e instanceof ComboSegError ? e.rewrap(e.message, { path }) : e; // the file, however the message names it
+  }
 }
 
+/** `where` names the data in the error (a file, a case) and is the error's `path`. */
 export function toLabelArray(data: VoxelArray, where: string): Uint8Array | Uint16Array | Uint32Array {
   // Two passes over the source (check and size, then write) instead of a rounded copy of the volume.
   let max = 0;
   for (let i = 0; i < data.length; i++) {
     const r = Math.round(data[i]);
-    if (!(r >= 0)) throw new ComboSegError(`${where}: label map holds ${data[i]} at voxel ${i}; labels must be non-negative integers`);
+    if (!(r >= 0)) {
+      const why = `label map holds ${data[i]} at voxel ${i}; labels must be non-negative integers`;
+      throw new ComboSegError(`${where}: ${why}`, { code: 'invalid-input', path: where });
+    }
     if (r > max) max = r;
   }
   const out = max < 256 ? new Uint8Array(data.length) : max < 65536 ? new Uint16Array(data.length) : new Uint32Array(data.length);
@@ -124,7 +137,7 @@ const COMPONENT: [new (...a: never[]) => VoxelArray, string][] = [
 
 function componentTypeOf(data: VoxelArray): string {
   for (const [ctor, name] of COMPONENT) if (data instanceof ctor) return name;
-  throw new ComboSegError(`cannot write voxel data of type ${data.constructor.name}`);
+  throw new ComboSegError(`cannot write voxel data of type ${data.constructor.name}`, { code: 'invalid-input' });
 }
 
 /**
@@ -134,15 +147,22 @@ function componentTypeOf(data: VoxelArray): string {
  */
 export async function writeVolume(path: string, vol: Volume): Promise<void> {
   const ext = imageExtension(path);
-  if (!ext || ext === '.img') fail(path, `cannot write this file type; use one of ${EXTENSIONS.filter((e) => e !== '.img').join(', ')}`);
-  if (vol.data.length !== voxelCount(vol)) fail(path, `volume data has ${vol.data.length} voxels, size [${vol.size}] needs ${voxelCount(vol)}`);
-  if (!existsSync(dirname(path) || '.')) fail(path, `folder ${dirname(path)} does not exist`);
+  if (!ext || ext === '.img') {
+    const writable = EXTENSIONS.filter((e) => e !== '.img').join(', ');
+    fail(path, `cannot write this file type; use one of ${writable}`, 'unsupported');
+  }
+  if (vol.data.length !== voxelCount(vol)) {
+    const why = `volume data has ${vol.data.length} voxels, size [${vol.size}] needs ${voxelCount(vol)}`;
+    fail(path, why, 'invalid-input');
+  }
+  if (!existsSync(dirname(path) || '.')) fail(path, `folder ${dirname(path)} does not exist`, 'not-found');
   const img = new Image(new ImageType(3, componentTypeOf(vol.data) as never, PixelTypes.Scalar, 1));
   img.size = [...vol.size];
   img.spacing = [...vol.spacing];
   img.origin = [...vol.origin];
   img.direction = Float64Array.from(vol.direction);
-  // itk-wasm copies the whole underlying ArrayBuffer, not the view: a view into a larger buffer is copied out first.
+  // Posting to the ITK worker and itk-wasm both copy the whole underlying buffer, not the view:
+  // a view into a larger buffer is copied out first.
   const whole = vol.data.byteOffset === 0 && vol.data.byteLength === vol.data.buffer.byteLength;
   img.data = (whole ? vol.data : vol.data.slice()) as never;
   // ITK writes into a private folder beside the target, under the final name (a .mhd
@@ -150,14 +170,14 @@ export async function writeVolume(path: string, vol: Volume): Promise<void> {
   const tmpDir = join(dirname(path), `.comboseg-write-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   mkdirSync(tmpDir);
   try {
-    await quietly(() => writeImageNode(img, join(tmpDir, basename(path)), { useCompression: ext === '.nii.gz' || ext === '.nrrd' || ext === '.mha' }));
+    await itkWrite(img, join(tmpDir, basename(path)), ext === '.nii.gz' || ext === '.nrrd' || ext === '.mha');
     const written = readdirSync(tmpDir);
     // The data file of a pair first, so the header never points at a missing file.
     written.sort((a, b) => Number(a === basename(path)) - Number(b === basename(path)));
     for (const f of written) renameSync(join(tmpDir, f), join(dirname(path), f));
   } catch (e) {
     if (e instanceof ComboSegError) throw e;
-    fail(path, `could not write (${describe(e)})`);
+    fail(path, `could not write (${describe(e)})`, 'failed', path, e);
   } finally {
     rmSync(tmpDir, { recursive: true, force: true });
   }

@@ -14,8 +14,15 @@ export function labelSetFrom(map: Record<string, string>): LabelSet {
     .map(([k, n]) => [Number(k), n] as const)
     .filter(([k]) => k !== 0)
     .sort((a, b) => a[0] - b[0]);
-  if (entries.some(([k]) => !Number.isInteger(k) || k < 0)) throw new ComboSegError(`labels: keys must be non-negative integers, got ${Object.keys(map).join(', ')}`);
-  if (!entries.length) throw new ComboSegError('labels: no organ labels (only background)');
+  if (entries.some(([k]) => !Number.isInteger(k) || k < 0)) {
+    throw new ComboSegError(
+      `labels: keys must be non-negative integers, got ${Object.keys(map).join(', ')}`,
+      { code: 'invalid-input', path: 'labels' },
+    );
+  }
+  if (!entries.length) {
+    throw new ComboSegError('labels: no organ labels (only background)', { code: 'invalid-input', path: 'labels' });
+  }
   return { values: entries.map(([k]) => k), names: entries.map(([, n]) => n) };
 }
 
@@ -39,7 +46,12 @@ export function oneHot(labels: ArrayLike<number>, values: number[]): Float32Arra
 export function labelsFromProbabilities(probs: Float32Array, values: number[], threshold = 0.5): Uint8Array | Uint16Array {
   const K = values.length;
   const n = probs.length / K;
-  if (!Number.isInteger(n)) throw new ComboSegError(`labelsFromProbabilities: ${probs.length} values are not ${K} channels`);
+  if (!Number.isInteger(n)) {
+    throw new ComboSegError(
+      `labelsFromProbabilities: ${probs.length} values are not ${K} channels`,
+      { code: 'invalid-input' },
+    );
+  }
   const out = Math.max(...values) < 256 ? new Uint8Array(n) : new Uint16Array(n);
   for (let i = 0; i < n; i++) {
     let best = -1, bestP = threshold;

@@ -15,7 +15,12 @@ export type NormalisationKind = Normalisation['kind'];
 /** Dataset-wide statistics over every voxel of every volume (streamed, one pass). */
 export function computeNormalisation(volumes: Iterable<VoxelArray>, kind: NormalisationKind, window?: [number, number]): Normalisation {
   if (kind === 'window') {
-    if (!window || !(window[1] > window[0])) throw new ComboSegError(`normalisation 'window' needs [low, high] with high > low, got ${JSON.stringify(window)}`);
+    if (!window || !(window[1] > window[0])) {
+      throw new ComboSegError(
+        `normalisation 'window' needs [low, high] with high > low, got ${JSON.stringify(window)}`,
+        { code: 'invalid-option', path: 'normalisation.window' },
+      );
+    }
     return { kind, low: window[0], high: window[1] };
   }
   let min = Infinity, max = -Infinity, n = 0, mean = 0, m2 = 0;
@@ -30,7 +35,9 @@ export function computeNormalisation(volumes: Iterable<VoxelArray>, kind: Normal
       m2 += d * (x - mean);
     }
   }
-  if (n === 0) throw new ComboSegError('normalisation: no voxels to compute statistics from');
+  if (n === 0) {
+    throw new ComboSegError('normalisation: no voxels to compute statistics from', { code: 'invalid-input' });
+  }
   if (kind === 'minmax') return { kind, min, max };
   return { kind, mean, std: Math.sqrt(m2 / n) };
 }

@@ -47,8 +47,13 @@ export interface Patch {
  * `perPatchMinMax` (the paper) each image patch is scaled to [0, 1] first.
  */
 export function toBatch(patches: Patch[], organs: number[], perPatchMinMax = true): { image: Tensor; target: Tensor } {
-  if (!patches.length) throw new ComboSegError('toBatch: no patches');
-  if (patches.some((p) => p.size.join() !== patches[0].size.join())) throw new ComboSegError(`toBatch: patches of different sizes (${patches.map((p) => `[${p.size}]`).join(', ')})`);
+  if (!patches.length) throw new ComboSegError('toBatch: no patches', { code: 'invalid-input' });
+  if (patches.some((p) => p.size.join() !== patches[0].size.join())) {
+    throw new ComboSegError(
+      `toBatch: patches of different sizes (${patches.map((p) => `[${p.size}]`).join(', ')})`,
+      { code: 'invalid-input' },
+    );
+  }
   const [px, py, pz] = patches[0].size;
   const n = px * py * pz, K = organs.length, B = patches.length;
   const image = new Float32Array(B * n), target = new Float32Array(B * K * n);

@@ -37,7 +37,9 @@ function interpolate(x: Tensor, out: Vec3, mode: 'linear' | 'nearest'): Tensor {
 
 /** Resamples a volume to `size` voxels over the same field of view. */
 export function resampleToSize(v: Volume, size: Vec3, mode: ResampleMode): Volume {
-  if (size.some((s) => !Number.isInteger(s) || s < 1)) throw new ComboSegError(`resample: bad target size [${size}]`);
+  if (size.some((s) => !Number.isInteger(s) || s < 1)) {
+    throw new ComboSegError(`resample: bad target size [${size}]`, { code: 'invalid-option', path: 'size' });
+  }
   const geometry = geometryForSize(v, size);
   const out: Vec3 = [size[2], size[1], size[0]];
   const data = tidy(() => noGrad((): VoxelArray => {
@@ -77,7 +79,10 @@ export function resampleLike(v: Volume, target: Geometry, mode: ResampleMode): V
   const fov = (g: Geometry) => g.size.map((n, i) => n * g.spacing[i]);
   const a = fov(v), b = fov(target);
   if (a.some((x, i) => Math.abs(x - b[i]) > 1e-3 * Math.max(1, b[i]) + 1e-3)) {
-    throw new ComboSegError(`resampleLike: fields of view differ ([${a.map((x) => x.toFixed(2))}] vs [${b.map((x) => x.toFixed(2))}] mm)`);
+    throw new ComboSegError(
+      `resampleLike: fields of view differ ([${a.map((x) => x.toFixed(2))}] vs [${b.map((x) => x.toFixed(2))}] mm)`,
+      { code: 'invalid-input' },
+    );
   }
   const r = resampleToSize(v, target.size, mode);
   return { ...r, origin: [...target.origin], spacing: [...target.spacing] };

@@ -47,7 +47,10 @@ class CaseIndex {
   #integral: Int32Array | null = null;
   constructor(readonly c: SampleCase) {
     if (c.image.length !== c.labels.length || c.image.length !== c.size[0] * c.size[1] * c.size[2]) {
-      throw new ComboSegError(`sampler: case '${c.id}' has ${c.image.length} image and ${c.labels.length} label voxels for size [${c.size}]`);
+      throw new ComboSegError(
+        `sampler: case '${c.id}' has ${c.image.length} image and ${c.labels.length} label voxels for size [${c.size}]`,
+        { code: 'invalid-input', path: c.id },
+      );
     }
   }
   /** Linear indices of voxels whose label is in `values` (0 alone: background). */
@@ -90,7 +93,12 @@ class CaseIndex {
 }
 
 function checkPatchSize(p: Vec3): void {
-  if (p.length !== 3 || p.some((v) => !Number.isInteger(v) || v < 1)) throw new ComboSegError(`sampler: patchSize must be 3 positive integers (x, y, z), got [${p}]`);
+  if (p.length !== 3 || p.some((v) => !Number.isInteger(v) || v < 1)) {
+    throw new ComboSegError(
+      `sampler: patchSize must be 3 positive integers (x, y, z), got [${p}]`,
+      { code: 'invalid-option', path: 'sampler.patchSize' },
+    );
+  }
 }
 
 /** A corner such that the patch contains voxel `v` (uniform over all such corners). */
@@ -133,7 +141,7 @@ export class PaperSampler implements Sampler {
 
   constructor(cases: SampleCase[], readonly options: PaperSamplerOptions) {
     checkPatchSize(options.patchSize);
-    if (!cases.length) throw new ComboSegError('sampler: no training cases');
+    if (!cases.length) throw new ComboSegError('sampler: no training cases', { code: 'invalid-input' });
     this.#cases = cases.map((c) => new CaseIndex(c));
     this.#cases.forEach((ci, c) => {
       const present = new Set<number>();
@@ -160,7 +168,12 @@ export class PaperSampler implements Sampler {
 
   patch(epoch: number, index: number): Patch | null {
     const slot = this.#epochOrder(epoch)[index];
-    if (!slot) throw new ComboSegError(`sampler: index ${index} is past the epoch (${this.epochLength} patches)`);
+    if (!slot) {
+      throw new ComboSegError(
+        `sampler: index ${index} is past the epoch (${this.epochLength} patches)`,
+        { code: 'invalid-option', path: 'index' },
+      );
+    }
     const rng = new Rng(mixSeed(this.options.seed, epoch, index));
     const ci = this.#cases[slot.c];
     const p = this.options.patchSize;
@@ -203,7 +216,12 @@ export class RatioSampler implements Sampler {
   readonly #cases: CaseIndex[];
   constructor(cases: SampleCase[], readonly options: RatioSamplerOptions) {
     checkPatchSize(options.patchSize);
-    if (!(options.pos >= 0 && options.neg >= 0 && options.pos + options.neg > 0)) throw new ComboSegError('sampler: pos and neg must be ≥ 0, not both 0');
+    if (!(options.pos >= 0 && options.neg >= 0 && options.pos + options.neg > 0)) {
+      throw new ComboSegError(
+        'sampler: pos and neg must be ≥ 0, not both 0',
+        { code: 'invalid-option', path: 'sampler.pos' },
+      );
+    }
     this.#cases = cases.map((c) => new CaseIndex(c));
   }
   get epochLength(): number {

@@ -46,7 +46,10 @@ export function geometryOf(v: Geometry): Geometry {
 /** A volume with another's geometry and new data (e.g. a prediction for a scan). */
 export function withData(like: Geometry, data: VoxelArray, pixelType: string): Volume {
   if (data.length !== voxelCount(like)) {
-    throw new ComboSegError(`volume data has ${data.length} voxels, the geometry [${like.size}] needs ${voxelCount(like)}`);
+    throw new ComboSegError(
+      `volume data has ${data.length} voxels, the geometry [${like.size}] needs ${voxelCount(like)}`,
+      { code: 'invalid-input' },
+    );
   }
   return { ...geometryOf(like), data, pixelType };
 }

@@ -22,6 +22,7 @@ export function evaluateCase(id: string, pred: Volume, truth: Volume, labels: La
     throw new ComboSegError(
       `case '${id}': prediction (size [${pred.size}], spacing [${pred.spacing.map((s) => +s.toFixed(4))}], origin [${pred.origin.map((s) => +s.toFixed(2))}]) ` +
         `and truth (size [${truth.size}], spacing [${truth.spacing.map((s) => +s.toFixed(4))}], origin [${truth.origin.map((s) => +s.toFixed(2))}]) are not on the same grid; use --resample to put the prediction on the truth's grid`,
+      { code: 'invalid-input', path: id },
     );
   }
   const organs: Record<string, OrganMetrics> = {};

@@ -4,13 +4,28 @@ import { createReadStream, createWriteStream, rmSync, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { basename, extname } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ComboSegError, type ErrorCode } from '../engine/errors.js';
 
 /** An error the client caused (or may see): its status and a message, sent as {"error": message}. */
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
+  constructor(readonly status: number, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'HttpError';
   }
+}
+
+/** The status of a ComboSegError by its code; any other code is the client's request at fault (400). */
+const STATUS: Partial<Record<ErrorCode, number>> = { 'not-found': 404, conflict: 409 };
+
+/**
+ * The status a failed request answers with: an HttpError's own; a ComboSegError's from its
+ * code (never from its message); bad JSON or percent-encoding 400; anything else 500.
+ */
+export function statusOf(e: unknown): number {
+  if (e instanceof HttpError) return e.status;
+  if (e instanceof SyntaxError || e instanceof URIError) return 400;
+  if (e instanceof ComboSegError) return STATUS[e.code] ?? 400;
+  return 500;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -124,7 +124,9 @@ export class JobQueue {
     const outDir = join(this.dir, job.id);
     mkdirSync(outDir, { recursive: true });
     Object.assign(job, { state: 'running', stage: 'starting', started: new Date().toISOString() });
-    const input: SegmentJobInput = { model: req.modelPath, image: req.image, label: req.label, outDir, caseId: req.caseId };
+    const input: SegmentJobInput = {
+      model: req.modelPath, image: req.image, title: req.title, label: req.label, outDir, caseId: req.caseId,
+    };
     const worker = startWorker(new URL(`./segment-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url), { ...input });
     this.workers.add(worker);
     return new Promise((resolve) => {
@@ -140,9 +142,9 @@ export class JobQueue {
         if (m.type === 'progress') Object.assign(job, { stage: m.stage, done: m.done, total: m.total });
         else if (m.type === 'done') end({ state: 'done', stage: `done (${m.mode})`, done: job.total, files: m.files, metrics: m.metrics, organs: m.organs });
         else {
-          // Name an upload by its own name, not by where the server parked it.
-          const message = m.message.split(req.image).join(req.title);
-          end({ state: 'error', stage: 'failed', error: m.user ? message : `internal error: ${message}` });
+          // The worker names the scan by its title (an upload by its own name, not where the server parked it).
+          const { message, user } = m.error;
+          end({ state: 'error', stage: 'failed', error: user ? message : `internal error: ${message}` });
         }
       });
       worker.on('error', (e) => end({ state: 'error', stage: 'failed', error: `internal error: ${e.message}` }));

@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { join } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
+import { toWorkerError, type WorkerError } from '../util/worker.js';
 import { readLabels, readVolume, writeVolume } from '../data/io.js';
 import { sameGrid, withData } from '../data/volume.js';
 import { loadModel } from '../inference/model.js';
@@ -14,6 +15,8 @@ import { differenceMap } from './difference.js';
 export interface SegmentJobInput {
   model: string;
   image: string;
+  /** How messages name the scan (a case id, an upload's own name), never where the server keeps it. */
+  title: string;
   label: string | null;
   outDir: string;
   caseId: string;
@@ -22,7 +25,7 @@ export interface SegmentJobInput {
 export type SegmentMessage =
   | { type: 'progress'; stage: string; done: number; total: number }
   | { type: 'done'; files: string[]; metrics: CaseMetrics | null; organs: { value: number; name: string }[]; mode: string }
-  | { type: 'error'; message: string; user: boolean };
+  | { type: 'error'; error: WorkerError };
 
 const port = parentPort!;
 const send = (m: SegmentMessage) => port.postMessage(m);
@@ -30,9 +33,12 @@ const input = workerData as SegmentJobInput;
 
 try {
   send({ type: 'progress', stage: 'reading', done: 0, total: 1 });
-  const scan = await readVolume(input.image);
+  const scan = await readVolume(input.image, { name: input.title });
   const truth = input.label ? await readLabels(input.label) : null;
-  if (truth && !sameGrid(scan, truth)) throw new ComboSegError(`case '${input.caseId}': the label is not on the scan's grid`);
+  if (truth && !sameGrid(scan, truth)) {
+    const why = `case '${input.caseId}': the label is not on the scan's grid`;
+    throw new ComboSegError(why, { code: 'invalid-input', path: input.label ?? undefined });
+  }
   const model = loadModel(input.model);
   let pred;
   try {
@@ -58,6 +64,6 @@ try {
   const organs = model.meta.labels.values.map((value, k) => ({ value, name: model.meta.labels.names[k] }));
   send({ type: 'done', files, metrics, organs, mode: pred.mode });
 } catch (e) {
-  send({ type: 'error', message: e instanceof Error ? e.message : String(e), user: e instanceof ComboSegError || (e as Error)?.name === 'TorchError' });
+  send({ type: 'error', error: toWorkerError(e) });
 }
 port.close();

@@ -1,7 +1,7 @@
 // Worker-thread side of `comboseg train`: runs the trainer and reports to the
 // main thread, which draws progress and turns Ctrl-C into a clean stop.
 import { parentPort, workerData } from 'node:worker_threads';
-import { ComboSegError } from '../engine/errors.js';
+import { toWorkerError, type WorkerError } from '../util/worker.js';
 import { train, type StopSignal } from './trainer.js';
 
 export type TrainMessage =
@@ -10,7 +10,7 @@ export type TrainMessage =
   | { type: 'validation'; done: number; total: number }
   | { type: 'log'; message: string }
   | { type: 'done'; result: unknown }
-  | { type: 'error'; message: string; user: boolean };
+  | { type: 'error'; error: WorkerError };
 
 const port = parentPort!;
 const signal: StopSignal = { stop: false };
@@ -29,6 +29,6 @@ try {
   });
   send({ type: 'done', result });
 } catch (e) {
-  send({ type: 'error', message: e instanceof Error ? e.message : String(e), user: e instanceof ComboSegError });
+  send({ type: 'error', error: toWorkerError(e) });
 }
 port.close();

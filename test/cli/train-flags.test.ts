@@ -1,7 +1,7 @@
 // `comboseg train` flags build (or override) a configuration, validated like a file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { configFromFlags } from '../../src/cli/train.js';
+import { checkTrainConfig, configFromFlags } from '../../src/cli/train.js';
 import { training } from '../../src/index.js';
 
 test('flags alone make a valid configuration; flags override a config file', () => {
@@ -12,12 +12,29 @@ test('flags alone make a valid configuration; flags override a config file', () 
   assert.deepEqual(parsed.sampler.patchSize, [32, 32, 32]);
   assert.deepEqual(parsed.optimizer, { name: 'adam', lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
   assert.deepEqual(parsed.folds, { k: 4, fold: 1, seed: 0, heldOut: 'validation' });
-  const base = { data: { msd: 'a' }, network: { name: 'unet3d', options: { channels: [8, 16] } }, loss: { name: 'dice', options: {} }, epochs: 9, out: 'r' };
+  const base = { data: { msd: 'a' }, network: { name: 'unet3d', options: { channels: [8, 16] } }, loss: { name: 'combo', options: {} }, epochs: 9, out: 'r' };
   const over = training.parseConfig(configFromFlags(base, { epochs: 2, alpha: 0.3 }));
   assert.equal(over.epochs, 2);
   assert.deepEqual(over.network, base.network);
   assert.deepEqual(over.loss.options, { alpha: 0.3 });
-  assert.throws(() => training.parseConfig(configFromFlags({}, { msd: 'x' })), /network: Required[\s\S]*loss: Required/);
+  assert.throws(() => training.parseConfig(configFromFlags({}, { msd: 'x' })), /network: missing; must be an object[\s\S]*loss: missing; must be an object/);
   assert.throws(() => configFromFlags({}, { images: 'i' }), /--images needs --labels and --label-names/);
   assert.throws(() => configFromFlags({}, { networkOptions: '[1]' } as never), /--network-options must be a JSON object/);
+});
+
+test('a bad flag value is named by its flag, a bad file value by its field (the schema decides both)', () => {
+  const flags = { msd: 'x', network: 'proposed', loss: 'combo', epochs: 0, beta: 2, lr: -1, out: 'r' };
+  const base = { sampler: { patchSize: 0 } };
+  assert.throws(
+    () => checkTrainConfig(configFromFlags(base, flags), flags, 'my.json'),
+    (e: unknown) =>
+      (e as Error).message ===
+      [
+        'my.json: invalid training configuration:',
+        '  --beta: must be a number in [0, 1], got 2',
+        '  sampler.patchSize: must be a positive integer, or [positive integer, positive integer, positive integer], got 0',
+        '  --epochs: must be a positive integer, got 0',
+        '  --lr: must be a number > 0, got -1',
+      ].join('\n'),
+  );
 });

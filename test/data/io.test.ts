@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { data, ComboSegError } from '../../src/index.js';
 import { SHARED_DATA, skipWithoutData } from './shared-data.js';
 import { assertClose } from '../helpers.js';
@@ -171,4 +172,55 @@ test('label maps are rounded, never truncated', () => {
   assert.deepEqual(Array.from(data.toLabelArray(scaled, 'test')), [0, 1, 0, 2, 2]);
   assert.throws(() => data.toLabelArray(Float32Array.from([1, -1]), 'mask.nii'), /mask.nii: label map holds -1 at voxel 1/);
   assert.equal(data.toLabelArray(Float32Array.from([300]), 'x').constructor, Uint16Array);
+});
+
+test('concurrent reads print nothing and never touch the console (ITK runs in its own thread)', async () => {
+  // In a child process, so that everything it prints, from any thread, is seen.
+  const dir = mkdtempSync(join(tmpdir(), 'comboseg-quiet-'));
+  const vol = (ctor: Float32ArrayConstructor | Int16ArrayConstructor) => ({
+    data: new ctor(6 * 5 * 4).map((_, i) => i % 17), size: [6, 5, 4] as [number, number, number],
+    spacing: [1, 1, 2] as [number, number, number], origin: [0, 0, 0] as [number, number, number],
+    direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], pixelType: ctor === Float32Array ? 'float32' : 'int16',
+  });
+  await data.writeVolume(join(dir, 'a.nii.gz'), vol(Float32Array));
+  await data.writeVolume(join(dir, 'b.nrrd'), vol(Int16Array));
+  // ITK fails on this one: itk-wasm prints "Exception while running pipeline" and ITK's complaint.
+  const mha = 'ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementType = MET_FLOAT\nElementDataFile = LOCAL\n';
+  writeFileSync(join(dir, 'short.mha'), `${mha}xx`);
+  const io = new URL('../../src/data/io.ts', import.meta.url).href;
+  const script = `
+    const { readVolume } = await import(${JSON.stringify(io)});
+    const { log, error, warn } = console;
+    const same = () => console.log === log && console.error === error && console.warn === warn;
+    const seen = [same()];
+    const watch = setInterval(() => seen.push(same()), 1);
+    const files = ['a.nii.gz', 'b.nrrd', 'short.mha'].map((f) => ${JSON.stringify(dir)} + '/' + f);
+    const reads = Promise.allSettled(files.map((f) => readVolume(f)));
+    seen.push(same());
+    const [a, b, bad] = await reads;
+    clearInterval(watch);
+    await new Promise((r) => setTimeout(r, 300)); // anything printed late by another thread
+    seen.push(same());
+    process.stdout.write(JSON.stringify({
+      seen: [...new Set(seen)], ticks: seen.length, sizes: [a.value?.size, b.value?.size],
+      types: [a.value?.data.constructor.name, b.value?.data.constructor.name],
+      bad: bad.status === 'rejected' ? { code: bad.reason.code, path: bad.reason.path, message: bad.reason.message }
+        : null,
+    }));`;
+  const args = ['--import', 'tsx', '--input-type=module', '-e', script];
+  const child = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  assert.equal(child.stderr, '', 'nothing on stderr');
+  assert.equal(child.status, 0);
+  const out = JSON.parse(child.stdout) as {
+    seen: boolean[]; ticks: number; sizes: number[][]; types: string[];
+    bad: { code: string; path: string; message: string } | null;
+  };
+  assert.deepEqual(out.seen, [true], 'console.log/error/warn are the same functions before, during and after');
+  assert.ok(out.ticks >= 3);
+  assert.deepEqual(out.sizes, [[6, 5, 4], [6, 5, 4]], 'both reads succeed');
+  assert.deepEqual(out.types, ['Float32Array', 'Int16Array']);
+  assert.equal(out.bad?.code, 'bad-file');
+  assert.equal(out.bad?.path, join(dir, 'short.mha'));
+  const reason = /short\.mha: ITK raised an exception .*data not read completely/;
+  assert.match(out.bad?.message ?? '', reason, 'ITK\'s reason is in the error, not on the console');
 });

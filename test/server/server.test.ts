@@ -194,6 +194,13 @@ test('concurrent jobs: all finish, one at a time, each with the right result', a
   }
 });
 
+test('a model that is not there: 404, named as the client named it, not where it lies on the server', async () => {
+  const r = await call('/api/jobs/upload?model=data&filename=a.nii', { method: 'POST', body: Buffer.alloc(10) });
+  assert.equal(r.status, 404);
+  assert.match(r.body.error, /^'data': no model there/);
+  assert.equal(r.body.error.includes(f.root), false, 'no server path in the message');
+});
+
 test('the difference map codes agreement, false positives, false negatives and wrong organs', () => {
   assert.deepEqual([...differenceMap([0, 1, 1, 0, 2, 2], [0, 1, 0, 1, 1, 2])], [0, 1, 2, 3, 4, 1]);
 });

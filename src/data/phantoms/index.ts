@@ -23,7 +23,12 @@ export type PhantomKind = keyof typeof PHANTOM_KINDS;
 /** Case `index` of a synthetic set: its seed mixes the set's seed and the index, so cases differ. */
 export function phantomCase(kind: PhantomKind, seed: number, index: number, size?: Vec3): Phantom {
   const k = PHANTOM_KINDS[kind];
-  if (!k) throw new ComboSegError(`unknown phantom kind '${kind}'; kinds: ${Object.keys(PHANTOM_KINDS).join(', ')}`);
+  if (!k) {
+    throw new ComboSegError(
+      `unknown phantom kind '${kind}'; kinds: ${Object.keys(PHANTOM_KINDS).join(', ')}`,
+      { code: 'invalid-option', path: 'kind' },
+    );
+  }
   return k.make((seed * 7919 + index * 104729 + 1) >>> 0, size ?? k.defaultSize);
 }
 
@@ -38,10 +43,30 @@ export interface SynthOptions {
 
 /** Writes an MSD-layout data set: dataset.json, imagesTr/, labelsTr/ (NIfTI, gzip). */
 export async function writeSyntheticDataset(o: SynthOptions): Promise<string[]> {
-  if (!(o.kind in PHANTOM_KINDS)) throw new ComboSegError(`unknown phantom kind '${o.kind}'; kinds: ${Object.keys(PHANTOM_KINDS).join(', ')}`);
-  if (!Number.isInteger(o.cases) || o.cases < 1) throw new ComboSegError(`--cases must be a positive integer, got ${o.cases}`);
-  if (o.size && o.size.some((s) => !Number.isInteger(s) || s < 8)) throw new ComboSegError(`--size must be three integers ≥ 8, got ${o.size.join('x')}`);
-  if (existsSync(join(o.out, 'dataset.json'))) throw new ComboSegError(`${o.out} already holds a data set (dataset.json); choose another --out`);
+  if (!(o.kind in PHANTOM_KINDS)) {
+    throw new ComboSegError(
+      `unknown phantom kind '${o.kind}'; kinds: ${Object.keys(PHANTOM_KINDS).join(', ')}`,
+      { code: 'invalid-option', path: '--kind' },
+    );
+  }
+  if (!Number.isInteger(o.cases) || o.cases < 1) {
+    throw new ComboSegError(
+      `--cases must be a positive integer, got ${o.cases}`,
+      { code: 'invalid-option', path: '--cases' },
+    );
+  }
+  if (o.size && o.size.some((s) => !Number.isInteger(s) || s < 8)) {
+    throw new ComboSegError(
+      `--size must be three integers ≥ 8, got ${o.size.join('x')}`,
+      { code: 'invalid-option', path: '--size' },
+    );
+  }
+  if (existsSync(join(o.out, 'dataset.json'))) {
+    throw new ComboSegError(
+      `${o.out} already holds a data set (dataset.json); choose another --out`,
+      { code: 'conflict', path: o.out },
+    );
+  }
   mkdirSync(join(o.out, 'imagesTr'), { recursive: true });
   mkdirSync(join(o.out, 'labelsTr'), { recursive: true });
   const training: { image: string; label: string }[] = [];

@@ -1,0 +1,59 @@
+// Worker-thread side of ./itk.ts: runs itk-wasm's image readers and writers, one at a
+// time. itk-wasm prints to the console, with no option to stay quiet: each pipeline's
+// print hooks echo ITK's own messages ("MetaImage: data not read completely"), and a
+// failure adds "Exception while running pipeline", "stdout:", "stderr:"... This thread
+// does nothing else, so its console is replaced once, at start, and never swapped back
+// (the main thread's console is never touched): what a job prints is kept with that
+// job. A failure sends ITK's messages back with the error instead of printing them; a
+// success lets them through (warnings), without itk-wasm's own failure banner.
+import { parentPort } from 'node:worker_threads';
+import { format } from 'node:util';
+import { readImageNode, writeImageNode } from '@itk-wasm/image-io';
+import type { Image } from 'itk-wasm';
+
+export type ItkJob =
+  | { op: 'read'; path: string }
+  | { op: 'write'; path: string; image: Image; useCompression: boolean };
+export type ItkRequest = ItkJob & { id: number };
+
+/**
+ * `thrown` is what itk-wasm threw: a number (a C++ exception it cannot describe) or an
+ * error's message; `output` is what ITK printed meanwhile.
+ */
+export type ItkReply =
+  | { id: number; ok: true; image: Image | null }
+  | { id: number; ok: false; thrown: number | string; output: string[] };
+
+const ITK_NOISE = /^(Exception while running pipeline|stdout:|stderr:|exception:|Build module in Debug mode)/;
+const real = { log: console.log.bind(console), error: console.error.bind(console), warn: console.warn.bind(console) };
+let printed: { stream: 'log' | 'error' | 'warn'; text: string }[] = [];
+for (const stream of ['log', 'error', 'warn'] as const) {
+  console[stream] = (...a: unknown[]) => {
+    const text = format(...a);
+    if (!ITK_NOISE.test(text)) printed.push({ stream, text });
+  };
+}
+
+async function run(job: ItkJob): Promise<Image | null> {
+  if (job.op === 'read') return readImageNode(job.path);
+  await writeImageNode(job.image, job.path, { useCompression: job.useCompression });
+  return null;
+}
+
+const port = parentPort!;
+let queue = Promise.resolve();
+port.on('message', (m: ItkRequest) => {
+  queue = queue.then(async () => {
+    printed = [];
+    try {
+      // Image data comes out of the wasm heap into a SharedArrayBuffer: posting it shares, never copies.
+      const image = await run(m);
+      for (const p of printed) real[p.stream](p.text);
+      port.postMessage({ id: m.id, ok: true, image } satisfies ItkReply);
+    } catch (e) {
+      const thrown = typeof e === 'number' ? e : e instanceof Error ? e.message : String(e);
+      const output = printed.flatMap((p) => p.text.split('\n')).map((l) => l.trim()).filter(Boolean);
+      port.postMessage({ id: m.id, ok: false, thrown, output } satisfies ItkReply);
+    }
+  });
+});
