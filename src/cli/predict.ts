@@ -4,20 +4,62 @@ import { basename, join } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
 import { readVolume, writeVolume, imageExtension } from '../data/io.js';
 import { loadModel } from '../inference/model.js';
-import { predictVolume, type InferenceSettings } from '../inference/predict.js';
+import { predictVolume } from '../inference/predict.js';
+import { InferenceSettingsSchema, type InferenceSettings } from '../inference/settings.js';
+import { problemsOf } from '../util/options.js';
 import { Progress } from '../util/progress.js';
 
-const triple = (name: string) => (s: string): [number, number, number] => {
-  const v = s.split(/[x×,]/).map(Number);
-  const t = v.length === 1 ? [v[0], v[0], v[0]] : v;
-  if (t.length !== 3 || t.some((x) => !Number.isInteger(x) || x < 1)) {
-    throw new ComboSegError(
-      `${name} must be one positive integer or three (x,y,z), got '${s}'`,
-      { code: 'invalid-option', path: name },
-    );
+/** The inference setting each flag sets: the schema checks the value, the message names the flag. */
+const FLAG_SETTINGS = {
+  stride: '--stride',
+  aggregation: '--aggregation',
+  threshold: '--threshold',
+  swBatch: '--sw-batch',
+  mode: '--mode',
+  flipTta: '--tta',
+} as const;
+
+interface PredictFlags {
+  model: string;
+  input: string;
+  output: string;
+  stride?: string;
+  aggregation?: string;
+  threshold?: string;
+  swBatch?: string;
+  mode?: string;
+  tta?: boolean;
+  probabilities?: boolean;
+}
+
+const asNumber = (s: string): number | string => (s.trim() !== '' && Number.isFinite(Number(s)) ? Number(s) : s);
+
+/** Inference settings from `predict`'s flags, checked by the inference schema (the one declaration of them). */
+export function settingsFromFlags(o: Omit<PredictFlags, 'model' | 'input' | 'output'>): Partial<InferenceSettings> {
+  const given: Record<string, unknown> = {};
+  if (o.stride !== undefined) {
+    const parts = o.stride.split(/[x×,]/).map(asNumber);
+    given.stride = parts.length === 1 ? parts[0] : parts;
   }
-  return t as [number, number, number];
-};
+  if (o.aggregation !== undefined) given.aggregation = o.aggregation;
+  if (o.threshold !== undefined) given.threshold = asNumber(o.threshold);
+  if (o.swBatch !== undefined) given.swBatch = asNumber(o.swBatch);
+  if (o.mode !== undefined) given.mode = o.mode;
+  if (o.tta) given.flipTta = true;
+  const schema = InferenceSettingsSchema.partial();
+  const problems = problemsOf(schema, given);
+  if (problems.length) {
+    const lines = problems.map((p) => {
+      const key = p.path.split('.')[0] as keyof typeof FLAG_SETTINGS;
+      return `${FLAG_SETTINGS[key]} ${p.problem}`;
+    });
+    const flag = FLAG_SETTINGS[problems[0].path.split('.')[0] as keyof typeof FLAG_SETTINGS];
+    throw new ComboSegError(lines.join('; '), { code: 'invalid-option', path: flag });
+  }
+  // Only what was given: the model's own settings fill the rest.
+  const parsed = schema.parse(given);
+  return Object.fromEntries(Object.entries(parsed).filter(([k]) => k in given));
+}
 
 /** `comboseg predict --model RUN/best -i IN -o OUT`: IN/OUT files or folders. */
 export function predictCommand(): Command {
@@ -26,38 +68,19 @@ export function predictCommand(): Command {
     .requiredOption('--model <path>', 'RUN_DIR/best, RUN_DIR/last, a run folder, or a .safetensors file')
     .requiredOption('-i, --input <path>', 'a scan, or a folder of scans')
     .requiredOption('-o, --output <path>', 'output file (for one scan) or folder')
-    .option('--stride <s>', 'sliding-window step: one number or x,y,z (default: from the model)', triple('--stride'))
+    .option('--stride <s>', 'sliding-window step: one number or x,y,z (default: from the model)')
     .option('--aggregation <rule>', 'max (the paper) | mean | gaussian')
-    .option('--threshold <t>', 'probability threshold', Number)
-    .option('--sw-batch <n>', 'windows per forward pass', Number)
+    .option('--threshold <t>', 'probability threshold')
+    .option('--sw-batch <n>', 'windows per forward pass')
     .option('--mode <m>', 'auto | window | whole')
     .option('--tta', 'flip test-time augmentation')
     .option('--probabilities', 'also write one probability map per organ (NAME_prob_ORGAN.nii.gz)')
-    .action(async (o: { model: string; input: string; output: string; stride?: [number, number, number]; aggregation?: string; threshold?: number; swBatch?: number; mode?: string; tta?: boolean; probabilities?: boolean }) => {
-      if (o.aggregation && !['max', 'mean', 'gaussian'].includes(o.aggregation)) {
-        throw new ComboSegError(
-          `--aggregation must be max, mean or gaussian, got '${o.aggregation}'`,
-          { code: 'invalid-option', path: '--aggregation' },
-        );
-      }
-      if (o.mode && !['auto', 'window', 'whole'].includes(o.mode)) {
-        throw new ComboSegError(
-          `--mode must be auto, window or whole, got '${o.mode}'`,
-          { code: 'invalid-option', path: '--mode' },
-        );
-      }
-      if (o.threshold !== undefined && !(o.threshold > 0 && o.threshold < 1)) {
-        throw new ComboSegError('--threshold must be in (0, 1)', { code: 'invalid-option', path: '--threshold' });
-      }
+    .action(async (o: PredictFlags) => {
+      const settings = settingsFromFlags(o);
       if (!existsSync(o.input)) {
         throw new ComboSegError(`${o.input}: no such file or folder`, { code: 'not-found', path: o.input });
       }
       const model = loadModel(o.model);
-      const settings: Partial<InferenceSettings> = {
-        ...(o.stride && { stride: o.stride }), ...(o.aggregation && { aggregation: o.aggregation as InferenceSettings['aggregation'] }),
-        ...(o.threshold !== undefined && { threshold: o.threshold }), ...(o.swBatch && { swBatch: o.swBatch }),
-        ...(o.mode && { mode: o.mode as InferenceSettings['mode'] }), ...(o.tta && { flipTta: true }),
-      };
       const folder = statSync(o.input).isDirectory();
       const inputs = folder ? readdirSync(o.input).filter((f) => imageExtension(f) && !f.startsWith('.')).sort().map((f) => join(o.input, f)) : [o.input];
       if (!inputs.length) throw new ComboSegError(`${o.input}: no scans`, { code: 'not-found', path: o.input });

@@ -1,0 +1,33 @@
+// `comboseg predict` flags are checked by the inference schema; messages name the flag.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { settingsFromFlags } from '../../src/cli/predict.js';
+import { ComboSegError } from '../../src/index.js';
+
+test('predict flags: values the schema accepts, only what was given', () => {
+  assert.deepEqual(settingsFromFlags({}), {});
+  assert.deepEqual(settingsFromFlags({ stride: '10' }), { stride: [10, 10, 10] });
+  assert.deepEqual(settingsFromFlags({ stride: '10x12x14', swBatch: '4' }), { stride: [10, 12, 14], swBatch: 4 });
+  assert.deepEqual(settingsFromFlags({ tta: true, mode: 'whole', threshold: '0.3' }), {
+    flipTta: true,
+    mode: 'whole',
+    threshold: 0.3,
+  });
+});
+
+test('predict flags: a bad value names its flag (--sw-batch -5, abc; --stride 20,20; --threshold 1.5)', () => {
+  const fails = (flags: Parameters<typeof settingsFromFlags>[0], message: string): void => {
+    assert.throws(
+      () => settingsFromFlags(flags),
+      (e: unknown) => e instanceof ComboSegError && e.code === 'invalid-option' && e.message === message,
+    );
+  };
+  fails({ swBatch: '-5' }, '--sw-batch must be a positive integer, got -5');
+  fails({ swBatch: 'abc' }, '--sw-batch must be a positive integer, got "abc"');
+  fails({ threshold: '1.5' }, '--threshold must be a number in (0, 1), got 1.5');
+  fails({ mode: 'fast' }, "--mode must be one of 'auto', 'window', 'whole', got \"fast\"");
+  fails(
+    { stride: '20,20' },
+    '--stride must be a positive integer, or [positive integer, positive integer, positive integer], got [20,20]',
+  );
+});
