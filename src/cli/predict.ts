@@ -4,6 +4,7 @@ import { basename, join } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
 import { readVolume, writeVolume, imageExtension } from '../data/io.js';
 import { loadModel } from '../inference/model.js';
+import { resolveModelPath } from '../training/run-dir.js';
 import { predictVolume } from '../inference/predict.js';
 import { InferenceSettingsSchema, type InferenceSettings } from '../inference/settings.js';
 import { problemsOf } from '../util/options.js';
@@ -80,7 +81,7 @@ export function predictCommand(): Command {
       if (!existsSync(o.input)) {
         throw new ComboSegError(`${o.input}: no such file or folder`, { code: 'not-found', path: o.input });
       }
-      const model = loadModel(o.model);
+      const model = loadModel(resolveModelPath(o.model));
       const folder = statSync(o.input).isDirectory();
       const inputs = folder ? readdirSync(o.input).filter((f) => imageExtension(f) && !f.startsWith('.')).sort().map((f) => join(o.input, f)) : [o.input];
       if (!inputs.length) throw new ComboSegError(`${o.input}: no scans`, { code: 'not-found', path: o.input });

@@ -8,7 +8,8 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ComboSegError } from '../engine/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { train, type EpochRecord, type TrainEvents } from '../training/trainer.js';
+import { train, type TrainEvents } from '../training/trainer.js';
+import { RunDir, type EpochRecord } from '../training/run-dir.js';
 import { parseConfig } from '../training/config.js';
 import { loadModel } from '../inference/model.js';
 import { predictVolume } from '../inference/predict.js';
@@ -68,9 +69,14 @@ export interface CellResult extends CellSpec {
 export function parseExperiment(value: unknown, source = 'experiment config'): ExperimentConfig {
   const r = ExperimentConfigSchema.safeParse(value);
   if (!r.success) {
-    throw new ComboSegError(`${source}: invalid experiment configuration:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n')}`);
+    throw new ComboSegError(
+      `${source}: invalid experiment configuration:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n')}`,
+      { code: 'invalid-config', path: source },
+    );
   }
-  if (!r.data.losses.length && !r.data.sweep) throw new ComboSegError(`${source}: give "losses", a "sweep", or both`);
+  if (!r.data.losses.length && !r.data.sweep) {
+    throw new ComboSegError(`${source}: give "losses", a "sweep", or both`, { code: 'invalid-config', path: source });
+  }
   return r.data;
 }
 
@@ -93,7 +99,12 @@ export function cells(cfg: ExperimentConfig): CellSpec[] {
     out.push({ id: slug(`${network.label}__${l.label}__seed${seed}`), network, loss: l, seed });
   }
   const ids = new Set(out.map((c) => c.id));
-  if (ids.size !== out.length) throw new ComboSegError('experiment: two cells have the same name; give the entries distinct "label"s');
+  if (ids.size !== out.length) {
+    throw new ComboSegError(
+      'experiment: two cells have the same name; give the entries distinct "label"s',
+      { code: 'invalid-config', path: 'label' },
+    );
+  }
   return out;
 }
 
@@ -158,7 +169,7 @@ async function runFold(cfg: ExperimentConfig, cell: CellSpec, dir: string, fold:
     seed: cell.seed,
     out: runDir,
   }, `cell ${cell.id}${fold ? ` fold ${fold.fold}` : ''}`);
-  const resume = existsSync(join(runDir, 'last.safetensors'));
+  const resume = new RunDir(runDir).hasLast();
   if (!resume) rmSync(runDir, { recursive: true, force: true });
   onState(resume ? 'resumed' : 'started');
   const run = await train(trainConfig, { resume, events: trainEvents });
@@ -195,14 +206,30 @@ export function resultsCsv(results: CellResult[]): string {
 /** Segments a run's test cases with its best model and evaluates them. */
 async function evaluateTestCases(data: DataSpec, runDir: string): Promise<{ summary: Summary; cases: CaseMetrics[] }> {
   const ds: Dataset = openDataset(data);
-  const split = JSON.parse(readFileSync(join(runDir, 'split.json'), 'utf8')) as { test: string[] };
-  if (!split.test.length) throw new ComboSegError(`${runDir}: the split has no test cases; set split.test (or folds) in the experiment configuration`);
+  const run = new RunDir(runDir);
+  const split = run.readSplit();
+  if (!split.test.length) {
+    throw new ComboSegError(
+      `${runDir}: the split has no test cases; set split.test (or folds) in the experiment configuration`,
+      { code: 'invalid-config', path: 'split.test' },
+    );
+  }
   const find = (id: string) => ds.training.find((t) => t.id === id) ?? ds.test.find((t) => t.id === id);
-  for (const id of split.test) if (!find(id)) throw new ComboSegError(`test case '${id}' of ${runDir}/split.json is no longer in the data set`);
+  for (const id of split.test) {
+    if (!find(id)) {
+      const why = `test case '${id}' of ${run.splitPath} is no longer in the data set`;
+      throw new ComboSegError(why, { code: 'not-found', path: run.splitPath });
+    }
+  }
   // A data set's own test cases (e.g. MSD imagesTs) usually have no labels: they cannot be scored.
   const labelled = split.test.map(find).filter((c): c is DatasetCase => Boolean(c?.label));
-  if (!labelled.length) throw new ComboSegError(`${runDir}: none of the ${split.test.length} test case(s) has a label to evaluate against`);
-  const model = loadModel(join(runDir, 'best'));
+  if (!labelled.length) {
+    throw new ComboSegError(
+      `${runDir}: none of the ${split.test.length} test case(s) has a label to evaluate against`,
+      { code: 'invalid-input', path: runDir },
+    );
+  }
+  const model = loadModel(run.bestPath);
   const acc = new MetricsAccumulator();
   try {
     for (const c of labelled) {

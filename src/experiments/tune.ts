@@ -11,6 +11,7 @@ import { ComboSegError } from '../engine/errors.js';
 import { Rng } from '../util/random.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { train, type TrainEvents } from '../training/trainer.js';
+import { RunDir } from '../training/run-dir.js';
 import { parseConfig } from '../training/config.js';
 import { suggest } from './bayes.js';
 
@@ -33,9 +34,21 @@ export interface Trial { method: 'grid' | 'bayes'; options: Record<string, numbe
 
 export function parseTune(value: unknown, source = 'tune config'): TuneConfig {
   const r = TuneConfigSchema.safeParse(value);
-  if (!r.success) throw new ComboSegError(`${source}: invalid tune configuration:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n')}`);
-  if (r.data.grid) for (const k of Object.keys(r.data.grid)) if (!(k in r.data.space)) throw new ComboSegError(`${source}: grid option '${k}' is not in "space"`);
-  if (!r.data.grid && !r.data.bayes) throw new ComboSegError(`${source}: give "grid", "bayes", or both`);
+  if (!r.success) {
+    throw new ComboSegError(
+      `${source}: invalid tune configuration:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n')}`,
+      { code: 'invalid-config', path: source },
+    );
+  }
+  for (const k of Object.keys(r.data.grid ?? {})) {
+    if (!(k in r.data.space)) {
+      const why = `${source}: grid option '${k}' is not in "space"`;
+      throw new ComboSegError(why, { code: 'invalid-config', path: `grid.${k}` });
+    }
+  }
+  if (!r.data.grid && !r.data.bayes) {
+    throw new ComboSegError(`${source}: give "grid", "bayes", or both`, { code: 'invalid-config', path: source });
+  }
   return r.data;
 }
 
@@ -48,7 +61,9 @@ function gridPoints(grid: Record<string, number[]>): Record<string, number>[] {
 /** Cross-validated score of one point: mean over folds of each run's best validation Dice. */
 async function score(cfg: TuneConfig, out: string, options: Record<string, number>, events?: TrainEvents): Promise<number[]> {
   const base = cfg.base as { loss?: { name: string; options?: Record<string, unknown> } };
-  if (!base.loss?.name) throw new ComboSegError('tune: base.loss.name is required');
+  if (!base.loss?.name) {
+    throw new ComboSegError('tune: base.loss.name is required', { code: 'invalid-config', path: 'base.loss.name' });
+  }
   const scores: number[] = [];
   for (let fold = 0; fold < cfg.folds; fold++) {
     const dir = join(out, 'runs', key(options), `fold-${fold}`);
@@ -58,7 +73,7 @@ async function score(cfg: TuneConfig, out: string, options: Record<string, numbe
       continue;
     }
     const runDir = join(dir, 'run');
-    const resume = existsSync(join(runDir, 'last.safetensors'));
+    const resume = new RunDir(runDir).hasLast();
     if (!resume) rmSync(runDir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const trainConfig = parseConfig({

@@ -2,7 +2,7 @@
 // and, as metadata, everything inference needs to reproduce training's view of
 // the data (network, options, organs, normalisation statistics, patch size).
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { z } from 'zod';
 import { ComboSegError } from '../engine/errors.js';
 import { loadSafetensors, saveSafetensors, type JsonValue } from '../engine/safetensors.js';
 import { dispose } from '../engine/scope.js';
@@ -11,33 +11,73 @@ import { create } from '../networks/registry.js';
 import type { Network } from '../networks/network.js';
 import type { LabelSet } from '../data/labels.js';
 import type { Normalisation } from '../data/normalise.js';
-import type { InferenceSettings } from './predict.js';
+import { problemText, problemsOf } from '../util/options.js';
+import { JsonSchema, toJson } from '../util/json.js';
+import { InferenceSettingsSchema } from './settings.js';
 
-export interface ModelMeta {
-  network: string;
-  options: Record<string, JsonValue>;
-  labels: LabelSet;
-  normalisation: Normalisation;
-  perPatchMinMax: boolean;
-  /** Training patch size (x, y, z): the sliding window. */
-  patchSize: [number, number, number];
-  inference: InferenceSettings;
-  epoch: number;
-  /** Mean validation Dice over organs at that epoch, if validated. */
-  validationDice: number | null;
+const LabelSetSchema = z
+  .object({ values: z.array(z.number().int().min(1)).min(1), names: z.array(z.string()) })
+  .strict()
+  .refine((l) => l.names.length === l.values.length, 'needs one name per label value') satisfies z.ZodType<LabelSet>;
+
+const NormalisationSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('minmax'), min: z.number(), max: z.number() }).strict(),
+  z.object({ kind: z.literal('zscore'), mean: z.number(), std: z.number() }).strict(),
+  z.object({ kind: z.literal('window'), low: z.number(), high: z.number() }).strict(),
+]) satisfies z.ZodType<Normalisation>;
+
+/** What a checkpoint's "model" metadata holds; read back through this schema, never cast. */
+export const ModelMetaSchema = z
+  .object({
+    network: z.string(),
+    options: z.record(JsonSchema),
+    labels: LabelSetSchema,
+    normalisation: NormalisationSchema,
+    perPatchMinMax: z.boolean(),
+    /** Training patch size (x, y, z): the sliding window. */
+    patchSize: z.tuple([z.number().int().min(1), z.number().int().min(1), z.number().int().min(1)]),
+    inference: InferenceSettingsSchema,
+    epoch: z.number().int().min(0),
+    /** Mean validation Dice over organs at that epoch, if validated. */
+    validationDice: z.number().nullable(),
+  })
+  .strict();
+export type ModelMeta = z.output<typeof ModelMetaSchema>;
+
+/** The model metadata of a checkpoint, checked; `file` names it in errors. */
+export function parseModelMeta(value: JsonValue | undefined, file: string): ModelMeta {
+  if (value === undefined) throw new ComboSegError(`${file}: not a comboseg model (no "model" metadata)`, { code: 'bad-file', path: file });
+  const problems = problemsOf(ModelMetaSchema, value, 'field');
+  if (problems.length) {
+    const what = problems.map((p) => problemText({ ...p, path: `model.${p.path}` }, 'field')).join('; ');
+    throw new ComboSegError(`${file}: damaged model metadata: ${what}`, { code: 'bad-file', path: file });
+  }
+  return ModelMetaSchema.parse(value);
 }
 
-/** Resolves a model file, RUN_DIR/best (→ best.safetensors) or a run folder (→ its best model). */
-export function resolveModelPath(p: string): string {
+/**
+ * A model file: `p` itself, or `p.safetensors` (so RUN_DIR/best names best.safetensors). Run folders
+ * are resolved by the run directory's owner (`resolveModelPath` in training/run-dir.ts), not here.
+ */
+export function modelFile(p: string): string {
   if (existsSync(p) && statSync(p).isFile()) return p;
   if (existsSync(`${p}.safetensors`)) return `${p}.safetensors`;
-  if (existsSync(join(p, 'best.safetensors'))) return join(p, 'best.safetensors');
-  throw new ComboSegError(`${p}: no model there (expected a .safetensors file, RUN_DIR/best or RUN_DIR/last)`);
+  throw new ComboSegError(`${p}: no model there (expected a .safetensors file, RUN_DIR/best or RUN_DIR/last)`, {
+    code: 'not-found',
+    path: p,
+  });
 }
 
-export function saveModel(path: string, net: Network, meta: ModelMeta, extra: { tensors?: Record<string, Tensor>; metadata?: Record<string, JsonValue> } = {}): void {
-  const tensors = { ...Object.fromEntries(Object.entries(net.stateDict()).map(([k, t]) => [`model.${k}`, t])), ...(extra.tensors ?? {}) };
-  saveSafetensors(path, tensors, { ...(extra.metadata ?? {}), model: meta as unknown as JsonValue });
+/** Tensors and metadata saved beside a model (e.g. the optimiser state of `last`). */
+export interface ModelExtras {
+  tensors?: Record<string, Tensor>;
+  metadata?: Record<string, JsonValue>;
+}
+
+export function saveModel(path: string, net: Network, meta: ModelMeta, extra: ModelExtras = {}): void {
+  const weights = Object.entries(net.stateDict()).map(([k, t]) => [`model.${k}`, t] as const);
+  const tensors = { ...Object.fromEntries(weights), ...(extra.tensors ?? {}) };
+  saveSafetensors(path, tensors, { ...(extra.metadata ?? {}), model: toJson(ModelMetaSchema.parse(meta)) });
 }
 
 export interface LoadedModel {
@@ -49,17 +89,19 @@ export interface LoadedModel {
 }
 
 export function loadModel(path: string): LoadedModel {
-  const file = resolveModelPath(path);
+  const file = modelFile(path);
   const st = loadSafetensors(file);
-  const meta = st.metadata.model as unknown as ModelMeta | undefined;
-  if (!meta || typeof meta.network !== 'string') {
+  let meta: ModelMeta;
+  try {
+    meta = parseModelMeta(st.metadata.model, file);
+  } catch (e) {
     dispose(st.tensors);
-    throw new ComboSegError(`${file}: not a comboseg model (no "model" metadata)`);
+    throw e;
   }
   const weights: Record<string, Tensor> = {}, extra: Record<string, Tensor> = {};
   for (const [k, t] of Object.entries(st.tensors)) (k.startsWith('model.') ? (weights[k.slice(6)] = t) : (extra[k] = t));
   try {
-    const network = create(meta.network, meta.options as Record<string, unknown>);
+    const network = create(meta.network, meta.options);
     network.loadStateDict(weights);
     network.eval();
     return { network, meta, extra, metadata: st.metadata };

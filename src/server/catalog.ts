@@ -1,11 +1,12 @@
-// What the served folder holds: training runs (config.json + split.json +
-// metrics.jsonl, written by `comboseg train` or an experiment's cells) and
+// What the served folder holds: training runs (run directories, read through
+// `RunDir`, written by `comboseg train` or an experiment's cells) and
 // experiments (experiment.json, cells/*/result.json, results.json).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readEpochRecords, type EpochRecord } from '../training/trainer.js';
+import { RunDir, RUN_FILES, type EpochRecord } from '../training/run-dir.js';
 import { cells as gridCells, parseExperiment, type CellResult, type FoldResult } from '../experiments/grid.js';
-import { openDataset, type DatasetCase, type DataSpec } from '../data/datasets.js';
+import { openDataset, type DatasetCase } from '../data/datasets.js';
+import { ComboSegError } from '../engine/errors.js';
 import { HttpError } from './http.js';
 import { relativeTo } from './paths.js';
 
@@ -33,21 +34,22 @@ const readJson = <T>(path: string): T => {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as T;
   } catch (e) {
-    throw new HttpError(500, `${path}: unreadable JSON (${(e as Error).message})`);
+    throw new HttpError(500, `${path}: unreadable JSON (${(e as Error).message})`, { cause: e });
   }
 };
 
-const isRun = (dir: string) => existsSync(join(dir, 'config.json')) && existsSync(join(dir, 'split.json'));
 const isExperiment = (dir: string) => existsSync(join(dir, 'experiment.json')) && existsSync(join(dir, 'cells'));
 
-export function runSummary(root: string, dir: string, records = readEpochRecords(dir)): RunSummary {
-  const cfg = readJson<{ network: { name: string }; loss: { name: string; options?: Record<string, unknown> }; epochs: number }>(join(dir, 'config.json'));
+export function runSummary(root: string, dir: string, given?: EpochRecord[]): RunSummary {
+  const run = new RunDir(dir);
+  const records = given ?? run.readEpochRecords();
+  const cfg = run.readConfig();
   const dice = records.map((r) => r.meanDice).filter((d): d is number => d !== null);
   const opts = Object.entries(cfg.loss.options ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
   return {
     path: relativeTo(root, dir), network: cfg.network.name, loss: opts ? `${cfg.loss.name}(${opts})` : cfg.loss.name,
     epochs: records.length, epochsPlanned: cfg.epochs, bestDice: dice.length ? Math.max(...dice) : null,
-    hasModel: existsSync(join(dir, 'best.safetensors')), updated: statSync(existsSync(join(dir, 'metrics.jsonl')) ? join(dir, 'metrics.jsonl') : join(dir, 'config.json')).mtime.toISOString(),
+    hasModel: run.hasBest(), updated: run.modified().toISOString(),
   };
 }
 
@@ -58,7 +60,7 @@ export function scan(root: string): { runs: RunSummary[]; experiments: Experimen
   let seen = 0;
   while (queue.length && seen++ < MAX_DIRS) {
     const [dir, depth] = queue.shift()!;
-    if (isRun(dir)) {
+    if (new RunDir(dir).isRun()) {
       try { runs.push(runSummary(root, dir)); } catch { /* a run being created */ }
       continue;
     }
@@ -80,6 +82,16 @@ export function scan(root: string): { runs: RunSummary[]; experiments: Experimen
   return { runs, experiments };
 }
 
+/** The run directory at `dir`, or 404 when no run was started there. */
+function openRun(root: string, dir: string): RunDir {
+  const run = new RunDir(dir);
+  if (!run.isRun()) {
+    const files = `${RUN_FILES.config} and ${RUN_FILES.split}`;
+    throw new HttpError(404, `'${relativeTo(root, dir)}' is not a training run (no ${files})`);
+  }
+  return run;
+}
+
 export interface RunDetail extends RunSummary {
   records: EpochRecord[];
   split: { train: string[]; validation: string[]; test: string[] };
@@ -88,24 +100,23 @@ export interface RunDetail extends RunSummary {
 }
 
 export function runDetail(root: string, dir: string): RunDetail {
-  if (!isRun(dir)) throw new HttpError(404, `'${relativeTo(root, dir)}' is not a training run (no config.json and split.json)`);
-  const cfg = readJson<{ data: DataSpec }>(join(dir, 'config.json'));
+  const run = openRun(root, dir);
+  const cfg = run.readConfig();
   let labels: Record<string, string> = {};
   try {
     const ds = openDataset(cfg.data);
     labels = Object.fromEntries(ds.labels.values.map((v, k) => [String(v), ds.labels.names[k]]));
   } catch { /* data moved: curves still show */ }
-  const records = readEpochRecords(dir);
-  return { ...runSummary(root, dir, records), records, split: readJson(join(dir, 'split.json')), labels, hasReport: existsSync(join(dir, 'report.html')) };
+  const records = run.readEpochRecords();
+  const split = run.readSplit();
+  return { ...runSummary(root, dir, records), records, split, labels, hasReport: existsSync(join(dir, 'report.html')) };
 }
 
 /** The case `id` of a run's data set, with its image and label paths (read by the server, never sent). */
 export function runCase(root: string, dir: string, id: string): DatasetCase {
-  if (!isRun(dir)) throw new HttpError(404, `'${relativeTo(root, dir)}' is not a training run (no config.json and split.json)`);
-  const cfg = readJson<{ data: DataSpec }>(join(dir, 'config.json'));
-  const ds = openDataset(cfg.data);
+  const ds = openDataset(openRun(root, dir).readConfig().data);
   const c = ds.training.find((t) => t.id === id) ?? ds.test.find((t) => t.id === id);
-  if (!c) throw new HttpError(404, `case '${id}' is not in the data set of this run`);
+  if (!c) throw new ComboSegError(`case '${id}' is not in the data set of this run`, { code: 'not-found', path: id });
   return c;
 }
 

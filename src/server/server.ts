@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ComboSegError } from '../engine/errors.js';
-import { resolveModelPath } from '../inference/model.js';
+import { resolveModelPath } from '../training/run-dir.js';
 import { trainingCurvesSpec, vegaLiteSvg } from '../experiments/plots.js';
 import { experimentDetail, runCase, runDetail, scan } from './catalog.js';
-import { readEpochRecords } from '../training/trainer.js';
-import { HttpError, readBody, saveBody, sendError, sendFile, sendJson } from './http.js';
+import { readEpochRecords, RunDir } from '../training/run-dir.js';
+import { HttpError, readBody, saveBody, sendError, sendFile, sendJson, statusOf } from './http.js';
 import { JobQueue } from './jobs.js';
 import { relativeTo, resolveInside } from './paths.js';
 import { checkUpload, checkUploadName } from './upload.js';
@@ -54,11 +54,18 @@ function readHead(path: string, n: number): Buffer {
 }
 
 export async function serve(o: ServeOptions): Promise<RunningServer> {
-  if (!existsSync(o.root) || !statSync(o.root).isDirectory()) throw new ComboSegError(`${o.root}: no such folder to serve`);
+  if (!existsSync(o.root) || !statSync(o.root).isDirectory()) {
+    throw new ComboSegError(`${o.root}: no such folder to serve`, { code: 'not-found', path: o.root });
+  }
   const root = realpathSync(o.root);
   const host = o.host ?? '127.0.0.1';
   const webDir = o.webDir ?? DEFAULT_WEB_DIR;
-  if (!existsSync(join(webDir, 'index.html'))) throw new ComboSegError(`${webDir}/index.html is missing: build the page with 'npm run build:web' (npm run setup does it)`);
+  if (!existsSync(join(webDir, 'index.html'))) {
+    throw new ComboSegError(
+      `${webDir}/index.html is missing: build the page with 'npm run build:web' (npm run setup does it)`,
+      { code: 'not-found', path: join(webDir, 'index.html') },
+    );
+  }
   const maxUpload = o.maxUploadBytes ?? 512 * 2 ** 20;
   const jobs = new JobQueue(mkdtempSync(join(tmpdir(), 'comboseg-jobs-')), { concurrency: o.concurrency ?? 1, maxQueued: o.maxQueued ?? 16, keepFinished: 64 });
   const uploads = mkdtempSync(join(tmpdir(), 'comboseg-uploads-'));
@@ -76,7 +83,10 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
     try {
       return resolveModelPath(dir);
     } catch (e) {
-      throw new HttpError(404, `'${rel}': ${(e as Error).message.split(': ').slice(1).join(': ')}`);
+      if (!(e instanceof ComboSegError)) throw e;
+      // No model there (404), named as the client named it, not by where it lies on this machine.
+      const message = e.message.split(e.path ?? dir).join(`'${rel}'`);
+      throw e.rewrap(message, { code: 'not-found', path: rel });
     }
   };
 
@@ -158,7 +168,7 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
   function liveRecords(res: ServerResponse, dir: string): void {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     streams.add(res);
-    const file = join(dir, 'metrics.jsonl');
+    const file = new RunDir(dir).metricsPath;
     let last = '';
     let timer: NodeJS.Timeout | undefined;
     const stop = () => { clearInterval(timer); streams.delete(res); };
@@ -183,16 +193,20 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
   const server = createServer((req, res) => {
     route(req, res).catch((e: unknown) => {
       if (res.headersSent) return void res.destroy();
-      if (e instanceof HttpError) return sendError(res, e.status, e.message);
-      if (e instanceof SyntaxError) return sendError(res, 400, `bad JSON in the request: ${e.message}`);
-      if (e instanceof URIError) return sendError(res, 400, 'bad percent-encoding in the URL');
-      if (e instanceof ComboSegError) return sendError(res, 400, e.message);
-      sendError(res, 500, `internal error: ${e instanceof Error ? e.message : String(e)}`);
+      const status = statusOf(e); // by the error's class and code, never its message
+      if (e instanceof SyntaxError) return sendError(res, status, `bad JSON in the request: ${e.message}`);
+      if (e instanceof URIError) return sendError(res, status, 'bad percent-encoding in the URL');
+      if (status < 500) return sendError(res, status, (e as Error).message);
+      sendError(res, status, `internal error: ${e instanceof Error ? e.message : String(e)}`);
     });
   });
   server.requestTimeout = 30 * 60_000; // large uploads on slow links, but not forever
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' ? new ComboSegError(`port ${o.port} is in use; choose another with --port`) : e));
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EADDRINUSE') return reject(e);
+      const why = `port ${o.port} is in use; choose another with --port`;
+      reject(new ComboSegError(why, { code: 'conflict', path: '--port', cause: e }));
+    });
     server.listen(o.port ?? 8765, host, () => resolve());
   });
   const addr = server.address();

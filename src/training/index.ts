@@ -1,3 +1,22 @@
-export { Sgd, Adam, Adadelta, type Optimizer } from './optimizers.js';
+export {
+  Sgd,
+  Adam,
+  Adadelta,
+  createOptimizer,
+  OPTIMIZERS,
+  OptimizerConfigSchema,
+  SgdOptionsSchema,
+  AdamOptionsSchema,
+  AdadeltaOptionsSchema,
+  type Optimizer,
+  type OptimizerConfig,
+  type SgdOptions,
+  type AdamOptions,
+  type AdadeltaOptions,
+} from './optimizers.js';
 export { parseConfig, TrainConfigSchema, type TrainConfig } from './config.js';
-export { train, readRunConfig, type EpochRecord, type TrainEvents, type TrainResult, type StopSignal } from './trainer.js';
+export { train, Trainer, type TrainEvents, type TrainOptions, type TrainResult, type StopSignal } from './trainer.js';
+export {
+  RunDir, RUN_FILES, readEpochRecords, readRunConfig, currentRunInfo, resolveModelPath,
+  type EpochRecord, type RunInfo, type RunSplit, type TrainingState,
+} from './run-dir.js';

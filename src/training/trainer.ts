@@ -1,22 +1,23 @@
-// The training loop: sampled patches → network → loss → backward → optimiser,
-// then validation on whole volumes with the model's own inference; keeps the
-// epoch with the best validation Dice (the paper's rule) and the last one.
+// The training loop in named stages (nnU-Net's trainer hooks, PyTorch Lightning's):
 //
-// Run directory: config.json (resolved), split.json, metrics.jsonl (one line per
-// epoch), best.safetensors and last.safetensors (weights, batch-norm statistics
-// and metadata; `last` also holds the optimiser state and the position to resume
-// from). Every write is atomic. Resuming continues exactly: the sampler is a pure
-// function of (seed, epoch, index) and the initialisation is seeded.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { execFileSync } from 'node:child_process';
+//   setup       open the data set, split it, load the training volumes, normalise, build the
+//               network, loss, optimiser and sampler; start the run directory or resume from it
+//   trainEpoch  sampled patches → `step` (forward, loss, backward, optimiser) until the epoch's
+//               patches are used or a stop is asked for (then the state is saved first)
+//   validate    whole-volume inference with the model's own settings, metrics per organ
+//   checkpoint  the epoch's record; best.safetensors when validation Dice improves (the paper's
+//               rule), last.safetensors always, then metrics.jsonl
+//
+// The run directory and its files belong to `RunDir` (run-dir.ts). Resuming continues exactly: the
+// sampler is a pure function of (seed, epoch, index) and the initialisation is seeded.
+import { resolve } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
 import { tidy, dispose } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
-import type { JsonValue } from '../engine/safetensors.js';
 import { create as createNetwork } from '../networks/registry.js';
 import type { Network } from '../networks/network.js';
 import { create as createLoss } from '../losses/registry.js';
+import type { Loss } from '../losses/loss.js';
 import { openDataset, split as splitCases, kFold, loadCase, type Dataset, type DatasetCase } from '../data/datasets.js';
 import { computeNormalisation, normalise, type Normalisation } from '../data/normalise.js';
 import { PaperSampler, RatioSampler, WholeVolumeSampler, type Sampler, type SampleCase } from '../data/sampler.js';
@@ -25,35 +26,14 @@ import type { Volume } from '../data/volume.js';
 import { evaluateCase, MetricsAccumulator } from '../metrics/evaluate.js';
 import type { MetricName } from '../metrics/overlap.js';
 import { predictVolume } from '../inference/predict.js';
-import { loadModel, saveModel, type ModelMeta } from '../inference/model.js';
-import { writeFileAtomic } from '../util/fs.js';
-import { Adadelta, Adam, Sgd, type Optimizer } from './optimizers.js';
+import { loadModel, saveModel, type LoadedModel, type ModelMeta } from '../inference/model.js';
+import { createOptimizer, type Optimizer } from './optimizers.js';
 import { parseConfig, type TrainConfig } from './config.js';
+import { toJson } from '../util/json.js';
+import { RunDir, RUN_FILES, type EpochRecord, type RunSplit, type TrainingState } from './run-dir.js';
 
-export interface EpochRecord {
-  epoch: number;
-  trainLoss: number;
-  patches: number;
-  seconds: number;
-  /** Validation metrics per organ name (means over validation cases; distances over the cases where defined). */
-  validation: Record<string, Partial<Record<MetricName, number | null>>> | null;
-  /** Mean validation Dice over organs: the number that picks the best epoch. */
-  meanDice: number | null;
-  best: boolean;
-}
-
-/** A run's epoch records (metrics.jsonl, written whole and atomically each epoch); none before the first epoch. */
-export function readEpochRecords(runDir: string): EpochRecord[] {
-  const path = join(runDir, 'metrics.jsonl');
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line, i) => {
-    try {
-      return JSON.parse(line) as EpochRecord;
-    } catch {
-      throw new ComboSegError(`${path}:${i + 1}: not a JSON record`);
-    }
-  });
-}
+// Their home is run-dir.ts; exported here too for the code that imported them from the trainer.
+export { readEpochRecords, readRunConfig, type EpochRecord } from './run-dir.js';
 
 export interface TrainEvents {
   onStep?: (s: { epoch: number; index: number; total: number; loss: number }) => void;
@@ -72,15 +52,260 @@ export interface TrainResult {
 /** Whether training should stop (Ctrl-C): checked between steps; the state is saved first. */
 export interface StopSignal { stop: boolean }
 
-function gitDescribe(): string {
-  try {
-    return execFileSync('git', ['describe', '--always', '--dirty'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return 'unknown';
+export interface TrainOptions { resume?: boolean; signal?: StopSignal; events?: TrainEvents }
+
+/**
+ * Trains as `config` says, or resumes the run in `resume` (its own config is
+ * used). Yields to the event loop between steps so progress and Ctrl-C get through.
+ */
+export async function train(config: unknown, o: TrainOptions = {}): Promise<TrainResult> {
+  const trainer = await Trainer.setup(parseConfig(config), o);
+  return trainer.run();
+}
+
+type Parts = { train: DatasetCase[]; validation: DatasetCase[]; test: DatasetCase[] };
+type LoadedCase = Awaited<ReturnType<typeof loadCase>>;
+type Best = TrainingState['best'];
+
+/** The loss and patch count of one epoch's training, and whether a stop cut it short. */
+interface EpochTraining { lossSum: number; seen: number; stopped: boolean }
+/** One epoch's validation: per-organ metrics and their mean Dice (null without validation cases). */
+interface EpochValidation { validation: EpochRecord['validation']; meanDice: number | null }
+
+/** Everything setup makes; the stages read it, and the loop advances `records` and `best`. */
+interface Session {
+  cfg: TrainConfig;
+  run: RunDir;
+  o: TrainOptions;
+  ds: Dataset;
+  normalisation: Normalisation;
+  net: Network;
+  loss: Loss;
+  optimizer: Optimizer;
+  sampler: Sampler;
+  epochPatches: number;
+  validationCases: LoadedCase[];
+  start: { epoch: number; index: number };
+  records: EpochRecord[];
+  best: Best;
+}
+
+export class Trainer {
+  private constructor(private readonly s: Session) {}
+
+  private get organs(): number[] { return this.s.ds.labels.values; }
+  private log(message: string): void { this.s.o.events?.log?.(message); }
+
+  /** Stage 1: the run directory, data, normalisation, network, loss, optimiser, sampler; resume state. */
+  static async setup(cfg: TrainConfig, o: TrainOptions = {}): Promise<Trainer> {
+    const log = (m: string) => o.events?.log?.(m);
+    const run = openRunDir(cfg, o.resume ?? false);
+    const { ds, parts } = openData(cfg, log);
+    const organs = ds.labels.values;
+    const loaded = await loadTrainingCases(parts.train);
+    const resumed = o.resume ? loadModel(run.lastPath) : null;
+    const normalisation = resumed?.meta.normalisation ?? computeNormalisation(
+      loaded.map((l) => l.image.data), cfg.normalisation.kind, cfg.normalisation.window);
+    const cases: SampleCase[] = loaded.map((l) => ({
+      id: l.id, image: normalise(l.image.data, normalisation), labels: l.labels.data, size: l.image.size,
+    }));
+    const net = buildNetwork(cfg, organs);
+    if (resumed) {
+      net.loadStateDict(resumed.network.stateDict());
+      resumed.network.dispose();
+    }
+    const loss = buildLoss(cfg);
+    const sampler = makeSampler(cfg, cases, organs, net.divisor);
+    const optimizer = makeOptimizer(cfg, net.parameters());
+    const epochPatches = Math.min(sampler.epochLength, cfg.patchesPerEpoch ?? Infinity);
+    const progress = resumed ? restoreState(run, resumed, optimizer, log) : startRun(run, cfg, parts);
+    const validationCases: LoadedCase[] = [];
+    for (const c of parts.validation) validationCases.push(await loadCase(c));
+    return new Trainer({
+      cfg, run, o, ds, normalisation, net, loss, optimizer, sampler, epochPatches, validationCases, ...progress,
+    });
+  }
+
+  /** Epochs from where the run stands to `cfg.epochs` (or the time limit, or a stop). Once: it disposes the model. */
+  async run(): Promise<TrainResult> {
+    const { cfg, start } = this.s;
+    let stopped = false;
+    const began = performance.now();
+    try {
+      for (let epoch = start.epoch; epoch < cfg.epochs; epoch++) {
+        const t0 = performance.now();
+        if (epoch > start.epoch && this.outOfTime(epoch, (t0 - began) / 1000)) break;
+        const trained = await this.trainEpoch(epoch);
+        if (trained.stopped) {
+          stopped = true;
+          break;
+        }
+        const validated = await this.validate(epoch);
+        this.checkpoint(epoch, trained, validated, (performance.now() - t0) / 1000);
+      }
+    } finally {
+      this.s.optimizer.dispose();
+      this.s.net.dispose();
+    }
+    return { runDir: this.s.run.path, records: this.s.records, bestEpoch: this.s.best?.epoch ?? null, stopped };
+  }
+
+  /** Whether the next epoch would end past `cfg.maxMinutes` (judged by the last epoch's length). */
+  private outOfTime(epoch: number, elapsedSeconds: number): boolean {
+    const { cfg, records } = this.s;
+    if (cfg.maxMinutes === undefined) return false;
+    const lastSeconds = records.length ? records[records.length - 1].seconds : 0;
+    if (elapsedSeconds + lastSeconds <= cfg.maxMinutes * 60) return false;
+    this.log(`time limit: ${cfg.maxMinutes} min would pass during epoch ${epoch + 1}; ending after ${epoch} epoch(s)`);
+    return true;
+  }
+
+  /** Stage 2: steps over the epoch's patches (from `start.index` when resuming into it); saves last on a stop. */
+  private async trainEpoch(epoch: number): Promise<EpochTraining> {
+    const { start, epochPatches, run } = this.s;
+    this.s.net.train();
+    let lossSum = 0, seen = 0;
+    let index = epoch === start.epoch ? start.index : 0;
+    while (index < epochPatches) {
+      const batch = this.nextBatch(epoch, index);
+      index = batch.next;
+      if (!batch.patches.length) break;
+      const value = this.step(batch.patches);
+      if (!Number.isFinite(value)) {
+        throw new ComboSegError(
+          `training diverged: loss ${value} at epoch ${epoch + 1}, patch ${index}; lower the learning rate`,
+          { code: 'diverged' },
+        );
+      }
+      lossSum += value * batch.patches.length;
+      seen += batch.patches.length;
+      this.s.o.events?.onStep?.({ epoch, index, total: epochPatches, loss: value });
+      await new Promise((r) => setImmediate(r));
+      if (this.s.o.signal?.stop) {
+        this.saveLast(epoch, index);
+        const where = `epoch ${epoch + 1}, patch ${index}`;
+        this.log(`stopped at ${where}; saved ${run.lastPath} (resume with --resume ${run.path})`);
+        return { lossSum, seen, stopped: true };
+      }
+    }
+    return { lossSum, seen, stopped: false };
+  }
+
+  /** Up to batchSize patches from `index` on (the sampler may skip some); `next` is the index after them. */
+  private nextBatch(epoch: number, index: number): { patches: Patch[]; next: number } {
+    const patches: Patch[] = [];
+    while (patches.length < this.s.cfg.batchSize && index < this.s.epochPatches) {
+      const p = this.s.sampler.patch(epoch, index++);
+      if (p) patches.push(p);
+    }
+    return { patches, next: index };
+  }
+
+  /** One optimisation step: forward, loss, backward, optimiser step; returns the batch's loss. */
+  private step(patches: Patch[]): number {
+    const { net, loss, optimizer, cfg } = this.s;
+    return tidy(() => {
+      const { image, target } = toBatch(patches, this.organs, cfg.normalisation.perPatchMinMax);
+      // The forward pass in its own scope, so saved activations are freed during backward.
+      const l = tidy(() => loss(net.forward(image), target));
+      l.backward();
+      optimizer.step();
+      optimizer.zeroGrad();
+      return l.item();
+    });
+  }
+
+  /** Stage 3: the validation cases segmented whole with the model's own inference, and scored. */
+  private async validate(epoch: number): Promise<EpochValidation> {
+    const { net, validationCases, ds } = this.s;
+    net.eval();
+    if (!validationCases.length) return { validation: null, meanDice: null };
+    const acc = new MetricsAccumulator();
+    for (const [k, c] of validationCases.entries()) {
+      const pred = predictVolume(net, this.modelMeta(epoch + 1, null), c.image);
+      acc.add(evaluateCase(c.id, pred.labels, c.labels!, ds.labels));
+      this.s.o.events?.onValidation?.(k + 1, validationCases.length);
+      await new Promise((r) => setImmediate(r));
+    }
+    const perOrgan = acc.summary().perOrgan;
+    const keep: MetricName[] = ['dice', 'jaccard', 'fpr', 'fdr', 'fnr', 'hd95', 'assd'];
+    const validation = Object.fromEntries(Object.entries(perOrgan).map(([organ, st]) => [
+      organ, Object.fromEntries(keep.map((m) => [m, st[m].mean])),
+    ]));
+    const dices = Object.values(perOrgan).map((st) => st.dice.mean ?? 0);
+    return { validation, meanDice: dices.reduce((a, b) => a + b, 0) / dices.length };
+  }
+
+  /** Stage 4: the epoch's record; best (if it improved, or always without validation), last, metrics.jsonl. */
+  private checkpoint(epoch: number, trained: EpochTraining, v: EpochValidation, seconds: number): void {
+    const { run, net, records } = this.s;
+    const isBest = v.meanDice !== null && (this.s.best === null || v.meanDice > this.s.best.dice);
+    if (isBest && v.meanDice !== null) this.s.best = { dice: v.meanDice, epoch: epoch + 1 };
+    const record: EpochRecord = {
+      epoch: epoch + 1, trainLoss: trained.lossSum / Math.max(1, trained.seen), patches: trained.seen, seconds,
+      validation: v.validation, meanDice: v.meanDice, best: isBest,
+    };
+    records.push(record);
+    if (isBest || !this.s.validationCases.length) saveModel(run.bestPath, net, this.modelMeta(epoch + 1, v.meanDice));
+    this.saveLast(epoch + 1, 0);
+    run.writeEpochRecords(records);
+    this.s.o.events?.onEpoch?.(record);
+  }
+
+  /** last.safetensors: the model, the optimiser state and where to resume (epoch, index). */
+  private saveLast(epoch: number, index: number): void {
+    const { run, net, optimizer, cfg, best } = this.s;
+    const state: TrainingState = { epoch, index, optimizerSteps: optimizer.stepCount, best };
+    saveModel(run.lastPath, net, this.modelMeta(epoch, best?.dice ?? null), {
+      tensors: Object.fromEntries(Object.entries(optimizer.state()).map(([k, t]) => [`optim.${k}`, t])),
+      metadata: run.lastMetadata(state, cfg),
+    });
+  }
+
+  /** What inference needs to reproduce training's view of the data, at `epoch`. */
+  private modelMeta(epoch: number, validationDice: number | null): ModelMeta {
+    const { net, cfg, ds, normalisation } = this.s;
+    const options = toJson(net.options);
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new Error(`${net.name}: options are not a JSON object`);
+    }
+    return {
+      network: net.name, options, labels: ds.labels, normalisation, perPatchMinMax: cfg.normalisation.perPatchMinMax,
+      patchSize: cfg.sampler.patchSize, inference: cfg.inference, epoch, validationDice,
+    };
   }
 }
 
-function splitDataset(cfg: TrainConfig, ds: Dataset): { train: DatasetCase[]; validation: DatasetCase[]; test: DatasetCase[] } {
+/** The run directory: a new run needs a fresh one, a resumed run its last checkpoint. */
+function openRunDir(cfg: TrainConfig, resume: boolean): RunDir {
+  const run = new RunDir(resolve(cfg.out));
+  if (resume) {
+    if (!run.hasLast()) {
+      throw new ComboSegError(`${run.path}: nothing to resume (no ${RUN_FILES.last})`, {
+        code: 'not-found', path: run.lastPath,
+      });
+    }
+  } else if (run.hasConfig()) {
+    throw new ComboSegError(
+      `${run.path} already holds a run; use --resume ${run.path} to continue it, or choose another out`,
+      { code: 'conflict', path: run.path },
+    );
+  }
+  run.create();
+  return run;
+}
+
+function openData(cfg: TrainConfig, log: (m: string) => void): { ds: Dataset; parts: Parts } {
+  const ds = openDataset(cfg.data);
+  const parts = splitDataset(cfg, ds);
+  if (!parts.train.length) throw new ComboSegError('no training cases after the split', { code: 'invalid-input' });
+  const { train, validation, test } = parts;
+  const counts = `${train.length} training, ${validation.length} validation, ${test.length} test case(s)`;
+  log(`${ds.name}: ${counts}; organs ${ds.labels.names.join(', ')}`);
+  return { ds, parts };
+}
+
+function splitDataset(cfg: TrainConfig, ds: Dataset): Parts {
   if (cfg.folds) {
     const f = kFold(ds.training, cfg.folds.k, cfg.folds.fold, cfg.folds.seed);
     if (cfg.folds.heldOut === 'validation') return { ...f, test: ds.test };
@@ -91,190 +316,96 @@ function splitDataset(cfg: TrainConfig, ds: Dataset): { train: DatasetCase[]; va
   return { train: s.train, validation: s.validation, test: [...s.test, ...ds.test] };
 }
 
-function makeOptimizer(cfg: TrainConfig, params: Tensor[]): Optimizer {
-  const o = cfg.optimizer;
-  if (o.name === 'adadelta') return new Adadelta(params, o.lr, o.rho, o.eps);
-  if (o.name === 'adam') return new Adam(params, o.lr, o.beta1, o.beta2, o.eps);
-  return new Sgd(params, o.lr, o.momentum);
+/** The training volumes in memory; each must have a label. */
+async function loadTrainingCases(cases: DatasetCase[]): Promise<{ id: string; image: Volume; labels: Volume }[]> {
+  const loaded: { id: string; image: Volume; labels: Volume }[] = [];
+  for (const c of cases) {
+    const l = await loadCase(c);
+    if (!l.labels) {
+      throw new ComboSegError(`training case '${c.id}' has no label`, { code: 'invalid-input', path: c.image });
+    }
+    loaded.push({ id: l.id, image: l.image, labels: l.labels });
+  }
+  return loaded;
 }
 
-function makeSampler(cfg: TrainConfig, cases: SampleCase[], organs: number[], divisor: number): Sampler {
-  const s = cfg.sampler;
-  const check = s.patchSize.find((p) => p % divisor !== 0);
-  if (check !== undefined && s.kind !== 'whole') {
-    throw new ComboSegError(`config.sampler.patchSize [${s.patchSize}] must be a multiple of ${divisor} on every axis for network '${cfg.network.name}'`);
+/** The network of `cfg.network` for these organs (one output channel each), seeded. */
+export function buildNetwork(cfg: TrainConfig, organs: number[]): Network {
+  try {
+    const options = { ...cfg.network.options, inChannels: 1, outChannels: organs.length, seed: cfg.seed };
+    return createNetwork(cfg.network.name, options);
+  } catch (e) {
+    throw optionError(e, 'config.network.options');
   }
-  if (s.kind === 'paper') return new PaperSampler(cases, { patchSize: s.patchSize, organs, perOrgan: s.perOrgan, background: s.background, seed: cfg.seed });
-  if (s.kind === 'ratio') return new RatioSampler(cases, { patchSize: s.patchSize, pos: s.pos, neg: s.neg, samplesPerCase: s.samplesPerCase, seed: cfg.seed });
+}
+
+/** The loss of `cfg.loss`. */
+export function buildLoss(cfg: TrainConfig): Loss {
+  try {
+    return createLoss(cfg.loss.name, cfg.loss.options);
+  } catch (e) {
+    throw optionError(e, 'config.loss.options');
+  }
+}
+
+/** A factory's option error as one of the configuration at `where` (its option name appended to the path). */
+function optionError(e: unknown, where: string): unknown {
+  if (!(e instanceof ComboSegError)) return e;
+  const path = e.path === undefined ? where : e.path.startsWith('config.') ? e.path : `${where}.${e.path}`;
+  return e.rewrap(`${where}: ${e.message}`, { code: 'invalid-option', path });
+}
+
+/** The optimiser of `cfg.optimizer` over the network's parameters. */
+export function makeOptimizer(cfg: TrainConfig, params: Tensor[]): Optimizer {
+  return createOptimizer(cfg.optimizer, params);
+}
+
+/** The sampler of `cfg.sampler`; patch sizes must be multiples of the network's divisor. */
+export function makeSampler(cfg: TrainConfig, cases: SampleCase[], organs: number[], divisor: number): Sampler {
+  const s = cfg.sampler;
+  if (s.kind !== 'whole' && s.patchSize.some((p) => p % divisor !== 0)) {
+    const why = `must be a multiple of ${divisor} on every axis for network '${cfg.network.name}'`;
+    throw new ComboSegError(`config.sampler.patchSize [${s.patchSize}] ${why}`, {
+      code: 'invalid-option', path: 'config.sampler.patchSize',
+    });
+  }
+  const seed = cfg.seed;
+  if (s.kind === 'paper') {
+    const o = { patchSize: s.patchSize, organs, perOrgan: s.perOrgan, background: s.background, seed };
+    return new PaperSampler(cases, o);
+  }
+  if (s.kind === 'ratio') {
+    const o = { patchSize: s.patchSize, pos: s.pos, neg: s.neg, samplesPerCase: s.samplesPerCase, seed };
+    return new RatioSampler(cases, o);
+  }
   return new WholeVolumeSampler(cases, divisor);
 }
 
-/** Loads a run's configuration (for --resume). */
-export function readRunConfig(runDir: string): TrainConfig {
-  const p = join(runDir, 'config.json');
-  if (!existsSync(p)) throw new ComboSegError(`${runDir}: not a run directory (no config.json)`);
-  return parseConfig(JSON.parse(readFileSync(p, 'utf8')), p);
+/** A new run: its configuration, run.json and split written before the first step. */
+function startRun(run: RunDir, cfg: TrainConfig, parts: Parts): Pick<Session, 'start' | 'records' | 'best'> {
+  run.writeConfig(cfg);
+  run.writeInfo();
+  const ids = (cs: DatasetCase[]) => cs.map((c) => c.id);
+  const split: RunSplit = { train: ids(parts.train), validation: ids(parts.validation), test: ids(parts.test) };
+  run.writeSplit(split);
+  return { start: { epoch: 0, index: 0 }, records: [], best: null };
 }
 
-/**
- * Trains as `config` says, or resumes the run in `resume` (its own config is
- * used). Yields to the event loop between steps so progress and Ctrl-C get through.
- */
-export async function train(config: unknown, o: { resume?: boolean; signal?: StopSignal; events?: TrainEvents } = {}): Promise<TrainResult> {
-  const cfg = parseConfig(config);
-  const runDir = resolve(cfg.out);
-  const log = o.events?.log ?? (() => {});
-  const lastPath = join(runDir, 'last.safetensors'), bestPath = join(runDir, 'best.safetensors');
-  if (o.resume) {
-    if (!existsSync(lastPath)) throw new ComboSegError(`${runDir}: nothing to resume (no last.safetensors)`);
-  } else if (existsSync(join(runDir, 'config.json'))) {
-    throw new ComboSegError(`${runDir} already holds a run; use --resume ${runDir} to continue it, or choose another out`);
-  }
-  mkdirSync(runDir, { recursive: true });
-
-  const ds = openDataset(cfg.data);
-  const parts = splitDataset(cfg, ds);
-  if (!parts.train.length) throw new ComboSegError('no training cases after the split');
-  const organs = ds.labels.values;
-  log(`${ds.name}: ${parts.train.length} training, ${parts.validation.length} validation, ${parts.test.length} test case(s); organs ${ds.labels.names.join(', ')}`);
-
-  // Training volumes in memory; dataset-wide statistics (or the stored ones when resuming).
-  const loaded: { id: string; image: Volume; labels: Volume }[] = [];
-  for (const c of parts.train) {
-    const l = await loadCase(c);
-    if (!l.labels) throw new ComboSegError(`training case '${c.id}' has no label`);
-    loaded.push({ id: l.id, image: l.image, labels: l.labels });
-  }
-  let resumed: ReturnType<typeof loadModel> | null = null;
-  let normalisation: Normalisation;
-  if (o.resume) {
-    resumed = loadModel(lastPath);
-    normalisation = resumed.meta.normalisation;
-  } else {
-    normalisation = computeNormalisation(loaded.map((l) => l.image.data), cfg.normalisation.kind, cfg.normalisation.window);
-  }
-  const cases: SampleCase[] = loaded.map((l) => ({ id: l.id, image: normalise(l.image.data, normalisation), labels: l.labels.data, size: l.image.size }));
-
-  let net: Network;
+/** A resumed run: the optimiser state and position from last.safetensors, the records of finished epochs. */
+function restoreState(
+  run: RunDir, resumed: LoadedModel, optimizer: Optimizer, log: (m: string) => void,
+): Pick<Session, 'start' | 'records' | 'best'> {
+  let state: TrainingState;
   try {
-    net = createNetwork(cfg.network.name, { ...cfg.network.options, inChannels: 1, outChannels: organs.length, seed: cfg.seed });
-  } catch (e) {
-    throw e instanceof ComboSegError ? new ComboSegError(`config.network.options: ${e.message}`) : e;
-  }
-  if (resumed) {
-    net.loadStateDict(resumed.network.stateDict());
-    resumed.network.dispose();
-  }
-  let loss;
-  try {
-    loss = createLoss(cfg.loss.name, cfg.loss.options);
-  } catch (e) {
-    throw e instanceof ComboSegError ? new ComboSegError(`config.loss.options: ${e.message}`) : e;
-  }
-  const sampler = makeSampler(cfg, cases, organs, net.divisor);
-  const optimizer = makeOptimizer(cfg, net.parameters());
-  const epochPatches = Math.min(sampler.epochLength, cfg.patchesPerEpoch ?? Infinity);
-
-  const meta = (epoch: number, dice: number | null): ModelMeta => ({
-    network: net.name, options: net.options as unknown as Record<string, JsonValue>, labels: ds.labels, normalisation,
-    perPatchMinMax: cfg.normalisation.perPatchMinMax, patchSize: cfg.sampler.patchSize, inference: cfg.inference, epoch, validationDice: dice,
-  });
-  let records: EpochRecord[] = [];
-  let start = { epoch: 0, index: 0 };
-  let best: { dice: number; epoch: number } | null = null;
-  if (resumed) {
-    const state = resumed.metadata.training as { epoch: number; index: number; optimizerSteps: number; best: { dice: number; epoch: number } | null };
-    optimizer.loadState(Object.fromEntries(Object.entries(resumed.extra).map(([k, t]) => [k.replace(/^optim\./, ''), t])), state.optimizerSteps);
+    state = run.readTrainingState(resumed.metadata);
+    const optimState = Object.entries(resumed.extra).map(([k, t]) => [k.replace(/^optim\./, ''), t] as const);
+    optimizer.loadState(Object.fromEntries(optimState), state.optimizerSteps);
+  } finally {
     dispose(resumed.extra);
-    start = { epoch: state.epoch, index: state.index };
-    best = state.best;
-    records = readEpochRecords(runDir).filter((r) => r.epoch < start.epoch);
-    log(`resuming at epoch ${start.epoch + 1}, patch ${start.index}`);
-  } else {
-    writeFileAtomic(join(runDir, 'config.json'), Buffer.from(JSON.stringify(cfg, null, 2)));
-    writeFileAtomic(join(runDir, 'run.json'), Buffer.from(JSON.stringify({ codeVersion: gitDescribe(), started: new Date().toISOString(), node: process.version }, null, 2)));
-    writeFileAtomic(join(runDir, 'split.json'), Buffer.from(JSON.stringify({ train: parts.train.map((c) => c.id), validation: parts.validation.map((c) => c.id), test: parts.test.map((c) => c.id) }, null, 2)));
   }
-
-  const saveLast = (epoch: number, index: number) => {
-    saveModel(lastPath, net, meta(epoch, best?.dice ?? null), {
-      tensors: Object.fromEntries(Object.entries(optimizer.state()).map(([k, t]) => [`optim.${k}`, t])),
-      metadata: { training: { epoch, index, optimizerSteps: optimizer.stepCount, best } as unknown as JsonValue, config: cfg as unknown as JsonValue },
-    });
-  };
-
-  const validationCases = [];
-  for (const c of parts.validation) validationCases.push(await loadCase(c));
-
-  let stopped = false;
-  const began = performance.now();
-  for (let epoch = start.epoch; epoch < cfg.epochs && !stopped; epoch++) {
-    const t0 = performance.now();
-    const lastSeconds = records.length ? records[records.length - 1].seconds : 0;
-    if (cfg.maxMinutes !== undefined && epoch > start.epoch && (t0 - began) / 1000 + lastSeconds > cfg.maxMinutes * 60) {
-      log(`time limit: ${cfg.maxMinutes} min would pass during epoch ${epoch + 1}; ending after ${epoch} epoch(s)`);
-      break;
-    }
-    net.train();
-    let lossSum = 0, seen = 0;
-    let index = epoch === start.epoch ? start.index : 0;
-    while (index < epochPatches) {
-      const batch: Patch[] = [];
-      while (batch.length < cfg.batchSize && index < epochPatches) {
-        const p = sampler.patch(epoch, index++);
-        if (p) batch.push(p);
-      }
-      if (!batch.length) break;
-      const value = tidy(() => {
-        const { image, target } = toBatch(batch, organs, cfg.normalisation.perPatchMinMax);
-        // The forward pass in its own scope, so saved activations are freed during backward.
-        const l = tidy(() => loss(net.forward(image), target));
-        l.backward();
-        optimizer.step();
-        optimizer.zeroGrad();
-        return l.item();
-      });
-      if (!Number.isFinite(value)) throw new ComboSegError(`training diverged: loss ${value} at epoch ${epoch + 1}, patch ${index}; lower the learning rate`);
-      lossSum += value * batch.length;
-      seen += batch.length;
-      o.events?.onStep?.({ epoch, index, total: epochPatches, loss: value });
-      await new Promise((r) => setImmediate(r));
-      if (o.signal?.stop) {
-        saveLast(epoch, index);
-        log(`stopped at epoch ${epoch + 1}, patch ${index}; saved ${lastPath} (resume with --resume ${runDir})`);
-        stopped = true;
-        break;
-      }
-    }
-    if (stopped) break;
-
-    // Validation on whole volumes with the model's own inference.
-    net.eval();
-    let validation: EpochRecord['validation'] = null, meanDice: number | null = null;
-    if (validationCases.length) {
-      const acc = new MetricsAccumulator();
-      for (const [k, c] of validationCases.entries()) {
-        const pred = predictVolume(net, meta(epoch + 1, null), c.image);
-        acc.add(evaluateCase(c.id, pred.labels, c.labels!, ds.labels));
-        o.events?.onValidation?.(k + 1, validationCases.length);
-        await new Promise((r) => setImmediate(r));
-      }
-      const summary = acc.summary();
-      const keep: MetricName[] = ['dice', 'jaccard', 'fpr', 'fdr', 'fnr', 'hd95', 'assd'];
-      validation = Object.fromEntries(Object.entries(summary.perOrgan).map(([organ, st]) => [organ, Object.fromEntries(keep.map((m) => [m, st[m].mean]))]));
-      const dices = Object.values(summary.perOrgan).map((st) => st.dice.mean ?? 0);
-      meanDice = dices.reduce((a, b) => a + b, 0) / dices.length;
-    }
-    const isBest = meanDice !== null && (best === null || meanDice > best.dice);
-    if (isBest) best = { dice: meanDice!, epoch: epoch + 1 };
-    const record: EpochRecord = { epoch: epoch + 1, trainLoss: lossSum / Math.max(1, seen), patches: seen, seconds: (performance.now() - t0) / 1000, validation, meanDice, best: isBest };
-    records.push(record);
-    if (isBest || (!validationCases.length)) saveModel(bestPath, net, meta(epoch + 1, meanDice));
-    saveLast(epoch + 1, 0);
-    writeFileAtomic(join(runDir, 'metrics.jsonl'), Buffer.from(records.map((r) => JSON.stringify(r)).join('\n') + '\n'));
-    o.events?.onEpoch?.(record);
-  }
-  optimizer.dispose();
-  net.dispose();
-  return { runDir, records, bestEpoch: best?.epoch ?? null, stopped };
+  const start = { epoch: state.epoch, index: state.index };
+  // Records of the epochs finished (1-based epoch ≤ epochs done); a later one would be redone.
+  const records = run.readEpochRecords().filter((r) => r.epoch <= start.epoch);
+  log(`resuming at epoch ${start.epoch + 1}, patch ${start.index}`);
+  return { start, records, best: state.best };
 }

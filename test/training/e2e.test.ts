@@ -48,7 +48,8 @@ test('train writes a run directory: config, split, metrics.jsonl, best and last 
   const best = lines.reduce((a, b) => (b.meanDice > a.meanDice ? b : a));
   assert.equal(inference.loadModel(join(out, 'best')).meta.epoch, best.epoch, 'best.safetensors holds the epoch with the best validation Dice');
   assert.ok(lines[2].trainLoss < lines[0].trainLoss, 'training loss falls');
-  await assert.rejects(training.train(config(out)), /already holds a run; use --resume/);
+  await assert.rejects(training.train(config(out)),
+    (e: unknown) => e instanceof ComboSegError && e.code === 'conflict' && /already holds a run; use --resume/.test(e.message));
 });
 
 test('a stopped run resumes mid-epoch to exactly the weights of an uninterrupted run', async () => {
@@ -60,6 +61,9 @@ test('a stopped run resumes mid-epoch to exactly the weights of an uninterrupted
   const resumed = await training.train(config(out), { resume: true });
   assert.equal(resumed.stopped, false);
   assert.deepEqual(weights(out), weights(join(root, 'run-a')));
+  // The epochs finished before the stop keep their records.
+  assert.deepEqual(resumed.records.map((r) => r.epoch), [1, 2, 3]);
+  assert.deepEqual(training.readEpochRecords(out).map((r) => r.epoch), [1, 2, 3]);
 });
 
 test('kill -9 during training loses at most the epoch in progress; resume reaches the same weights', async () => {
@@ -116,8 +120,12 @@ test('predict and evaluate the held-out cases from the command line', () => {
 });
 
 test('configuration errors name the offending field', async () => {
-  await assert.rejects(training.train({ ...config(join(root, 'x')), epochs: 0 }), (e: unknown) => e instanceof ComboSegError && /epochs: Number must be greater than or equal to 1/.test((e as Error).message));
-  await assert.rejects(training.train({ ...config(join(root, 'x')), optimiser: {} }), /Unrecognized key\(s\) in object.*optimiser/s);
-  await assert.rejects(training.train({ ...config(join(root, 'x')), loss: { name: 'combo', options: { beta: 2 } } }), /config.loss.options: loss 'combo': option 'beta'/);
+  await assert.rejects(training.train({ ...config(join(root, 'x')), epochs: 0 }),
+    (e: unknown) => e instanceof ComboSegError && /epochs: must be a positive integer, got 0/.test(e.message));
+  await assert.rejects(training.train({ ...config(join(root, 'x')), optimiser: {} }), /unknown field 'optimiser'/);
+  await assert.rejects(training.train({ ...config(join(root, 'x')), loss: { name: 'combo', options: { beta: 2 } } }),
+    /loss\.options\.beta: must be a number in \[0, 1\], got 2/);
+  await assert.rejects(training.train({ ...config(join(root, 'y')) }, { resume: true }),
+    (e: unknown) => e instanceof ComboSegError && e.code === 'not-found' && /nothing to resume \(no last\.safetensors\)/.test(e.message));
   await assert.rejects(training.train({ ...config(join(root, 'x')), sampler: { patchSize: 15 } }), /patchSize \[15,15,15\] must be a multiple of 2/);
 });
