@@ -8,11 +8,12 @@ export function convGflops(size: number, channels: number, backend: ConvBackend,
   const g = rand([1, channels, size, size, size]); // a dense upstream gradient, as in training
   x.requiresGrad = true;
   w.requiresGrad = true;
-  const step = () => tidy(() => {
-    conv3d(x, w, null, { padding: 1, backend }).backward(g);
-    x.zeroGrad();
-    w.zeroGrad();
-  });
+  const step = () =>
+    tidy(() => {
+      conv3d(x, w, null, { padding: 1, backend }).backward(g);
+      x.zeroGrad();
+      w.zeroGrad();
+    });
   step();
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {

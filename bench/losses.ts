@@ -6,10 +6,11 @@ export function lossStepMs(name: string, shape: number[], reps: number): number 
   const logits = rand(shape).sub(0.5).mul(8);
   const target = rand(shape).lt(0.02).cast('float32');
   logits.requiresGrad = true;
-  const run = () => tidy(() => {
-    (loss(logits, target) as Tensor).backward();
-    logits.zeroGrad();
-  });
+  const run = () =>
+    tidy(() => {
+      (loss(logits, target) as Tensor).backward();
+      logits.zeroGrad();
+    });
   run();
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {

@@ -2,11 +2,22 @@
 // (max RSS) is its own: `node --import tsx bench/network-step.ts NAME BATCH WIDTH SIZE STEPS`.
 // Prints one JSON line: median step ms, convolution ms within it, peak RSS.
 import {
-  networks, losses, training, tidy, noGrad, rand, conv3d, convTranspose3d, nn, type Tensor,
+  networks,
+  losses,
+  training,
+  tidy,
+  noGrad,
+  rand,
+  conv3d,
+  convTranspose3d,
+  nn,
+  type Tensor,
 } from '../src/index.js';
 
 const [name, batchArg, width, sizeArg, stepsArg] = process.argv.slice(2);
-const batch = Number(batchArg), size = Number(sizeArg ?? 64), steps = Number(stepsArg ?? 3);
+const batch = Number(batchArg),
+  size = Number(sizeArg ?? 64),
+  steps = Number(stepsArg ?? 3);
 const SMALL: Record<string, Record<string, unknown>> = {
   proposed: { channels: [8, 16, 32, 64, 64] },
   unet3d: { channels: [8, 16, 32, 64] },
@@ -22,11 +33,12 @@ const t = rand([batch, 5, size, size, size]).lt(0.05).cast('float32');
 
 // The forward pass in its own scope: only the loss comes out, so libtorch frees
 // each saved activation as soon as backward has used it.
-const step = () => tidy(() => {
-  tidy(() => loss(net.forward(x), t)).backward();
-  opt.step();
-  opt.zeroGrad();
-});
+const step = () =>
+  tidy(() => {
+    tidy(() => loss(net.forward(x), t)).backward();
+    opt.step();
+    opt.zeroGrad();
+  });
 step(); // warm-up
 const times: number[] = [];
 for (let i = 0; i < steps; i++) {
@@ -42,7 +54,11 @@ const peakMiB = process.resourceUsage().maxRSS / 1024;
 // backward, on its own with the same shapes, and add up.
 const seen: { kind: 'conv' | 'transposed'; x: number[]; layer: nn.Conv3d | nn.ConvTranspose3d }[] = [];
 nn.observeConvolutions((kind, input, layer) => seen.push({ kind, x: input.shape, layer }));
-tidy(() => noGrad(() => { net.forward(x); }));
+tidy(() =>
+  noGrad(() => {
+    net.forward(x);
+  }),
+);
 nn.observeConvolutions(null);
 let convMs = 0;
 seen.forEach((c, k) => {
@@ -52,9 +68,10 @@ seen.forEach((c, k) => {
     const b = c.layer.bias?.detach() ?? null;
     input.requiresGrad = k > 0; // the network input needs no gradient
     for (const p of [w, b]) if (p) p.requiresGrad = true;
-    const conv = (): Tensor => c.kind === 'conv'
-      ? conv3d(input, w, b, { stride: c.layer.stride, padding: c.layer.padding })
-      : convTranspose3d(input, w, b, { stride: c.layer.stride, padding: c.layer.padding });
+    const conv = (): Tensor =>
+      c.kind === 'conv'
+        ? conv3d(input, w, b, { stride: c.layer.stride, padding: c.layer.padding })
+        : convTranspose3d(input, w, b, { stride: c.layer.stride, padding: c.layer.padding });
     const g = noGrad(() => rand(conv().shape));
     const run = () => tidy(() => conv().backward(g));
     run();
@@ -63,6 +80,16 @@ seen.forEach((c, k) => {
     convMs += performance.now() - t0;
   });
 });
-console.log(JSON.stringify({
-  name, batch, width, size, params: net.numParameters(), stepMs, convMs, peakMiB, baseMiB: baseRss / 2 ** 20,
-}));
+console.log(
+  JSON.stringify({
+    name,
+    batch,
+    width,
+    size,
+    params: net.numParameters(),
+    stepMs,
+    convMs,
+    peakMiB,
+    baseMiB: baseRss / 2 ** 20,
+  }),
+);

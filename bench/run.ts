@@ -14,7 +14,9 @@ const quick = process.argv.includes('--quick');
 const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg > 0 ? process.argv[onlyArg + 1].split(',') : ['engine', 'networks', 'losses', 'data', 'inference'];
 const info = engineInfo();
-console.log(`engine: libtorch ${info.torchVersion}, ${info.threads} threads, oneDNN ${info.mkldnn}, tcmalloc ${info.tcmalloc}`);
+console.log(
+  `engine: libtorch ${info.torchVersion}, ${info.threads} threads, oneDNN ${info.mkldnn}, tcmalloc ${info.tcmalloc}`,
+);
 
 if (only.includes('engine')) engineBench();
 if (only.includes('networks')) networksBench();
@@ -28,12 +30,16 @@ function engineBench(): void {
     const reps = quick ? 3 : size === 32 ? 20 : 6;
     const fast = convGflops(size, 16, 'onednn', reps);
     const stock = convGflops(size, 16, 'stock', reps);
-    console.log(`  ${size}³: oneDNN path ${fast.toFixed(0)} GFLOP/s; libtorch's own choice ${stock.toFixed(0)} GFLOP/s (${(fast / stock).toFixed(2)}×)  [target ≥ 200]`);
+    console.log(
+      `  ${size}³: oneDNN path ${fast.toFixed(0)} GFLOP/s; libtorch's own choice ${stock.toFixed(0)} GFLOP/s (${(fast / stock).toFixed(2)}×)  [target ≥ 200]`,
+    );
   }
 
   const steps = quick ? 3 : 10;
   const rounds = quick ? 1 : 3;
-  console.log(`\nsmall 3-D U-Net training step (1→16→32→32, 64³, batch 1, BN, BCE, SGD), median of ${steps} steps, ${rounds} interleaved rounds:`);
+  console.log(
+    `\nsmall 3-D U-Net training step (1→16→32→32, 64³, batch 1, BN, BCE, SGD), median of ${steps} steps, ${rounds} interleaved rounds:`,
+  );
   const ref = buildReference() as string;
   const cpp: number[] = [];
   const ts: number[] = [];
@@ -43,39 +49,76 @@ function engineBench(): void {
     ts.push(unetStepMs(steps, 64));
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  console.log(`  C++ (libtorch direct): ${cpp.map((v) => v.toFixed(1)).join(' / ')} ms; TypeScript: ${ts.map((v) => v.toFixed(1)).join(' / ')} ms`);
+  console.log(
+    `  C++ (libtorch direct): ${cpp.map((v) => v.toFixed(1)).join(' / ')} ms; TypeScript: ${ts.map((v) => v.toFixed(1)).join(' / ')} ms`,
+  );
   console.log(`  ratio TypeScript / C++ (medians) = ${(median(ts) / median(cpp)).toFixed(3)}  [target ≤ 1.10]`);
 }
 
-interface StepResult { name: string; batch: number; width: string; size: number; params: number; stepMs: number; convMs: number; peakMiB: number; baseMiB: number }
+interface StepResult {
+  name: string;
+  batch: number;
+  width: string;
+  size: number;
+  params: number;
+  stepMs: number;
+  convMs: number;
+  peakMiB: number;
+  baseMiB: number;
+}
 
 /** Runs one network configuration in a child process (its own peak memory). */
 function networkStep(name: string, batch: number, width: string, size: number, steps: number): StepResult {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', new URL('./network-step.ts', import.meta.url).pathname, name, String(batch), width, String(size), String(steps)], { encoding: 'utf8' });
+  const out = execFileSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      new URL('./network-step.ts', import.meta.url).pathname,
+      name,
+      String(batch),
+      width,
+      String(size),
+      String(steps),
+    ],
+    { encoding: 'utf8' },
+  );
   return JSON.parse(out.trim().split('\n').pop()!) as StepResult;
 }
 
 function networksBench(): void {
   console.log('\ntraining step per network (forward, Combo loss, backward, Adadelta update), 64³, 5 output channels:');
-  console.log('  network    width    batch  params       step ms  conv share  peak RSS (MiB, of which libtorch+node at start)');
+  console.log(
+    '  network    width    batch  params       step ms  conv share  peak RSS (MiB, of which libtorch+node at start)',
+  );
   for (const name of ['proposed', 'unet3d', 'vnet', 'segnet3d']) {
     for (const width of ['default', 'small']) {
       for (const batch of [1, 2]) {
         const r = networkStep(name, batch, width, 64, quick || width === 'default' ? 2 : 3);
-        console.log(`  ${name.padEnd(10)} ${width.padEnd(8)} ${String(batch).padEnd(6)} ${String(r.params).padEnd(12)} ${r.stepMs.toFixed(0).padStart(7)}  ${(100 * Math.min(1, r.convMs / r.stepMs)).toFixed(0).padStart(8)} %  ${r.peakMiB.toFixed(0).padStart(6)} (${r.baseMiB.toFixed(0)})`);
+        console.log(
+          `  ${name.padEnd(10)} ${width.padEnd(8)} ${String(batch).padEnd(6)} ${String(r.params).padEnd(12)} ${r.stepMs.toFixed(0).padStart(7)}  ${(100 * Math.min(1, r.convMs / r.stepMs)).toFixed(0).padStart(8)} %  ${r.peakMiB.toFixed(0).padStart(6)} (${r.baseMiB.toFixed(0)})`,
+        );
       }
     }
   }
-  console.log('  small widths: proposed [8,16,32,64,64], unet3d [8,16,32,64], vnet [4,8,16,32,64], segnet3d [8,16,32,64]');
-  console.log('  conv share: every convolution of the step replayed alone (forward + backward) with the same shapes, summed, over the step time');
+  console.log(
+    '  small widths: proposed [8,16,32,64,64], unet3d [8,16,32,64], vnet [4,8,16,32,64], segnet3d [8,16,32,64]',
+  );
+  console.log(
+    '  conv share: every convolution of the step replayed alone (forward + backward) with the same shapes, summed, over the step time',
+  );
 }
 
 function lossesBench(): void {
   const shape = [2, 5, 80, 80, 80];
   const step = networkStep('proposed', 2, 'default', 80, quick ? 1 : 2);
-  console.log(`\nloss forward + backward at [${shape}] against one training step of 'proposed' (default widths, [2, 1, 80, 80, 80] → 5 channels): ${step.stepMs.toFixed(0)} ms`);
+  console.log(
+    `\nloss forward + backward at [${shape}] against one training step of 'proposed' (default widths, [2, 1, 80, 80, 80] → 5 channels): ${step.stepMs.toFixed(0)} ms`,
+  );
   for (const name of losses.LOSS_NAMES.filter((n) => !losses.SOFTMAX_LOSSES.includes(n))) {
     const ms = lossStepMs(name, shape, quick ? 2 : 5);
-    console.log(`  ${name.padEnd(9)} ${ms.toFixed(1).padStart(7)} ms  = ${(100 * ms / step.stepMs).toFixed(2)} % of the step`);
+    console.log(
+      `  ${name.padEnd(9)} ${ms.toFixed(1).padStart(7)} ms  = ${((100 * ms) / step.stepMs).toFixed(2)} % of the step`,
+    );
   }
 }

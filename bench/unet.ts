@@ -2,11 +2,29 @@
 // the engine: in 1 → 16 → 32 → 32 channels, two concatenation skips, batch
 // norm, BCE with logits, batch 1, SGD (lr 0.01). Same ops, same order.
 import {
-  tidy, noGrad, manualSeed, rand, zeros, ones, conv3d, convTranspose3d, batchNorm, relu, maxPool3d, cat, bceWithLogits,
+  tidy,
+  noGrad,
+  manualSeed,
+  rand,
+  zeros,
+  ones,
+  conv3d,
+  convTranspose3d,
+  batchNorm,
+  relu,
+  maxPool3d,
+  cat,
+  bceWithLogits,
   type Tensor,
 } from '../src/index.js';
 
-interface Block { w: Tensor; g: Tensor; b: Tensor; rm: Tensor; rv: Tensor }
+interface Block {
+  w: Tensor;
+  g: Tensor;
+  b: Tensor;
+  rm: Tensor;
+  rv: Tensor;
+}
 
 function block(cin: number, cout: number): Block {
   const w = rand([cout, cin, 3, 3, 3]).sub(0.5).mul(0.2);
@@ -15,7 +33,8 @@ function block(cin: number, cout: number): Block {
   return blk;
 }
 
-const run = (k: Block, x: Tensor) => relu(batchNorm(conv3d(x, k.w, null, { padding: 1 }), k.g, k.b, k.rm, k.rv, true, 0.1, 1e-5));
+const run = (k: Block, x: Tensor) =>
+  relu(batchNorm(conv3d(x, k.w, null, { padding: 1 }), k.g, k.b, k.rm, k.rv, true, 0.1, 1e-5));
 
 /** Median milliseconds per training step over `steps` steps (after two warm-up steps). */
 export function unetStepMs(steps: number, size = 64): number {
@@ -26,7 +45,9 @@ export function unetStepMs(steps: number, size = 64): number {
     p.requiresGrad = true;
     return p;
   };
-  const up2 = param([32, 32, 2, 2, 2]), up1 = param([32, 16, 2, 2, 2]), head = param([1, 16, 1, 1, 1]);
+  const up2 = param([32, 32, 2, 2, 2]),
+    up1 = param([32, 16, 2, 2, 2]),
+    head = param([1, 16, 1, 1, 1]);
   const params = [up2, up1, head, ...[e1, e2, bott, d2, d1].flatMap((b) => [b.w, b.g, b.b])];
   const x = rand([1, 1, size, size, size]);
   const y = x.gt(0.5).cast('float32');

@@ -12,7 +12,9 @@ import { writeFileAtomic } from '../src/util/fs.js';
 
 const runRoot = resolve(process.env.DEMO_DIR ?? 'runs/demo');
 const minutes = Number(process.env.DEMO_MINUTES ?? 6);
-const dataDir = join(runRoot, 'data'), runDir = join(runRoot, 'run'), predDir = join(runRoot, 'predictions');
+const dataDir = join(runRoot, 'data'),
+  runDir = join(runRoot, 'run'),
+  predDir = join(runRoot, 'predictions');
 mkdirSync(runRoot, { recursive: true });
 
 console.log(`comboseg demo → ${runRoot}`);
@@ -69,7 +71,10 @@ await experiments.writeRunReport({
   path: join(runRoot, 'report.html'),
   title: 'comboseg demo: Combo loss on synthetic whole-body PET',
   description: `Proposed network (widths 8-16-32-64), Combo loss α = 0.5, β = 0.4 (per-class Dice), Adadelta, whole-volume training; ${records.length} epoch(s); best epoch chosen on validation Dice; ${split.test.length} held-out test cases.`,
-  labels: ds.labels, summary, cases: reportCases, records,
+  labels: ds.labels,
+  summary,
+  cases: reportCases,
+  records,
 });
 console.log(`\nrun directory   ${runDir} (config, metrics.jsonl, best/last checkpoints)`);
 console.log(`predictions     ${predDir}`);

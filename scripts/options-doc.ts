@@ -66,7 +66,8 @@ export function optionsBlock(): string {
 
 /** README text with the generated block replaced by the current one. */
 export function withCurrentOptions(readme: string): string {
-  const a = readme.indexOf(BEGIN), b = readme.indexOf(END);
+  const a = readme.indexOf(BEGIN),
+    b = readme.indexOf(END);
   if (a < 0 || b < a) throw new Error('README.md has no options block markers');
   return readme.slice(0, a) + optionsBlock() + readme.slice(b + END.length);
 }

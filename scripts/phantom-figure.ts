@@ -11,7 +11,9 @@ const panels: [PhantomKind, SliceAxis, (size: number[]) => number][] = [
 ];
 const images = panels.map(([kind, axis, pick]) => {
   const p = phantomCase(kind, 0, 0);
-  return sliceOverlay(p.image, p.labels, p.size, p.spacing, axis, pick(p.size), { zoom: kind === 'mri-prostate' ? 1 : 2 });
+  return sliceOverlay(p.image, p.labels, p.size, p.spacing, axis, pick(p.size), {
+    zoom: kind === 'mri-prostate' ? 1 : 2,
+  });
 });
 const gap = 8;
 const height = Math.max(...images.map((i) => i.height));
@@ -19,7 +21,8 @@ const width = images.reduce((a, i) => a + i.width, 0) + gap * (images.length - 1
 const rgb = new Uint8Array(width * height * 3).fill(255);
 let x0 = 0;
 for (const img of images) {
-  for (let y = 0; y < img.height; y++) rgb.set(img.rgb.subarray(y * img.width * 3, (y + 1) * img.width * 3), (y * width + x0) * 3);
+  for (let y = 0; y < img.height; y++)
+    rgb.set(img.rgb.subarray(y * img.width * 3, (y + 1) * img.width * 3), (y * width + x0) * 3);
   x0 += img.width + gap;
 }
 writeFileSync(new URL('../docs/phantoms.png', import.meta.url), encodePng(rgb, width, height));

@@ -10,7 +10,10 @@ if (!out) {
   process.exit(2);
 }
 const s = await serve({ root: dir, port: 0 });
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--enable-unsafe-swiftshader'] });
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--enable-unsafe-swiftshader'],
+});
 try {
   const page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
   await page.goto(s.url);
@@ -20,7 +23,10 @@ try {
   await page.locator(`#cases tr[data-case="${caseId}"]`).click();
   await page.waitForSelector('body[data-viewer="ready"]', { timeout: 120_000 });
   await page.locator('#mode').selectOption(mode);
-  await page.locator('#opacity').evaluate((el) => { (el as HTMLInputElement).value = '0.8'; el.dispatchEvent(new Event('input')); });
+  await page.locator('#opacity').evaluate((el) => {
+    (el as HTMLInputElement).value = '0.8';
+    el.dispatchEvent(new Event('input'));
+  });
   await page.waitForTimeout(800);
   await page.screenshot({ path: out });
   console.log(`wrote ${out}`);

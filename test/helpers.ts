@@ -5,7 +5,8 @@ import { tensor, tidy, liveTensors, type Tensor } from '../src/index.js';
 export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-6, what = 'value'): void {
   assert.equal(actual.length, expected.length, `${what}: length ${actual.length} vs ${expected.length}`);
   for (let i = 0; i < actual.length; i++) {
-    const a = actual[i], e = expected[i];
+    const a = actual[i],
+      e = expected[i];
     const err = Math.abs(a - e) / Math.max(1, Math.abs(e));
     assert.ok(err <= tol, `${what}[${i}]: got ${a}, expected ${e} (rel. error ${err.toExponential(2)} > ${tol})`);
   }
@@ -36,17 +37,42 @@ export interface GradInput {
  * Checks autograd's gradient of Σ f(inputs)·r (r a fixed random weighting) with
  * respect to each input against central finite differences, in float64.
  */
-export function checkGradient(name: string, f: (...xs: Tensor[]) => Tensor, inputs: GradInput[], opts: { eps?: number; tol?: number; seed?: number } = {}): void {
+export function checkGradient(
+  name: string,
+  f: (...xs: Tensor[]) => Tensor,
+  inputs: GradInput[],
+  opts: { eps?: number; tol?: number; seed?: number } = {},
+): void {
   const eps = opts.eps ?? 1e-6;
   const tol = opts.tol ?? 1e-5;
-  const values = inputs.map((inp, k) => inp.values ?? randomArray(inp.shape.reduce((a, b) => a * b, 1), (opts.seed ?? 7) + 13 * k));
+  const values = inputs.map(
+    (inp, k) =>
+      inp.values ??
+      randomArray(
+        inp.shape.reduce((a, b) => a * b, 1),
+        (opts.seed ?? 7) + 13 * k,
+      ),
+  );
   const outShape = tidy(() => f(...inputs.map((inp, k) => tensor(values[k], inp.shape))).shape);
-  const r = randomArray(outShape.reduce((a, b) => a * b, 1), 99, 0.5, 1.5);
+  const r = randomArray(
+    outShape.reduce((a, b) => a * b, 1),
+    99,
+    0.5,
+    1.5,
+  );
   const objective = (vals: Float64Array[]): number =>
-    tidy(() => f(...vals.map((v, k) => tensor(v, inputs[k].shape))).mul(tensor(r, outShape)).sum().item());
+    tidy(() =>
+      f(...vals.map((v, k) => tensor(v, inputs[k].shape)))
+        .mul(tensor(r, outShape))
+        .sum()
+        .item(),
+    );
   const analytic = tidy(() => {
     const xs = values.map((v, k) => tensor(v, inputs[k].shape, { requiresGrad: true }));
-    f(...xs).mul(tensor(r, outShape)).sum().backward();
+    f(...xs)
+      .mul(tensor(r, outShape))
+      .sum()
+      .backward();
     return xs.map((x) => {
       const g = x.grad;
       return g === null ? new Float64Array(x.size) : (g.toTypedArray() as Float64Array);

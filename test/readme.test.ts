@@ -24,6 +24,10 @@ test('README example prints the loss and the gradient shape it claims', () => {
 test('README option tables are the ones the schemas generate (scripts/options-doc.ts --write)', async () => {
   const { withCurrentOptions } = await import('../scripts/options-doc.js');
   const readme = readFileSync(`${root}README.md`, 'utf8');
-  assert.equal(readme, withCurrentOptions(readme), 'README options block is stale: run node --import tsx scripts/options-doc.ts --write');
+  assert.equal(
+    readme,
+    withCurrentOptions(readme),
+    'README options block is stale: run node --import tsx scripts/options-doc.ts --write',
+  );
   assert.match(readme, /\| `combo` \| `beta` \| a number in \[0, 1\] \| `0.5` \|/);
 });

@@ -12,7 +12,9 @@ export function engineCommand(): Command {
         console.log(JSON.stringify(info));
         return;
       }
-      console.log(`libtorch ${info.torchVersion}, ${info.threads} thread(s), oneDNN ${info.mkldnn ? 'yes' : 'no'}, tcmalloc ${info.tcmalloc ? 'preloaded' : 'not preloaded'}`);
+      console.log(
+        `libtorch ${info.torchVersion}, ${info.threads} thread(s), oneDNN ${info.mkldnn ? 'yes' : 'no'}, tcmalloc ${info.tcmalloc ? 'preloaded' : 'not preloaded'}`,
+      );
       console.log(info.parallel.trim());
     });
 }

@@ -16,10 +16,10 @@ export function parseLabels(spec: string): LabelSet {
   for (const part of spec.split(',')) {
     const m = /^\s*(\d+)\s*(?::\s*(.+?))?\s*$/.exec(part);
     if (!m) {
-      throw new ComboSegError(
-        `--labels: cannot read '${part}'; write e.g. 1:brain,2:heart`,
-        { code: 'invalid-option', path: '--labels' },
-      );
+      throw new ComboSegError(`--labels: cannot read '${part}'; write e.g. 1:brain,2:heart`, {
+        code: 'invalid-option',
+        path: '--labels',
+      });
     }
     map[m[1]] = m[2] ?? `label ${m[1]}`;
   }
@@ -35,20 +35,26 @@ function pairs(pred: string, truth: string): [string, string, string][] {
   }
   if (statSync(pred).isFile() && statSync(truth).isFile()) return [[caseId(pred.split('/').pop()!), pred, truth]];
   if (!statSync(pred).isDirectory() || !statSync(truth).isDirectory()) {
-    throw new ComboSegError(
-      '--pred and --truth must both be files or both be folders',
-      { code: 'invalid-option', path: '--truth' },
-    );
+    throw new ComboSegError('--pred and --truth must both be files or both be folders', {
+      code: 'invalid-option',
+      path: '--truth',
+    });
   }
-  const truths = new Map(readdirSync(truth).filter((f) => imageExtension(f)).map((f) => [caseId(f), f]));
+  const truths = new Map(
+    readdirSync(truth)
+      .filter((f) => imageExtension(f))
+      .map((f) => [caseId(f), f]),
+  );
   const out: [string, string, string][] = [];
-  for (const f of readdirSync(pred).filter((g) => imageExtension(g)).sort()) {
+  for (const f of readdirSync(pred)
+    .filter((g) => imageExtension(g))
+    .sort()) {
     const t = truths.get(caseId(f));
     if (!t) {
-      throw new ComboSegError(
-        `${join(pred, f)}: no truth named ${caseId(f)}.* in ${truth}`,
-        { code: 'not-found', path: join(pred, f) },
-      );
+      throw new ComboSegError(`${join(pred, f)}: no truth named ${caseId(f)}.* in ${truth}`, {
+        code: 'not-found',
+        path: join(pred, f),
+      });
     }
     out.push([caseId(f), join(pred, f), join(truth, t)]);
   }
@@ -62,25 +68,34 @@ export function evaluateCommand(): Command {
     .description('Dice, Jaccard, FPR, FDR, FNR, Hausdorff, HD95 and ASSD per case and organ, with a summary')
     .requiredOption('--pred <path>', 'predicted label map, or a folder of them')
     .requiredOption('--truth <path>', 'ground-truth label map, or a folder (matched by file name)')
-    .option('--labels <spec>', 'organs as value:name pairs, e.g. 1:brain,2:heart (default: every non-zero value in the truth)')
+    .option(
+      '--labels <spec>',
+      'organs as value:name pairs, e.g. 1:brain,2:heart (default: every non-zero value in the truth)',
+    )
     .option('--json', 'print { cases, summary } as JSON')
     .option('--csv <file>', 'also write one CSV row per case and organ')
     .option('--resample', 'put predictions on the truth grid (nearest) when they differ')
-    .action(async (o: { pred: string; truth: string; labels?: string; json?: boolean; csv?: string; resample?: boolean }) => {
-      const list = pairs(o.pred, o.truth);
-      const acc = new MetricsAccumulator();
-      const bar = o.json ? null : new Progress({ label: 'evaluate', total: list.length, unit: 'case' });
-      for (const [id, p, t] of list) {
-        let pred = await readLabels(p);
-        const truth = await readLabels(t);
-        if (o.resample && !sameGrid(pred, truth)) pred = resampleLike(pred, truth, 'nearest');
-        const labels = o.labels ? parseLabels(o.labels) : labelSetFrom(Object.fromEntries([...new Set(truth.data)].filter((v) => v > 0).map((v) => [String(v), `label ${v}`])));
-        acc.add(evaluateCase(id, pred, truth, labels));
-        bar?.tick();
-      }
-      const summary = acc.summary();
-      if (o.csv) writeFileAtomic(o.csv, Buffer.from(casesCsv(acc.cases)));
-      if (o.json) console.log(JSON.stringify({ cases: acc.cases, summary }));
-      else console.log(summaryTable(summary));
-    });
+    .action(
+      async (o: { pred: string; truth: string; labels?: string; json?: boolean; csv?: string; resample?: boolean }) => {
+        const list = pairs(o.pred, o.truth);
+        const acc = new MetricsAccumulator();
+        const bar = o.json ? null : new Progress({ label: 'evaluate', total: list.length, unit: 'case' });
+        for (const [id, p, t] of list) {
+          let pred = await readLabels(p);
+          const truth = await readLabels(t);
+          if (o.resample && !sameGrid(pred, truth)) pred = resampleLike(pred, truth, 'nearest');
+          const labels = o.labels
+            ? parseLabels(o.labels)
+            : labelSetFrom(
+                Object.fromEntries([...new Set(truth.data)].filter((v) => v > 0).map((v) => [String(v), `label ${v}`])),
+              );
+          acc.add(evaluateCase(id, pred, truth, labels));
+          bar?.tick();
+        }
+        const summary = acc.summary();
+        if (o.csv) writeFileAtomic(o.csv, Buffer.from(casesCsv(acc.cases)));
+        if (o.json) console.log(JSON.stringify({ cases: acc.cases, summary }));
+        else console.log(summaryTable(summary));
+      },
+    );
 }

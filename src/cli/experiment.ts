@@ -14,23 +14,35 @@ export function experimentCommand(): Command {
     .action(async (o: { config: string }) => {
       const json = readJsonFile(o.config);
       const cfg = parseExperiment(json, o.config);
-      let bar: Progress | null = null, barKey = '';
+      let bar: Progress | null = null,
+        barKey = '';
       const results = await runExperiment(cfg, {
         onCell: (cell, i, total, state, fold) => {
-          if (state !== 'done') console.log(`cell ${i + 1}/${total} ${cell.id}${fold === undefined ? '' : ` fold ${fold + 1}/${cfg.folds}`}: ${state}`);
+          if (state !== 'done')
+            console.log(
+              `cell ${i + 1}/${total} ${cell.id}${fold === undefined ? '' : ` fold ${fold + 1}/${cfg.folds}`}: ${state}`,
+            );
           barKey = '';
         },
         train: {
           onStep: (s) => {
-            if (barKey !== `${s.epoch}`) { bar = new Progress({ label: `  epoch ${s.epoch + 1}`, total: s.total, unit: 'patch' }); barKey = `${s.epoch}`; }
+            if (barKey !== `${s.epoch}`) {
+              bar = new Progress({ label: `  epoch ${s.epoch + 1}`, total: s.total, unit: 'patch' });
+              barKey = `${s.epoch}`;
+            }
             bar?.set(s.index, `loss ${s.loss.toFixed(4)}`);
           },
-          onEpoch: (r) => console.log(`  epoch ${r.epoch}: loss ${r.trainLoss.toFixed(4)}, validation Dice ${r.meanDice?.toFixed(3) ?? 'n/a'}`),
+          onEpoch: (r) =>
+            console.log(
+              `  epoch ${r.epoch}: loss ${r.trainLoss.toFixed(4)}, validation Dice ${r.meanDice?.toFixed(3) ?? 'n/a'}`,
+            ),
         },
       });
       const out = resolve(cfg.out);
       await writeExperimentReport(cfg, out, results);
       console.log(`\n${experimentMarkdown(`Experiment ${out.split('/').pop()}`, results, 'combo', cfg.sweep?.option)}`);
-      console.log(`results: ${join(out, 'results.json')}\nreport:  ${join(out, 'report.html')} and report.md, figures in ${join(out, 'figures')}`);
+      console.log(
+        `results: ${join(out, 'results.json')}\nreport:  ${join(out, 'report.html')} and report.md, figures in ${join(out, 'figures')}`,
+      );
     });
 }

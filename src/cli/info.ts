@@ -23,12 +23,15 @@ export function infoCommand(): Command {
       console.log(`  origin     (${info.origin.map((x) => +x.toFixed(3)).join(', ')}) mm, LPS`);
       console.log(`  direction  [${d.slice(0, 3).join(' ')}; ${d.slice(3, 6).join(' ')}; ${d.slice(6).join(' ')}]`);
       console.log(`  pixel type ${info.pixelType}`);
-      console.log(`  values     min ${+info.min.toPrecision(6)}, max ${+info.max.toPrecision(6)}, mean ${+info.mean.toPrecision(6)}`);
+      console.log(
+        `  values     min ${+info.min.toPrecision(6)}, max ${+info.max.toPrecision(6)}, mean ${+info.mean.toPrecision(6)}`,
+      );
       if (info.labels) {
         const total = info.size.reduce((a, b) => a * b, 1);
         const entries = Object.entries(info.labels);
         console.log(`  labels     ${entries.length} value(s)`);
-        for (const [k, c] of entries.slice(0, 50)) console.log(`    ${k.padStart(6)}: ${String(c).padStart(10)} voxels (${((100 * c) / total).toFixed(3)} %)`);
+        for (const [k, c] of entries.slice(0, 50))
+          console.log(`    ${k.padStart(6)}: ${String(c).padStart(10)} voxels (${((100 * c) / total).toFixed(3)} %)`);
         if (entries.length > 50) console.log(`    ... ${entries.length - 50} more`);
       }
     });

@@ -65,7 +65,7 @@ export function settingsFromFlags(o: Omit<PredictFlags, 'model' | 'input' | 'out
 /** `comboseg predict --model RUN/best -i IN -o OUT`: IN/OUT files or folders. */
 export function predictCommand(): Command {
   return new Command('predict')
-    .description('segment scans with a trained model; writes label maps with each scan\'s geometry')
+    .description("segment scans with a trained model; writes label maps with each scan's geometry")
     .requiredOption('--model <path>', 'RUN_DIR/best, RUN_DIR/last, a run folder, or a .safetensors file')
     .requiredOption('-i, --input <path>', 'a scan, or a folder of scans')
     .requiredOption('-o, --output <path>', 'output file (for one scan) or folder')
@@ -83,7 +83,12 @@ export function predictCommand(): Command {
       }
       const model = loadModel(resolveModelPath(o.model));
       const folder = statSync(o.input).isDirectory();
-      const inputs = folder ? readdirSync(o.input).filter((f) => imageExtension(f) && !f.startsWith('.')).sort().map((f) => join(o.input, f)) : [o.input];
+      const inputs = folder
+        ? readdirSync(o.input)
+            .filter((f) => imageExtension(f) && !f.startsWith('.'))
+            .sort()
+            .map((f) => join(o.input, f))
+        : [o.input];
       if (!inputs.length) throw new ComboSegError(`${o.input}: no scans`, { code: 'not-found', path: o.input });
       if (folder) mkdirSync(o.output, { recursive: true });
       for (const input of inputs) {
@@ -97,7 +102,11 @@ export function predictCommand(): Command {
         await writeVolume(out, pred.labels);
         if (o.probabilities) {
           const ext = imageExtension(out)!;
-          for (const [k, p] of pred.probabilities.entries()) await writeVolume(`${out.slice(0, -ext.length)}_prob_${model.meta.labels.names[k].replace(/\W+/g, '_')}${ext}`, p);
+          for (const [k, p] of pred.probabilities.entries())
+            await writeVolume(
+              `${out.slice(0, -ext.length)}_prob_${model.meta.labels.names[k].replace(/\W+/g, '_')}${ext}`,
+              p,
+            );
         }
         console.log(`${input} → ${out} (${pred.mode})`);
       }

@@ -5,7 +5,9 @@ import { serve } from '../server/server.js';
 /** `comboseg serve [DIR]`: the viewer and the runs under DIR in a browser. */
 export function serveCommand(): Command {
   return new Command('serve')
-    .description('serve the viewer, the runs and experiment reports under DIR, and segmentation jobs (localhost only unless --host)')
+    .description(
+      'serve the viewer, the runs and experiment reports under DIR, and segmentation jobs (localhost only unless --host)',
+    )
     .argument('[dir]', 'folder with runs and experiments', 'runs')
     .option('--port <p>', 'port (0: any free one)', '8765')
     .option('--host <h>', 'address to listen on; anything but localhost exposes the server to the network', '127.0.0.1')
@@ -15,19 +17,26 @@ export function serveCommand(): Command {
       const num = (flag: string, v: string, min: number) => {
         const n = Number(v);
         if (!Number.isInteger(n) || n < min) {
-          throw new ComboSegError(
-            `${flag} must be an integer ≥ ${min}, got '${v}'`,
-            { code: 'invalid-option', path: flag },
-          );
+          throw new ComboSegError(`${flag} must be an integer ≥ ${min}, got '${v}'`, {
+            code: 'invalid-option',
+            path: flag,
+          });
         }
         return n;
       };
       const s = await serve({
-        root: dir, host: o.host, port: num('--port', o.port, 0), maxUploadBytes: num('--max-upload-mib', o.maxUploadMib, 1) * 2 ** 20, concurrency: num('--jobs', o.jobs, 1),
+        root: dir,
+        host: o.host,
+        port: num('--port', o.port, 0),
+        maxUploadBytes: num('--max-upload-mib', o.maxUploadMib, 1) * 2 ** 20,
+        concurrency: num('--jobs', o.jobs, 1),
       });
-      if (!['127.0.0.1', 'localhost', '::1'].includes(o.host)) console.warn(`warning: listening on ${o.host}: anyone who can reach this address can read ${dir} and run jobs`);
+      if (!['127.0.0.1', 'localhost', '::1'].includes(o.host))
+        console.warn(`warning: listening on ${o.host}: anyone who can reach this address can read ${dir} and run jobs`);
       console.log(`comboseg: serving ${dir} at ${s.url}  (Ctrl-C stops)`);
-      const stop = () => { void s.close().then(() => process.exit(0)); };
+      const stop = () => {
+        void s.close().then(() => process.exit(0));
+      };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });

@@ -9,10 +9,15 @@ import { fromWorkerError, startWorker } from '../util/worker.js';
 import { Progress } from '../util/progress.js';
 
 /** Runs training in a worker thread; progress here, Ctrl-C stops cleanly after saving. */
-export async function runTraining(config: unknown, resume: boolean, quiet = false): Promise<{ records: EpochRecord[]; stopped: boolean }> {
+export async function runTraining(
+  config: unknown,
+  resume: boolean,
+  quiet = false,
+): Promise<{ records: EpochRecord[]; stopped: boolean }> {
   const entry = new URL(`../training/train-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
   const worker = startWorker(entry, { config, resume });
-  let bar: Progress | null = null, barEpoch = -1;
+  let bar: Progress | null = null,
+    barEpoch = -1;
   const records: EpochRecord[] = [];
   let interrupted = 0;
   const onSigint = () => {
@@ -30,14 +35,23 @@ export async function runTraining(config: unknown, resume: boolean, quiet = fals
       let done = false;
       worker.on('message', (m: TrainMessage) => {
         if (m.type === 'step') {
-          if (m.epoch !== barEpoch) { bar = quiet ? null : new Progress({ label: `epoch ${m.epoch + 1}`, total: m.total, unit: 'patch' }); barEpoch = m.epoch; }
+          if (m.epoch !== barEpoch) {
+            bar = quiet ? null : new Progress({ label: `epoch ${m.epoch + 1}`, total: m.total, unit: 'patch' });
+            barEpoch = m.epoch;
+          }
           bar?.set(m.index, `loss ${m.loss.toFixed(4)}`);
         } else if (m.type === 'epoch') {
           const r = m.record as EpochRecord;
           records.push(r);
           if (!quiet) {
-            const dice = r.validation ? Object.entries(r.validation).map(([k, v]) => `${k} ${(v.dice ?? 0).toFixed(3)}`).join(', ') : 'no validation cases';
-            console.log(`epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; validation Dice ${r.meanDice?.toFixed(3) ?? 'n/a'} (${dice})${r.best ? '  ← best' : ''}`);
+            const dice = r.validation
+              ? Object.entries(r.validation)
+                  .map(([k, v]) => `${k} ${(v.dice ?? 0).toFixed(3)}`)
+                  .join(', ')
+              : 'no validation cases';
+            console.log(
+              `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; validation Dice ${r.meanDice?.toFixed(3) ?? 'n/a'} (${dice})${r.best ? '  ← best' : ''}`,
+            );
           }
         } else if (m.type === 'log') {
           if (!quiet) console.log(m.message);
@@ -49,8 +63,13 @@ export async function runTraining(config: unknown, resume: boolean, quiet = fals
           reject(fromWorkerError(m.error)); // a ComboSegError keeps its code and path
         }
       });
-      worker.on('error', (e) => { done = true; reject(e); });
-      worker.on('exit', (code) => { if (!done) reject(new ComboSegError(`training stopped without saving (worker exit ${code})`)); });
+      worker.on('error', (e) => {
+        done = true;
+        reject(e);
+      });
+      worker.on('exit', (code) => {
+        if (!done) reject(new ComboSegError(`training stopped without saving (worker exit ${code})`));
+      });
     });
   } finally {
     process.off('SIGINT', onSigint);
@@ -74,20 +93,56 @@ const num = (name: string) => (s: string) => {
 };
 
 interface TrainFlags {
-  config?: string; resume?: string; out?: string; msd?: string; images?: string; labels?: string; labelNames?: string;
-  network?: string; networkOptions?: string; loss?: string; lossOptions?: string; alpha?: number; beta?: number;
-  sampler?: string; patchSize?: number; batchSize?: number; epochs?: number; maxMinutes?: number;
-  optimizer?: string; lr?: number; seed?: number; validation?: number; folds?: number; fold?: number;
+  config?: string;
+  resume?: string;
+  out?: string;
+  msd?: string;
+  images?: string;
+  labels?: string;
+  labelNames?: string;
+  network?: string;
+  networkOptions?: string;
+  loss?: string;
+  lossOptions?: string;
+  alpha?: number;
+  beta?: number;
+  sampler?: string;
+  patchSize?: number;
+  batchSize?: number;
+  epochs?: number;
+  maxMinutes?: number;
+  optimizer?: string;
+  lr?: number;
+  seed?: number;
+  validation?: number;
+  folds?: number;
+  fold?: number;
 }
 
 /** The configuration field each flag sets: the schema's messages about that field name the flag. */
 const FLAG_FIELDS: Record<string, string> = {
-  '--msd': 'data', '--images': 'data', '--labels': 'data', '--label-names': 'data',
-  '--network': 'network.name', '--network-options': 'network.options', '--loss': 'loss.name',
-  '--loss-options': 'loss.options', '--alpha': 'loss.options.alpha', '--beta': 'loss.options.beta',
-  '--sampler': 'sampler.kind', '--patch-size': 'sampler.patchSize', '--batch-size': 'batchSize', '--epochs': 'epochs',
-  '--max-minutes': 'maxMinutes', '--optimizer': 'optimizer.name', '--lr': 'optimizer.lr', '--seed': 'seed',
-  '--validation': 'split.validation', '--folds': 'folds.k', '--fold': 'folds.fold', '--out': 'out',
+  '--msd': 'data',
+  '--images': 'data',
+  '--labels': 'data',
+  '--label-names': 'data',
+  '--network': 'network.name',
+  '--network-options': 'network.options',
+  '--loss': 'loss.name',
+  '--loss-options': 'loss.options',
+  '--alpha': 'loss.options.alpha',
+  '--beta': 'loss.options.beta',
+  '--sampler': 'sampler.kind',
+  '--patch-size': 'sampler.patchSize',
+  '--batch-size': 'batchSize',
+  '--epochs': 'epochs',
+  '--max-minutes': 'maxMinutes',
+  '--optimizer': 'optimizer.name',
+  '--lr': 'optimizer.lr',
+  '--seed': 'seed',
+  '--validation': 'split.validation',
+  '--folds': 'folds.k',
+  '--fold': 'folds.fold',
+  '--out': 'out',
 };
 
 const flagName = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -97,26 +152,34 @@ const flagName = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${
  * a problem in a field that a flag set names the flag, the others name the file's field.
  */
 export function checkTrainConfig(config: Record<string, unknown>, flags: TrainFlags, source: string): void {
-  const given = Object.keys(flags).filter((k) => flags[k as keyof TrainFlags] !== undefined).map(flagName);
+  const given = Object.keys(flags)
+    .filter((k) => flags[k as keyof TrainFlags] !== undefined)
+    .map(flagName);
   const lines = problemsOf(TrainConfigSchema, config, 'field').map((p) => {
     const flag = given
-      .filter((f) => FLAG_FIELDS[f] !== undefined && (p.path === FLAG_FIELDS[f] || p.path.startsWith(`${FLAG_FIELDS[f]}.`)))
+      .filter(
+        (f) => FLAG_FIELDS[f] !== undefined && (p.path === FLAG_FIELDS[f] || p.path.startsWith(`${FLAG_FIELDS[f]}.`)),
+      )
       .sort((a, b) => FLAG_FIELDS[b].length - FLAG_FIELDS[a].length)[0];
     return flag ? `  ${flag}: ${p.problem}` : `  ${p.path || '(top level)'}: ${p.problem}`;
   });
   if (lines.length) {
-    throw new ComboSegError(`${source}: invalid training configuration:\n${lines.join('\n')}`, { code: 'invalid-option' });
+    throw new ComboSegError(`${source}: invalid training configuration:\n${lines.join('\n')}`, {
+      code: 'invalid-option',
+    });
   }
 }
 
 /** Flags over a config (or over nothing): each flag given sets the config field it names. */
 export function configFromFlags(base: Record<string, unknown>, f: TrainFlags): Record<string, unknown> {
   const c: Record<string, unknown> = structuredClone(base);
-  const sub = (k: string) => ((c[k] ??= {}) as Record<string, unknown>);
+  const sub = (k: string) => (c[k] ??= {}) as Record<string, unknown>;
   if (f.msd) c.data = { msd: f.msd };
   if (f.images || f.labels) {
     if (!(f.images && f.labels && f.labelNames)) {
-      throw new ComboSegError('--images needs --labels and --label-names (e.g. 1:brain,2:heart)', { code: 'invalid-option' });
+      throw new ComboSegError('--images needs --labels and --label-names (e.g. 1:brain,2:heart)', {
+        code: 'invalid-option',
+      });
     }
     const pairs = f.labelNames.split(',').map((p) => p.split(':').map((x) => x.trim()));
     c.data = { images: f.images, labels: f.labels, labelNames: Object.fromEntries(pairs) };
@@ -176,7 +239,8 @@ export function trainCommand(): Command {
     .action(async (o: TrainFlags) => {
       let config: Record<string, unknown>;
       if (o.resume) {
-        if (o.config || Object.keys(o).some((k) => k !== 'resume')) throw new ComboSegError('--resume continues a run with its own configuration; give no other option');
+        if (o.config || Object.keys(o).some((k) => k !== 'resume'))
+          throw new ComboSegError('--resume continues a run with its own configuration; give no other option');
         config = readRunConfig(o.resume) as unknown as Record<string, unknown>;
       } else {
         let base: Record<string, unknown> = {};

@@ -5,12 +5,16 @@ import { parseTune, runTune, tuneMarkdown } from '../experiments/tune.js';
 /** `comboseg tune --config FILE`: α/β grid search with k-fold CV, and Bayesian optimisation. */
 export function tuneCommand(): Command {
   return new Command('tune')
-    .description('search loss options (α, β) by k-fold cross-validation: a grid and/or Bayesian optimisation; resumable')
+    .description(
+      'search loss options (α, β) by k-fold cross-validation: a grid and/or Bayesian optimisation; resumable',
+    )
     .requiredOption('--config <file>', 'tune configuration (JSON; see README)')
     .action(async (o: { config: string }) => {
       const json = readJsonFile(o.config);
       const cfg = parseTune(json, o.config);
-      const result = await runTune(cfg, { onTrial: (t) => console.log(`${t.method} ${JSON.stringify(t.options)}: CV Dice ${t.score.toFixed(4)}`) });
+      const result = await runTune(cfg, {
+        onTrial: (t) => console.log(`${t.method} ${JSON.stringify(t.options)}: CV Dice ${t.score.toFixed(4)}`),
+      });
       console.log(`\n${tuneMarkdown(cfg, result)}`);
     });
 }

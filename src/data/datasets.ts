@@ -31,19 +31,25 @@ export function readMsd(dir: string): Dataset {
   const root = resolve(dir);
   const jsonPath = join(root, 'dataset.json');
   if (!existsSync(jsonPath)) {
-    throw new ComboSegError(
-      `${dir}: no dataset.json (not a Medical Segmentation Decathlon folder)`,
-      { code: 'not-found', path: jsonPath },
-    );
+    throw new ComboSegError(`${dir}: no dataset.json (not a Medical Segmentation Decathlon folder)`, {
+      code: 'not-found',
+      path: jsonPath,
+    });
   }
-  let json: { name?: string; labels?: Record<string, string>; training?: { image: string; label: string }[]; test?: (string | { image: string })[] };
+  let json: {
+    name?: string;
+    labels?: Record<string, string>;
+    training?: { image: string; label: string }[];
+    test?: (string | { image: string })[];
+  };
   try {
     json = JSON.parse(readFileSync(jsonPath, 'utf8'));
   } catch (e) {
-    throw new ComboSegError(
-      `${jsonPath}: not valid JSON (${(e as Error).message})`,
-      { code: 'bad-file', path: jsonPath, cause: e },
-    );
+    throw new ComboSegError(`${jsonPath}: not valid JSON (${(e as Error).message})`, {
+      code: 'bad-file',
+      path: jsonPath,
+      cause: e,
+    });
   }
   if (!json.labels || typeof json.labels !== 'object') {
     throw new ComboSegError(`${jsonPath}: no "labels" map`, { code: 'bad-file', path: jsonPath });
@@ -61,12 +67,16 @@ export function readMsd(dir: string): Dataset {
   const idOf = (p: string) => stripExt(p.split('/').pop()!);
   const training = json.training.map((t, i) => {
     if (!t || typeof t.image !== 'string' || typeof t.label !== 'string') {
-      throw new ComboSegError(
-        `${jsonPath}: training[${i}] needs "image" and "label"`,
-        { code: 'bad-file', path: jsonPath },
-      );
+      throw new ComboSegError(`${jsonPath}: training[${i}] needs "image" and "label"`, {
+        code: 'bad-file',
+        path: jsonPath,
+      });
     }
-    return { id: idOf(t.image), image: file(t.image, `training[${i}].image`), label: file(t.label, `training[${i}].label`) };
+    return {
+      id: idOf(t.image),
+      image: file(t.image, `training[${i}].image`),
+      label: file(t.label, `training[${i}].label`),
+    };
   });
   const test = (json.test ?? []).map((t, i) => {
     const rel = typeof t === 'string' ? t : t.image;
@@ -84,9 +94,12 @@ export function readPairs(imagesDir: string, labelsDir: string, labels: Record<s
     if (!existsSync(d) || !statSync(d).isDirectory()) {
       throw new ComboSegError(`${d}: not a folder`, { code: 'not-found', path: d });
     }
-    return readdirSync(d).filter((f) => imageExtension(f) && !f.startsWith('.')).sort();
+    return readdirSync(d)
+      .filter((f) => imageExtension(f) && !f.startsWith('.'))
+      .sort();
   };
-  const images = list(imagesDir), labelFiles = list(labelsDir);
+  const images = list(imagesDir),
+    labelFiles = list(labelsDir);
   const key = (f: string) => stripExt(f).replace(/([_-](seg|segmentation|label|labels|mask|gt))+$/i, '');
   const byKey = new Map(labelFiles.map((f) => [key(f), f]));
   const training: DatasetCase[] = [];
@@ -97,10 +110,10 @@ export function readPairs(imagesDir: string, labelsDir: string, labels: Record<s
     else unmatched.push(f);
   }
   if (!training.length) {
-    throw new ComboSegError(
-      `no image in ${imagesDir} has a label in ${labelsDir} with a matching name`,
-      { code: 'not-found', path: labelsDir },
-    );
+    throw new ComboSegError(`no image in ${imagesDir} has a label in ${labelsDir} with a matching name`, {
+      code: 'not-found',
+      path: labelsDir,
+    });
   }
   if (unmatched.length) {
     throw new ComboSegError(
@@ -108,7 +121,13 @@ export function readPairs(imagesDir: string, labelsDir: string, labels: Record<s
       { code: 'not-found', path: labelsDir },
     );
   }
-  return { name: resolve(imagesDir).split('/').pop()!, root: resolve(imagesDir), labels: labelSetFrom(labels), training, test: [] };
+  return {
+    name: resolve(imagesDir).split('/').pop()!,
+    root: resolve(imagesDir),
+    labels: labelSetFrom(labels),
+    training,
+    test: [],
+  };
 }
 
 /**
@@ -123,7 +142,8 @@ export function readCaseFolders(dir: string, image: string, label: string, label
   for (const name of readdirSync(dir).sort()) {
     const folder = join(dir, name);
     if (!statSync(folder).isDirectory()) continue;
-    const img = join(folder, image), lab = join(folder, label);
+    const img = join(folder, image),
+      lab = join(folder, label);
     if (!existsSync(img) && !existsSync(lab)) continue;
     if (!existsSync(img) || !existsSync(lab)) {
       throw new ComboSegError(`${folder}: needs both ${image} and ${label}`, { code: 'not-found', path: folder });
@@ -159,22 +179,25 @@ function shuffle<T>(xs: T[], seed: number): T[] {
 }
 
 /** Train / validation / test split by fractions, shuffled by seed; every part gets at least one case when possible. */
-export function split<T>(cases: T[], o: { validation: number; test?: number; seed: number }): { train: T[]; validation: T[]; test: T[] } {
+export function split<T>(
+  cases: T[],
+  o: { validation: number; test?: number; seed: number },
+): { train: T[]; validation: T[]; test: T[] } {
   const test = o.test ?? 0;
   if (!(o.validation >= 0 && test >= 0 && o.validation + test < 1)) {
-    throw new ComboSegError(
-      `split: fractions must be ≥ 0 and sum below 1 (validation ${o.validation}, test ${test})`,
-      { code: 'invalid-option', path: 'split' },
-    );
+    throw new ComboSegError(`split: fractions must be ≥ 0 and sum below 1 (validation ${o.validation}, test ${test})`, {
+      code: 'invalid-option',
+      path: 'split',
+    });
   }
   const a = shuffle(cases, o.seed);
   const nTest = test > 0 ? Math.max(1, Math.round(test * a.length)) : 0;
   const nVal = o.validation > 0 ? Math.max(1, Math.round(o.validation * a.length)) : 0;
   if (nTest + nVal >= a.length) {
-    throw new ComboSegError(
-      `split: ${a.length} cases are too few for validation ${o.validation} and test ${test}`,
-      { code: 'invalid-input', path: 'split' },
-    );
+    throw new ComboSegError(`split: ${a.length} cases are too few for validation ${o.validation} and test ${test}`, {
+      code: 'invalid-input',
+      path: 'split',
+    });
   }
   return { test: a.slice(0, nTest), validation: a.slice(nTest, nTest + nVal), train: a.slice(nTest + nVal) };
 }
@@ -182,16 +205,16 @@ export function split<T>(cases: T[], o: { validation: number; test?: number; see
 /** Fold `fold` of k (0-based): that fold validates, the others train. Folds partition the shuffled cases. */
 export function kFold<T>(cases: T[], k: number, fold: number, seed: number): { train: T[]; validation: T[] } {
   if (!Number.isInteger(k) || k < 2 || k > cases.length) {
-    throw new ComboSegError(
-      `kFold: k must be an integer in [2, ${cases.length}], got ${k}`,
-      { code: 'invalid-option', path: 'folds.k' },
-    );
+    throw new ComboSegError(`kFold: k must be an integer in [2, ${cases.length}], got ${k}`, {
+      code: 'invalid-option',
+      path: 'folds.k',
+    });
   }
   if (!Number.isInteger(fold) || fold < 0 || fold >= k) {
-    throw new ComboSegError(
-      `kFold: fold must be in [0, ${k - 1}], got ${fold}`,
-      { code: 'invalid-option', path: 'folds.fold' },
-    );
+    throw new ComboSegError(`kFold: fold must be in [0, ${k - 1}], got ${fold}`, {
+      code: 'invalid-option',
+      path: 'folds.fold',
+    });
   }
   const a = shuffle(cases, seed);
   const validation = a.filter((_, i) => i % k === fold);

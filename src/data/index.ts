@@ -1,11 +1,61 @@
 export * from './volume.js';
-export { readVolume, readLabels, writeVolume, toLabelArray, imageExtension, EXTENSIONS, type ReadOptions } from './io.js';
+export {
+  readVolume,
+  readLabels,
+  writeVolume,
+  toLabelArray,
+  imageExtension,
+  EXTENSIONS,
+  type ReadOptions,
+} from './io.js';
 export { volumeInfo, type VolumeInfo } from './info.js';
 export { labelSetFrom, oneHot, labelsFromProbabilities, labelCounts, type LabelSet } from './labels.js';
-export { computeNormalisation, normalise, minMaxInPlace, type Normalisation, type NormalisationKind } from './normalise.js';
-export { resampleToSize, resampleToSpacing, resampleLike, geometryForSize, sizeForSpacing, type ResampleMode } from './resample.js';
+export {
+  computeNormalisation,
+  normalise,
+  minMaxInPlace,
+  type Normalisation,
+  type NormalisationKind,
+} from './normalise.js';
+export {
+  resampleToSize,
+  resampleToSpacing,
+  resampleLike,
+  geometryForSize,
+  sizeForSpacing,
+  type ResampleMode,
+} from './resample.js';
 export { extractPatch, toBatch, type Patch } from './patch.js';
-export { PaperSampler, RatioSampler, WholeVolumeSampler, mixSeed, type Sampler, type SampleCase, type PaperSamplerOptions, type RatioSamplerOptions } from './sampler.js';
-export { readMsd, readPairs, readCaseFolders, openDataset, split, kFold, loadCase, type Dataset, type DatasetCase, type DataSpec } from './datasets.js';
-export { phantomCase, writeSyntheticDataset, PHANTOM_KINDS, petPhantom, mriProstatePhantom, echoLvPhantom, type Phantom, type PhantomKind } from './phantoms/index.js';
+export {
+  PaperSampler,
+  RatioSampler,
+  WholeVolumeSampler,
+  mixSeed,
+  type Sampler,
+  type SampleCase,
+  type PaperSamplerOptions,
+  type RatioSamplerOptions,
+} from './sampler.js';
+export {
+  readMsd,
+  readPairs,
+  readCaseFolders,
+  openDataset,
+  split,
+  kFold,
+  loadCase,
+  type Dataset,
+  type DatasetCase,
+  type DataSpec,
+} from './datasets.js';
+export {
+  phantomCase,
+  writeSyntheticDataset,
+  PHANTOM_KINDS,
+  petPhantom,
+  mriProstatePhantom,
+  echoLvPhantom,
+  type Phantom,
+  type PhantomKind,
+} from './phantoms/index.js';
 export { sliceOverlay, errorOverlay, LABEL_COLOURS, ERROR_COLOURS, type SliceAxis, type Picture } from './overlay.js';

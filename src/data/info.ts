@@ -16,7 +16,10 @@ export interface VolumeInfo {
 }
 
 export function volumeInfo(v: Volume, maxLabels = 1000): VolumeInfo {
-  let min = Infinity, max = -Infinity, sum = 0, integral = true;
+  let min = Infinity,
+    max = -Infinity,
+    sum = 0,
+    integral = true;
   const counts = new Map<number, number>();
   for (let i = 0; i < v.data.length; i++) {
     const x = Number(v.data[i]);
@@ -31,6 +34,18 @@ export function volumeInfo(v: Volume, maxLabels = 1000): VolumeInfo {
       }
     }
   }
-  const labels = integral ? Object.fromEntries([...counts].sort((a, b) => a[0] - b[0]).map(([k, c]) => [String(k), c])) : null;
-  return { size: [...v.size], spacing: [...v.spacing], origin: [...v.origin], direction: [...v.direction], pixelType: v.pixelType, min, max, mean: sum / v.data.length, labels };
+  const labels = integral
+    ? Object.fromEntries([...counts].sort((a, b) => a[0] - b[0]).map(([k, c]) => [String(k), c]))
+    : null;
+  return {
+    size: [...v.size],
+    spacing: [...v.spacing],
+    origin: [...v.origin],
+    direction: [...v.direction],
+    pixelType: v.pixelType,
+    min,
+    max,
+    mean: sum / v.data.length,
+    labels,
+  };
 }

@@ -36,10 +36,17 @@ function describe(e: unknown): string {
 
 async function sniff(path: string, ext: string): Promise<string | null> {
   if (ext === '.nii' || ext === '.nii.gz' || ext === '.hdr') return checkNifti(path);
-  if (ext === '.img') return existsSync(path.replace(/\.img$/, '.hdr')) ? checkNifti(path.replace(/\.img$/, '.hdr')) : 'an .img file needs its .hdr beside it';
+  if (ext === '.img')
+    return existsSync(path.replace(/\.img$/, '.hdr'))
+      ? checkNifti(path.replace(/\.img$/, '.hdr'))
+      : 'an .img file needs its .hdr beside it';
   const head = readFileSync(path).subarray(0, 64).toString('latin1');
-  if ((ext === '.nrrd' || ext === '.nhdr') && !head.startsWith('NRRD000')) return 'no NRRD magic ("NRRD000x") at the start';
-  if ((ext === '.mha' || ext === '.mhd') && !/^(ObjectType|NDims|Comment|TransformType|AnatomicalOrientation)\s*=/m.test(head)) {
+  if ((ext === '.nrrd' || ext === '.nhdr') && !head.startsWith('NRRD000'))
+    return 'no NRRD magic ("NRRD000x") at the start';
+  if (
+    (ext === '.mha' || ext === '.mhd') &&
+    !/^(ObjectType|NDims|Comment|TransformType|AnatomicalOrientation)\s*=/m.test(head)
+  ) {
     return 'no MetaImage header ("ObjectType = Image" / "NDims = 3")';
   }
   return null;
@@ -90,9 +97,14 @@ export async function readVolume(path: string, options: ReadOptions = {}): Promi
   const size = [0, 1, 2].map((i) => (i < d ? img.size[i] : 1)) as Vec3;
   const spacing = [0, 1, 2].map((i) => (i < d ? img.spacing[i] : 1)) as Vec3;
   const origin = [0, 1, 2].map((i) => (i < d ? img.origin[i] : 0)) as Vec3;
-  const direction = [0, 1, 2].flatMap((r) => [0, 1, 2].map((c) => (r < d && c < d ? Number(img.direction[r * d + c]) : r === c ? 1 : 0)));
+  const direction = [0, 1, 2].flatMap((r) =>
+    [0, 1, 2].map((c) => (r < d && c < d ? Number(img.direction[r * d + c]) : r === c ? 1 : 0)),
+  );
   const raw = img.data as unknown;
-  let data: VoxelArray = raw instanceof BigInt64Array || raw instanceof BigUint64Array ? Float64Array.from(raw, Number) : (raw as VoxelArray);
+  let data: VoxelArray =
+    raw instanceof BigInt64Array || raw instanceof BigUint64Array
+      ? Float64Array.from(raw, Number)
+      : (raw as VoxelArray);
   if (data.length !== voxelCount({ size })) data = data.subarray(0, voxelCount({ size })); // a trailing singleton 4th axis
   const stored = img.metadata instanceof Map ? img.metadata.get('datatype') : undefined;
   const pixelType = stored !== undefined ? datatypeName(Number(stored)) : String(t.componentType);
@@ -125,14 +137,21 @@ export function toLabelArray(data: VoxelArray, where: string): Uint8Array | Uint
     }
     if (r > max) max = r;
   }
-  const out = max < 256 ? new Uint8Array(data.length) : max < 65536 ? new Uint16Array(data.length) : new Uint32Array(data.length);
+  const out =
+    max < 256 ? new Uint8Array(data.length) : max < 65536 ? new Uint16Array(data.length) : new Uint32Array(data.length);
   for (let i = 0; i < data.length; i++) out[i] = Math.round(data[i]);
   return out;
 }
 
 const COMPONENT: [new (...a: never[]) => VoxelArray, string][] = [
-  [Float32Array, 'float32'], [Float64Array, 'float64'], [Int32Array, 'int32'], [Int16Array, 'int16'],
-  [Int8Array, 'int8'], [Uint8Array, 'uint8'], [Uint16Array, 'uint16'], [Uint32Array, 'uint32'],
+  [Float32Array, 'float32'],
+  [Float64Array, 'float64'],
+  [Int32Array, 'int32'],
+  [Int16Array, 'int16'],
+  [Int8Array, 'int8'],
+  [Uint8Array, 'uint8'],
+  [Uint16Array, 'uint16'],
+  [Uint32Array, 'uint32'],
 ];
 
 function componentTypeOf(data: VoxelArray): string {

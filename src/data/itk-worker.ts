@@ -12,8 +12,7 @@ import { readImageNode, writeImageNode } from '@itk-wasm/image-io';
 import type { Image } from 'itk-wasm';
 
 export type ItkJob =
-  | { op: 'read'; path: string }
-  | { op: 'write'; path: string; image: Image; useCompression: boolean };
+  { op: 'read'; path: string } | { op: 'write'; path: string; image: Image; useCompression: boolean };
 export type ItkRequest = ItkJob & { id: number };
 
 /**
@@ -21,8 +20,7 @@ export type ItkRequest = ItkJob & { id: number };
  * error's message; `output` is what ITK printed meanwhile.
  */
 export type ItkReply =
-  | { id: number; ok: true; image: Image | null }
-  | { id: number; ok: false; thrown: number | string; output: string[] };
+  { id: number; ok: true; image: Image | null } | { id: number; ok: false; thrown: number | string; output: string[] };
 
 const ITK_NOISE = /^(Exception while running pipeline|stdout:|stderr:|exception:|Build module in Debug mode)/;
 const real = { log: console.log.bind(console), error: console.error.bind(console), warn: console.warn.bind(console) };
@@ -52,7 +50,10 @@ port.on('message', (m: ItkRequest) => {
       port.postMessage({ id: m.id, ok: true, image } satisfies ItkReply);
     } catch (e) {
       const thrown = typeof e === 'number' ? e : e instanceof Error ? e.message : String(e);
-      const output = printed.flatMap((p) => p.text.split('\n')).map((l) => l.trim()).filter(Boolean);
+      const output = printed
+        .flatMap((p) => p.text.split('\n'))
+        .map((l) => l.trim())
+        .filter(Boolean);
       port.postMessage({ id: m.id, ok: false, thrown, output } satisfies ItkReply);
     }
   });

@@ -15,10 +15,10 @@ export function labelSetFrom(map: Record<string, string>): LabelSet {
     .filter(([k]) => k !== 0)
     .sort((a, b) => a[0] - b[0]);
   if (entries.some(([k]) => !Number.isInteger(k) || k < 0)) {
-    throw new ComboSegError(
-      `labels: keys must be non-negative integers, got ${Object.keys(map).join(', ')}`,
-      { code: 'invalid-input', path: 'labels' },
-    );
+    throw new ComboSegError(`labels: keys must be non-negative integers, got ${Object.keys(map).join(', ')}`, {
+      code: 'invalid-input',
+      path: 'labels',
+    });
   }
   if (!entries.length) {
     throw new ComboSegError('labels: no organ labels (only background)', { code: 'invalid-input', path: 'labels' });
@@ -43,21 +43,28 @@ export function oneHot(labels: ArrayLike<number>, values: number[]): Float32Arra
  * the organ with the highest probability if that exceeds `threshold`, else 0
  * (where sigmoid masks overlap, the most probable organ wins).
  */
-export function labelsFromProbabilities(probs: Float32Array, values: number[], threshold = 0.5): Uint8Array | Uint16Array {
+export function labelsFromProbabilities(
+  probs: Float32Array,
+  values: number[],
+  threshold = 0.5,
+): Uint8Array | Uint16Array {
   const K = values.length;
   const n = probs.length / K;
   if (!Number.isInteger(n)) {
-    throw new ComboSegError(
-      `labelsFromProbabilities: ${probs.length} values are not ${K} channels`,
-      { code: 'invalid-input' },
-    );
+    throw new ComboSegError(`labelsFromProbabilities: ${probs.length} values are not ${K} channels`, {
+      code: 'invalid-input',
+    });
   }
   const out = Math.max(...values) < 256 ? new Uint8Array(n) : new Uint16Array(n);
   for (let i = 0; i < n; i++) {
-    let best = -1, bestP = threshold;
+    let best = -1,
+      bestP = threshold;
     for (let k = 0; k < K; k++) {
       const p = probs[k * n + i];
-      if (p > bestP) { bestP = p; best = k; }
+      if (p > bestP) {
+        bestP = p;
+        best = k;
+      }
     }
     if (best >= 0) out[i] = values[best];
   }

@@ -13,7 +13,11 @@ export type Normalisation =
 export type NormalisationKind = Normalisation['kind'];
 
 /** Dataset-wide statistics over every voxel of every volume (streamed, one pass). */
-export function computeNormalisation(volumes: Iterable<VoxelArray>, kind: NormalisationKind, window?: [number, number]): Normalisation {
+export function computeNormalisation(
+  volumes: Iterable<VoxelArray>,
+  kind: NormalisationKind,
+  window?: [number, number],
+): Normalisation {
   if (kind === 'window') {
     if (!window || !(window[1] > window[0])) {
       throw new ComboSegError(
@@ -23,7 +27,11 @@ export function computeNormalisation(volumes: Iterable<VoxelArray>, kind: Normal
     }
     return { kind, low: window[0], high: window[1] };
   }
-  let min = Infinity, max = -Infinity, n = 0, mean = 0, m2 = 0;
+  let min = Infinity,
+    max = -Infinity,
+    n = 0,
+    mean = 0,
+    m2 = 0;
   for (const data of volumes) {
     for (let i = 0; i < data.length; i++) {
       const x = Number(data[i]);
@@ -46,9 +54,16 @@ export function computeNormalisation(volumes: Iterable<VoxelArray>, kind: Normal
 export function normalise(data: VoxelArray, n: Normalisation): Float32Array {
   const out = new Float32Array(data.length);
   let scale: number, shift: number;
-  if (n.kind === 'minmax') { shift = n.min; scale = n.max > n.min ? 1 / (n.max - n.min) : 0; }
-  else if (n.kind === 'zscore') { shift = n.mean; scale = n.std > 0 ? 1 / n.std : 0; }
-  else { shift = n.low; scale = 1 / (n.high - n.low); }
+  if (n.kind === 'minmax') {
+    shift = n.min;
+    scale = n.max > n.min ? 1 / (n.max - n.min) : 0;
+  } else if (n.kind === 'zscore') {
+    shift = n.mean;
+    scale = n.std > 0 ? 1 / n.std : 0;
+  } else {
+    shift = n.low;
+    scale = 1 / (n.high - n.low);
+  }
   for (let i = 0; i < data.length; i++) {
     let x = Number(data[i]);
     if (n.kind === 'window') x = x < n.low ? n.low : x > n.high ? n.high : x;
@@ -59,7 +74,8 @@ export function normalise(data: VoxelArray, n: Normalisation): Float32Array {
 
 /** Min–max of one patch to [0, 1] in place (a constant patch becomes 0). */
 export function minMaxInPlace(patch: Float32Array): Float32Array {
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   for (let i = 0; i < patch.length; i++) {
     const x = patch[i];
     if (x < lo) lo = x;

@@ -12,7 +12,8 @@ export function extractPatch<T extends VoxelArray>(data: T, size: Vec3, start: V
   const out = new (data.constructor as new (n: number) => T)(px * py * pz);
   if (pad !== 0) out.fill(pad);
   const [sx, sy, sz] = size;
-  const x0 = Math.max(0, start[0]), x1 = Math.min(sx, start[0] + px);
+  const x0 = Math.max(0, start[0]),
+    x1 = Math.min(sx, start[0] + px);
   if (x1 <= x0) return out;
   for (let z = 0; z < pz; z++) {
     const vz = start[2] + z;
@@ -49,14 +50,16 @@ export interface Patch {
 export function toBatch(patches: Patch[], organs: number[], perPatchMinMax = true): { image: Tensor; target: Tensor } {
   if (!patches.length) throw new ComboSegError('toBatch: no patches', { code: 'invalid-input' });
   if (patches.some((p) => p.size.join() !== patches[0].size.join())) {
-    throw new ComboSegError(
-      `toBatch: patches of different sizes (${patches.map((p) => `[${p.size}]`).join(', ')})`,
-      { code: 'invalid-input' },
-    );
+    throw new ComboSegError(`toBatch: patches of different sizes (${patches.map((p) => `[${p.size}]`).join(', ')})`, {
+      code: 'invalid-input',
+    });
   }
   const [px, py, pz] = patches[0].size;
-  const n = px * py * pz, K = organs.length, B = patches.length;
-  const image = new Float32Array(B * n), target = new Float32Array(B * K * n);
+  const n = px * py * pz,
+    K = organs.length,
+    B = patches.length;
+  const image = new Float32Array(B * n),
+    target = new Float32Array(B * K * n);
   patches.forEach((p, b) => {
     const img = perPatchMinMax ? minMaxInPlace(Float32Array.from(p.image)) : p.image;
     image.set(img, b * n);

@@ -20,7 +20,9 @@ export function geometryForSize(g: Geometry, size: Vec3): Geometry {
   // Voxel centres move by half the change in spacing, along each axis direction.
   const shift = spacing.map((s, i) => (s - g.spacing[i]) / 2);
   const d = g.direction;
-  const origin = [0, 1, 2].map((r) => g.origin[r] + d[3 * r] * shift[0] + d[3 * r + 1] * shift[1] + d[3 * r + 2] * shift[2]) as Vec3;
+  const origin = [0, 1, 2].map(
+    (r) => g.origin[r] + d[3 * r] * shift[0] + d[3 * r + 1] * shift[1] + d[3 * r + 2] * shift[2],
+  ) as Vec3;
   return { size: [...size], spacing, origin, direction: [...d] };
 }
 
@@ -42,20 +44,22 @@ export function resampleToSize(v: Volume, size: Vec3, mode: ResampleMode): Volum
   }
   const geometry = geometryForSize(v, size);
   const out: Vec3 = [size[2], size[1], size[0]];
-  const data = tidy(() => noGrad((): VoxelArray => {
-    const x = tensor(Float32Array.from(v.data), [1, 1, ...spatialShape(v)]);
-    if (mode !== 'label') {
-      const r = interpolate(x, out, mode).toFloat32Array();
-      return mode === 'nearest' ? castLike(v.data, r) : r;
-    }
-    const values = [...new Set(Array.from(v.data))].sort((a, b) => a - b);
-    const channels = values.map((l) => x.eq(l).cast('float32'));
-    const probs = interpolate(cat(channels, 1), out, 'linear');
-    const idx = argmax(probs, 1).toTypedArray() as BigInt64Array;
-    const labels = new (v.data.constructor as new (n: number) => VoxelArray)(idx.length);
-    for (let i = 0; i < idx.length; i++) labels[i] = values[Number(idx[i])];
-    return labels;
-  }));
+  const data = tidy(() =>
+    noGrad((): VoxelArray => {
+      const x = tensor(Float32Array.from(v.data), [1, 1, ...spatialShape(v)]);
+      if (mode !== 'label') {
+        const r = interpolate(x, out, mode).toFloat32Array();
+        return mode === 'nearest' ? castLike(v.data, r) : r;
+      }
+      const values = [...new Set(Array.from(v.data))].sort((a, b) => a - b);
+      const channels = values.map((l) => x.eq(l).cast('float32'));
+      const probs = interpolate(cat(channels, 1), out, 'linear');
+      const idx = argmax(probs, 1).toTypedArray() as BigInt64Array;
+      const labels = new (v.data.constructor as new (n: number) => VoxelArray)(idx.length);
+      for (let i = 0; i < idx.length; i++) labels[i] = values[Number(idx[i])];
+      return labels;
+    }),
+  );
   return { ...geometry, data, pixelType: v.pixelType };
 }
 
@@ -77,7 +81,8 @@ export function resampleToSpacing(v: Volume, spacing: Vec3, mode: ResampleMode):
  */
 export function resampleLike(v: Volume, target: Geometry, mode: ResampleMode): Volume {
   const fov = (g: Geometry) => g.size.map((n, i) => n * g.spacing[i]);
-  const a = fov(v), b = fov(target);
+  const a = fov(v),
+    b = fov(target);
   if (a.some((x, i) => Math.abs(x - b[i]) > 1e-3 * Math.max(1, b[i]) + 1e-3)) {
     throw new ComboSegError(
       `resampleLike: fields of view differ ([${a.map((x) => x.toFixed(2))}] vs [${b.map((x) => x.toFixed(2))}] mm)`,

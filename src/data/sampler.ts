@@ -72,11 +72,20 @@ class CaseIndex {
       const I = new Int32Array((X + 1) * (Y + 1) * (Z + 1));
       const at = (x: number, y: number, z: number) => (z * (Y + 1) + y) * (X + 1) + x;
       const L = this.c.labels;
-      for (let z = 1; z <= Z; z++) for (let y = 1; y <= Y; y++) for (let x = 1; x <= X; x++) {
-        const fg = L[((z - 1) * Y + (y - 1)) * X + (x - 1)] > 0 ? 1 : 0;
-        I[at(x, y, z)] = fg + I[at(x - 1, y, z)] + I[at(x, y - 1, z)] + I[at(x, y, z - 1)]
-          - I[at(x - 1, y - 1, z)] - I[at(x - 1, y, z - 1)] - I[at(x, y - 1, z - 1)] + I[at(x - 1, y - 1, z - 1)];
-      }
+      for (let z = 1; z <= Z; z++)
+        for (let y = 1; y <= Y; y++)
+          for (let x = 1; x <= X; x++) {
+            const fg = L[((z - 1) * Y + (y - 1)) * X + (x - 1)] > 0 ? 1 : 0;
+            I[at(x, y, z)] =
+              fg +
+              I[at(x - 1, y, z)] +
+              I[at(x, y - 1, z)] +
+              I[at(x, y, z - 1)] -
+              I[at(x - 1, y - 1, z)] -
+              I[at(x - 1, y, z - 1)] -
+              I[at(x, y - 1, z - 1)] +
+              I[at(x - 1, y - 1, z - 1)];
+          }
       this.#integral = I;
     }
     const I = this.#integral;
@@ -84,20 +93,31 @@ class CaseIndex {
     const clip = (v: number, n: number) => Math.max(0, Math.min(n, v));
     const [x0, y0, z0] = [clip(s[0], X), clip(s[1], Y), clip(s[2], Z)];
     const [x1, y1, z1] = [clip(s[0] + p[0], X), clip(s[1] + p[1], Y), clip(s[2] + p[2], Z)];
-    return I[at(x1, y1, z1)] - I[at(x0, y1, z1)] - I[at(x1, y0, z1)] - I[at(x1, y1, z0)]
-      + I[at(x0, y0, z1)] + I[at(x0, y1, z0)] + I[at(x1, y0, z0)] - I[at(x0, y0, z0)];
+    return (
+      I[at(x1, y1, z1)] -
+      I[at(x0, y1, z1)] -
+      I[at(x1, y0, z1)] -
+      I[at(x1, y1, z0)] +
+      I[at(x0, y0, z1)] +
+      I[at(x0, y1, z0)] +
+      I[at(x1, y0, z0)] -
+      I[at(x0, y0, z0)]
+    );
   }
   cut(start: Vec3, patch: Vec3): { image: Float32Array; labels: VoxelArray } {
-    return { image: extractPatch(this.c.image, this.c.size, start, patch, 0), labels: extractPatch(this.c.labels, this.c.size, start, patch, 0) };
+    return {
+      image: extractPatch(this.c.image, this.c.size, start, patch, 0),
+      labels: extractPatch(this.c.labels, this.c.size, start, patch, 0),
+    };
   }
 }
 
 function checkPatchSize(p: Vec3): void {
   if (p.length !== 3 || p.some((v) => !Number.isInteger(v) || v < 1)) {
-    throw new ComboSegError(
-      `sampler: patchSize must be 3 positive integers (x, y, z), got [${p}]`,
-      { code: 'invalid-option', path: 'sampler.patchSize' },
-    );
+    throw new ComboSegError(`sampler: patchSize must be 3 positive integers (x, y, z), got [${p}]`, {
+      code: 'invalid-option',
+      path: 'sampler.patchSize',
+    });
   }
 }
 
@@ -107,7 +127,9 @@ function cornerAround(rng: Rng, v: Vec3, p: Vec3): Vec3 {
 }
 
 function coords(i: number, size: Vec3): Vec3 {
-  const x = i % size[0], y = Math.floor(i / size[0]) % size[1], z = Math.floor(i / (size[0] * size[1]));
+  const x = i % size[0],
+    y = Math.floor(i / size[0]) % size[1],
+    z = Math.floor(i / (size[0] * size[1]));
   return [x, y, z];
 }
 
@@ -139,14 +161,18 @@ export class PaperSampler implements Sampler {
   /** Background patches that could not be placed (volume has no organ-free box of that size). */
   backgroundMisses = 0;
 
-  constructor(cases: SampleCase[], readonly options: PaperSamplerOptions) {
+  constructor(
+    cases: SampleCase[],
+    readonly options: PaperSamplerOptions,
+  ) {
     checkPatchSize(options.patchSize);
     if (!cases.length) throw new ComboSegError('sampler: no training cases', { code: 'invalid-input' });
     this.#cases = cases.map((c) => new CaseIndex(c));
     this.#cases.forEach((ci, c) => {
       const present = new Set<number>();
       for (const l of ci.c.labels) present.add(l);
-      for (const organ of options.organs) if (present.has(organ)) for (let k = 0; k < options.perOrgan; k++) this.#slots.push({ c, organ });
+      for (const organ of options.organs)
+        if (present.has(organ)) for (let k = 0; k < options.perOrgan; k++) this.#slots.push({ c, organ });
       for (let k = 0; k < options.background; k++) this.#slots.push({ c, organ: null });
     });
   }
@@ -169,10 +195,10 @@ export class PaperSampler implements Sampler {
   patch(epoch: number, index: number): Patch | null {
     const slot = this.#epochOrder(epoch)[index];
     if (!slot) {
-      throw new ComboSegError(
-        `sampler: index ${index} is past the epoch (${this.epochLength} patches)`,
-        { code: 'invalid-option', path: 'index' },
-      );
+      throw new ComboSegError(`sampler: index ${index} is past the epoch (${this.epochLength} patches)`, {
+        code: 'invalid-option',
+        path: 'index',
+      });
     }
     const rng = new Rng(mixSeed(this.options.seed, epoch, index));
     const ci = this.#cases[slot.c];
@@ -186,8 +212,11 @@ export class PaperSampler implements Sampler {
     const size = ci.c.size;
     for (let attempt = 0; attempt < 64; attempt++) {
       // Inside the volume where it is large enough, padded where it is not.
-      const start = [0, 1, 2].map((i) => (size[i] >= p[i] ? rng.int(size[i] - p[i] + 1) : -rng.int(p[i] - size[i] + 1))) as Vec3;
-      if (ci.foregroundIn(start, p) === 0) return { caseId: ci.c.id, ...ci.cut(start, p), size: [...p], start, kind: 'background' };
+      const start = [0, 1, 2].map((i) =>
+        size[i] >= p[i] ? rng.int(size[i] - p[i] + 1) : -rng.int(p[i] - size[i] + 1),
+      ) as Vec3;
+      if (ci.foregroundIn(start, p) === 0)
+        return { caseId: ci.c.id, ...ci.cut(start, p), size: [...p], start, kind: 'background' };
     }
     this.backgroundMisses++;
     return null;
@@ -214,13 +243,16 @@ export interface RatioSamplerOptions {
 
 export class RatioSampler implements Sampler {
   readonly #cases: CaseIndex[];
-  constructor(cases: SampleCase[], readonly options: RatioSamplerOptions) {
+  constructor(
+    cases: SampleCase[],
+    readonly options: RatioSamplerOptions,
+  ) {
     checkPatchSize(options.patchSize);
     if (!(options.pos >= 0 && options.neg >= 0 && options.pos + options.neg > 0)) {
-      throw new ComboSegError(
-        'sampler: pos and neg must be ≥ 0, not both 0',
-        { code: 'invalid-option', path: 'sampler.pos' },
-      );
+      throw new ComboSegError('sampler: pos and neg must be ≥ 0, not both 0', {
+        code: 'invalid-option',
+        path: 'sampler.pos',
+      });
     }
     this.#cases = cases.map((c) => new CaseIndex(c));
   }
@@ -230,7 +262,8 @@ export class RatioSampler implements Sampler {
   patch(epoch: number, index: number): Patch {
     const rng = new Rng(mixSeed(this.options.seed, epoch, index));
     const ci = this.#cases[Math.floor(index / this.options.samplesPerCase) % this.#cases.length];
-    const fg = ci.voxels(-1, (l) => l > 0), bg = ci.voxels(0, (l) => l === 0);
+    const fg = ci.voxels(-1, (l) => l > 0),
+      bg = ci.voxels(0, (l) => l === 0);
     let positive = rng.next() < this.options.pos / (this.options.pos + this.options.neg);
     if (positive && !fg.length) positive = false;
     const pool = positive ? fg : bg.length ? bg : fg;
@@ -242,16 +275,29 @@ export class RatioSampler implements Sampler {
 }
 
 export class WholeVolumeSampler implements Sampler {
-  constructor(readonly cases: SampleCase[], readonly divisor = 16) {}
+  constructor(
+    readonly cases: SampleCase[],
+    readonly divisor = 16,
+  ) {}
   get epochLength(): number {
     return this.cases.length;
   }
   /** Volume `index` whole, padded at the far end up to a multiple of `divisor`; the order is shuffled per epoch. */
   patch(epoch: number, index: number): Patch {
-    const order = shuffled(this.cases.map((_, i) => i), new Rng(mixSeed(epoch, 7)));
+    const order = shuffled(
+      this.cases.map((_, i) => i),
+      new Rng(mixSeed(epoch, 7)),
+    );
     const c = this.cases[order[index]];
     const size = c.size.map((s) => Math.ceil(s / this.divisor) * this.divisor) as Vec3;
     const start: Vec3 = [0, 0, 0];
-    return { caseId: c.id, image: extractPatch(c.image, c.size, start, size, 0), labels: extractPatch(c.labels, c.size, start, size, 0), size, start, kind: 'whole' };
+    return {
+      caseId: c.id,
+      image: extractPatch(c.image, c.size, start, size, 0),
+      labels: extractPatch(c.labels, c.size, start, size, 0),
+      size,
+      start,
+      kind: 'whole',
+    };
   }
 }

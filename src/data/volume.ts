@@ -10,7 +10,8 @@ import { ComboSegError } from '../engine/errors.js';
 export type Vec3 = [number, number, number];
 
 /** Element arrays a volume can hold (bigint types are converted to float64 on read). */
-export type VoxelArray = Float32Array | Float64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array | Uint32Array;
+export type VoxelArray =
+  Float32Array | Float64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array | Uint32Array;
 
 export interface Geometry {
   /** Voxels along x, y, z. */
@@ -56,8 +57,14 @@ export function withData(like: Geometry, data: VoxelArray, pixelType: string): V
 
 /** True when two volumes share size, spacing, origin and direction (to a tolerance). */
 export function sameGrid(a: Geometry, b: Geometry, tol = 1e-3): boolean {
-  const close = (x: number[], y: number[]) => x.length === y.length && x.every((v, i) => Math.abs(v - y[i]) <= tol * Math.max(1, Math.abs(v)));
-  return a.size.join() === b.size.join() && close(a.spacing, b.spacing) && close(a.origin, b.origin) && close(a.direction, b.direction);
+  const close = (x: number[], y: number[]) =>
+    x.length === y.length && x.every((v, i) => Math.abs(v - y[i]) <= tol * Math.max(1, Math.abs(v)));
+  return (
+    a.size.join() === b.size.join() &&
+    close(a.spacing, b.spacing) &&
+    close(a.origin, b.origin) &&
+    close(a.direction, b.direction)
+  );
 }
 
 /** Physical LPS position (mm) of a continuous voxel index (i, j, k). */

@@ -4,7 +4,14 @@ export { noGrad, enableGrad, isGradEnabled } from './autograd.js';
 export { manualSeed, setNumThreads, getNumThreads, engineInfo } from './runtime.js';
 export { ComboSegError, TorchError } from './errors.js';
 export type { DType, TypedArray } from './dtype.js';
-export { saveSafetensors, loadSafetensors, encodeSafetensors, decodeSafetensors, type Safetensors, type JsonValue } from './safetensors.js';
+export {
+  saveSafetensors,
+  loadSafetensors,
+  encodeSafetensors,
+  decodeSafetensors,
+  type Safetensors,
+  type JsonValue,
+} from './safetensors.js';
 export { call } from './ops/dispatch.js';
 export * from './ops/elementwise.js';
 export * from './ops/reduce.js';

@@ -36,8 +36,25 @@ export interface NativeBinding {
   fromTypedArray(data: ArrayBufferView, shape: number[], dtype: DType, copy: boolean): TensorHandle;
   lookupOp(name: string, overload: string): { id: number; schema: string };
   callOp(id: number, args: NativeValue[]): NativeValue;
-  conv3d(x: TensorHandle, w: TensorHandle, b: TensorHandle | null, stride: Triple, padding: Triple, dilation: Triple, groups: number): TensorHandle;
-  convTranspose3d(x: TensorHandle, w: TensorHandle, b: TensorHandle | null, stride: Triple, padding: Triple, dilation: Triple, groups: number, outputPadding: Triple): TensorHandle;
+  conv3d(
+    x: TensorHandle,
+    w: TensorHandle,
+    b: TensorHandle | null,
+    stride: Triple,
+    padding: Triple,
+    dilation: Triple,
+    groups: number,
+  ): TensorHandle;
+  convTranspose3d(
+    x: TensorHandle,
+    w: TensorHandle,
+    b: TensorHandle | null,
+    stride: Triple,
+    padding: Triple,
+    dilation: Triple,
+    groups: number,
+    outputPadding: Triple,
+  ): TensorHandle;
   setGradEnabled(on: boolean): void;
   isGradEnabled(): boolean;
   manualSeed(seed: number | bigint): void;

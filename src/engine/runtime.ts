@@ -16,7 +16,10 @@ export function manualSeed(seed: number): void {
 /** Threads for libtorch's intra-op pool (default: the machine's cores, or COMBOSEG_THREADS). */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) {
-    throw new ComboSegError(`setNumThreads: expected a positive integer, got ${n}`, { code: 'invalid-option', path: 'n' });
+    throw new ComboSegError(`setNumThreads: expected a positive integer, got ${n}`, {
+      code: 'invalid-option',
+      path: 'n',
+    });
   }
   native.setNumThreads(n);
 }
@@ -26,7 +29,13 @@ export function getNumThreads(): number {
 }
 
 /** libtorch version, oneDNN availability, parallel back-end, and whether tcmalloc is preloaded. */
-export function engineInfo(): { torchVersion: string; mkldnn: boolean; threads: number; tcmalloc: boolean; parallel: string } {
+export function engineInfo(): {
+  torchVersion: string;
+  mkldnn: boolean;
+  threads: number;
+  tcmalloc: boolean;
+  parallel: string;
+} {
   const b = native.buildInfo();
   return {
     torchVersion: b.torchVersion,

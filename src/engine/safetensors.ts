@@ -10,13 +10,35 @@ import { writeFileAtomic } from '../util/fs.js';
 import type { DType, TypedArray } from './dtype.js';
 
 const CODES: Record<DType, string> = {
-  float32: 'F32', float64: 'F64', int32: 'I32', int64: 'I64', int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  float32: 'F32',
+  float64: 'F64',
+  int32: 'I32',
+  int64: 'I64',
+  int16: 'I16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 const DTYPES = Object.fromEntries(Object.entries(CODES).map(([k, v]) => [v, k])) as Record<string, DType>;
-const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, int64: 8, int16: 2, int8: 1, uint8: 1, bool: 1 };
+const BYTES: Record<DType, number> = {
+  float32: 4,
+  float64: 8,
+  int32: 4,
+  int64: 8,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
+};
 const ARRAYS: Record<DType, new (b: ArrayBuffer) => TypedArray> = {
-  float32: Float32Array, float64: Float64Array, int32: Int32Array, int64: BigInt64Array,
-  int16: Int16Array, int8: Int8Array, uint8: Uint8Array, bool: Uint8Array,
+  float32: Float32Array,
+  float64: Float64Array,
+  int32: Int32Array,
+  int64: BigInt64Array,
+  int16: Int16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
 };
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
@@ -30,7 +52,10 @@ export interface Safetensors {
 }
 
 /** Encodes tensors (and a JSON metadata block) in safetensors layout. */
-export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: { [k: string]: JsonValue } = {}): Uint8Array[] {
+export function encodeSafetensors(
+  tensors: Record<string, Tensor>,
+  metadata: { [k: string]: JsonValue } = {},
+): Uint8Array[] {
   const header: Record<string, unknown> = { __metadata__: { format: 'pt', comboseg: JSON.stringify(metadata) } };
   const blobs: Uint8Array[] = [];
   let offset = 0;
@@ -51,7 +76,11 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata: { [
 }
 
 /** Writes a safetensors file atomically. */
-export function saveSafetensors(path: string, tensors: Record<string, Tensor>, metadata: { [k: string]: JsonValue } = {}): void {
+export function saveSafetensors(
+  path: string,
+  tensors: Record<string, Tensor>,
+  metadata: { [k: string]: JsonValue } = {},
+): void {
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
@@ -67,7 +96,8 @@ export function decodeSafetensors(buf: Uint8Array, source?: string): Safetensors
   if (buf.byteLength < 8) fail(`${buf.byteLength} bytes, shorter than the 8-byte header length`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const n = Number(view.getBigUint64(0, true));
-  if (n > buf.byteLength - 8 || n > 100 * 2 ** 20) fail(`header length ${n} exceeds the file (${buf.byteLength} bytes)`);
+  if (n > buf.byteLength - 8 || n > 100 * 2 ** 20)
+    fail(`header length ${n} exceeds the file (${buf.byteLength} bytes)`);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, n).toString('utf8')) as Record<string, unknown>;
@@ -85,11 +115,20 @@ export function decodeSafetensors(buf: Uint8Array, source?: string): Safetensors
       const e = entry as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
       const dtype = DTYPES[e.dtype ?? ''];
       if (!dtype) fail(`tensor '${name}' has unsupported dtype '${e.dtype}'`);
-      if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isInteger(d) || d < 0)) fail(`tensor '${name}' has a bad shape`);
+      if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isInteger(d) || d < 0))
+        fail(`tensor '${name}' has a bad shape`);
       const [begin, end] = e.data_offsets ?? [-1, -1];
       const count = e.shape!.reduce((a, b) => a * b, 1);
-      if (!Number.isInteger(begin) || !Number.isInteger(end) || begin < 0 || end > dataLen || end - begin !== count * BYTES[dtype]) {
-        fail(`tensor '${name}' byte range [${begin}, ${end}) does not fit shape [${e.shape}] ${dtype} in ${dataLen} data bytes`);
+      if (
+        !Number.isInteger(begin) ||
+        !Number.isInteger(end) ||
+        begin < 0 ||
+        end > dataLen ||
+        end - begin !== count * BYTES[dtype]
+      ) {
+        fail(
+          `tensor '${name}' byte range [${begin}, ${end}) does not fit shape [${e.shape}] ${dtype} in ${dataLen} data bytes`,
+        );
       }
       // Uint8Array.prototype.slice copies (Buffer#slice would alias the pool).
       const copy = Uint8Array.prototype.slice.call(buf, dataStart + begin, dataStart + end).buffer as ArrayBuffer;

@@ -9,19 +9,30 @@ export type Point = number[];
 function cholesky(a: number[][]): number[][] {
   const n = a.length;
   const l = Array.from({ length: n }, () => new Array<number>(n).fill(0));
-  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) {
-    let s = a[i][j];
-    for (let k = 0; k < j; k++) s -= l[i][k] * l[j][k];
-    l[i][j] = i === j ? Math.sqrt(Math.max(s, 1e-12)) : s / l[j][j];
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j <= i; j++) {
+      let s = a[i][j];
+      for (let k = 0; k < j; k++) s -= l[i][k] * l[j][k];
+      l[i][j] = i === j ? Math.sqrt(Math.max(s, 1e-12)) : s / l[j][j];
+    }
   return l;
 }
 
 /** Solves L·y = b then Lᵀ·x = y. */
 function cholSolve(l: number[][], b: number[]): number[] {
-  const n = l.length, y = new Array<number>(n), x = new Array<number>(n);
-  for (let i = 0; i < n; i++) { let s = b[i]; for (let k = 0; k < i; k++) s -= l[i][k] * y[k]; y[i] = s / l[i][i]; }
-  for (let i = n - 1; i >= 0; i--) { let s = y[i]; for (let k = i + 1; k < n; k++) s -= l[k][i] * x[k]; x[i] = s / l[i][i]; }
+  const n = l.length,
+    y = new Array<number>(n),
+    x = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    let s = b[i];
+    for (let k = 0; k < i; k++) s -= l[i][k] * y[k];
+    y[i] = s / l[i][i];
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    let s = y[i];
+    for (let k = i + 1; k < n; k++) s -= l[k][i] * x[k];
+    x[i] = s / l[i][i];
+  }
   return x;
 }
 
@@ -62,14 +73,19 @@ export function fitGp(xs: Point[], ys: number[], noise = 1e-4): GpModel {
 function normCdf(z: number): number {
   // Abramowitz & Stegun 7.1.26 for erf
   const t = 1 / (1 + 0.3275911 * Math.abs(z / Math.SQRT2));
-  const erf = 1 - (((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t) * Math.exp(-(z * z) / 2);
+  const erf =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+      t *
+      Math.exp(-(z * z) / 2);
   return 0.5 * (1 + Math.sign(z) * erf);
 }
 const normPdf = (z: number) => Math.exp(-(z * z) / 2) / Math.sqrt(2 * Math.PI);
 
 /** Expected improvement over `best` (maximisation). */
 export function expectedImprovement(gp: GpModel, x: Point, best: number, xi = 0.01): number {
-  const m = gp.mean(x), s = gp.std(x);
+  const m = gp.mean(x),
+    s = gp.std(x);
   const z = (m - best - xi) / s;
   return (m - best - xi) * normCdf(z) + s * normPdf(z);
 }
@@ -79,11 +95,15 @@ export function suggest(xs: Point[], ys: number[], dims: number, rng: Rng, initi
   if (xs.length < initial) return Array.from({ length: dims }, () => rng.next());
   const gp = fitGp(xs, ys);
   const best = Math.max(...ys);
-  let arg: Point = [], top = -Infinity;
+  let arg: Point = [],
+    top = -Infinity;
   for (let c = 0; c < candidates; c++) {
     const x = Array.from({ length: dims }, () => rng.next());
     const ei = expectedImprovement(gp, x, best);
-    if (ei > top) { top = ei; arg = x; }
+    if (ei > top) {
+      top = ei;
+      arg = x;
+    }
   }
   return arg;
 }

@@ -20,35 +20,83 @@ const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
 const label = (c: CellResult) => `${c.network.label} · ${c.loss.label}${c.seed ? ` · s${c.seed}` : ''}`;
 
 export function boxPlotSpec(cells: CellResult[], metric: 'dice' | 'hd95', title: string): TopLevelSpec {
-  const values = cells.flatMap((c) => c.cases.flatMap((k) => Object.entries(k.organs).filter(([, m]) => m[metric] !== null).map(([organ, m]) => ({ cell: label(c), organ, value: m[metric] }))));
+  const values = cells.flatMap((c) =>
+    c.cases.flatMap((k) =>
+      Object.entries(k.organs)
+        .filter(([, m]) => m[metric] !== null)
+        .map(([organ, m]) => ({ cell: label(c), organ, value: m[metric] })),
+    ),
+  );
   return {
-    $schema: SCHEMA, title, data: { values }, width: Math.max(200, 60 * cells.length), height: 220,
+    $schema: SCHEMA,
+    title,
+    data: { values },
+    width: Math.max(200, 60 * cells.length),
+    height: 220,
     mark: { type: 'boxplot', extent: 1.5 },
-    encoding: { x: { field: 'cell', type: 'nominal', axis: { labelAngle: -30 }, title: null }, y: { field: 'value', type: 'quantitative', title } },
+    encoding: {
+      x: { field: 'cell', type: 'nominal', axis: { labelAngle: -30 }, title: null },
+      y: { field: 'value', type: 'quantitative', title },
+    },
   };
 }
 
 export function betaCurvesSpec(cells: CellResult[], option: string): TopLevelSpec {
-  const metrics = [['dice', 'Dice'], ['hd95', 'HD95 (mm)'], ['fpr', 'FPR'], ['fnr', 'FNR']] as const;
-  const values = cells.flatMap((c) => metrics.map(([m, name]) => ({ beta: c.loss.options[option] as number, metric: name, network: c.network.label, value: c.summary.overall[m].mean })))
+  const metrics = [
+    ['dice', 'Dice'],
+    ['hd95', 'HD95 (mm)'],
+    ['fpr', 'FPR'],
+    ['fnr', 'FNR'],
+  ] as const;
+  const values = cells
+    .flatMap((c) =>
+      metrics.map(([m, name]) => ({
+        beta: c.loss.options[option] as number,
+        metric: name,
+        network: c.network.label,
+        value: c.summary.overall[m].mean,
+      })),
+    )
     .filter((v) => typeof v.beta === 'number' && v.value !== null);
   return {
-    $schema: SCHEMA, data: { values }, facet: { column: { field: 'metric', type: 'nominal', title: null } },
-    spec: { width: 170, height: 160, mark: { type: 'line', point: true }, encoding: {
-      x: { field: 'beta', type: 'quantitative', title: option }, y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
-      color: { field: 'network', type: 'nominal' } } },
+    $schema: SCHEMA,
+    data: { values },
+    facet: { column: { field: 'metric', type: 'nominal', title: null } },
+    spec: {
+      width: 170,
+      height: 160,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'beta', type: 'quantitative', title: option },
+        y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
+        color: { field: 'network', type: 'nominal' },
+      },
+    },
     resolve: { scale: { y: 'independent' } },
   };
 }
 
 export function convergenceSpec(cells: CellResult[]): TopLevelSpec {
-  const values = cells.flatMap((c) => c.records.filter((r) => r.meanDice !== null).map((r) => ({ epoch: r.epoch, dice: r.meanDice, loss: c.loss.label, network: c.network.label })));
+  const values = cells.flatMap((c) =>
+    c.records
+      .filter((r) => r.meanDice !== null)
+      .map((r) => ({ epoch: r.epoch, dice: r.meanDice, loss: c.loss.label, network: c.network.label })),
+  );
   return {
-    $schema: SCHEMA, title: 'validation Dice per epoch', data: { values },
+    $schema: SCHEMA,
+    title: 'validation Dice per epoch',
+    data: { values },
     facet: { column: { field: 'network', type: 'nominal', title: null } },
-    spec: { width: 240, height: 180, mark: { type: 'line', point: true }, encoding: {
-      x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } }, y: { field: 'dice', type: 'quantitative', title: 'mean Dice' },
-      color: { field: 'loss', type: 'nominal' } } },
+    spec: {
+      width: 240,
+      height: 180,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } },
+        y: { field: 'dice', type: 'quantitative', title: 'mean Dice' },
+        color: { field: 'loss', type: 'nominal' },
+      },
+    },
   };
 }
 
@@ -67,11 +115,19 @@ function markdownToHtml(md: string, images: Record<string, string>): string {
     if (l.startsWith('|')) {
       const rows: string[][] = [];
       while (i < lines.length && lines[i].startsWith('|')) {
-        if (!/^\|[-| ]+\|$/.test(lines[i])) rows.push(lines[i].slice(1, -1).split('|').map((c) => c.trim()));
+        if (!/^\|[-| ]+\|$/.test(lines[i]))
+          rows.push(
+            lines[i]
+              .slice(1, -1)
+              .split('|')
+              .map((c) => c.trim()),
+          );
         i++;
       }
       i--;
-      out.push(`<table>${rows.map((r, k) => `<tr>${r.map((c) => (k === 0 ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`).join('')}</table>`);
+      out.push(
+        `<table>${rows.map((r, k) => `<tr>${r.map((c) => (k === 0 ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`).join('')}</table>`,
+      );
     } else if (l.startsWith('#')) {
       const n = l.match(/^#+/)![0].length;
       out.push(`<h${n}>${esc(l.slice(n).trim())}</h${n}>`);
@@ -93,7 +149,15 @@ export async function writeExperimentReport(cfg: ExperimentConfig, out: string, 
     ['hd95-boxplot', 'HD95 per case and organ (Fig. 6 shaped)', boxPlotSpec(cells, 'hd95', 'HD95 (mm)')],
     ['convergence', 'Validation Dice per epoch by loss (convergence)', convergenceSpec(cells)],
   ];
-  if (cfg.sweep) figures.push(['beta-curves', `Dice, HD95, FPR and FNR against ${cfg.sweep.option} (Fig. 7 shaped)`, betaCurvesSpec(cells.filter((c) => c.loss.name === cfg.sweep!.loss && cfg.sweep!.option in c.loss.options), cfg.sweep.option)]);
+  if (cfg.sweep)
+    figures.push([
+      'beta-curves',
+      `Dice, HD95, FPR and FNR against ${cfg.sweep.option} (Fig. 7 shaped)`,
+      betaCurvesSpec(
+        cells.filter((c) => c.loss.name === cfg.sweep!.loss && cfg.sweep!.option in c.loss.options),
+        cfg.sweep.option,
+      ),
+    ]);
   const inline: Record<string, string> = {};
   const mdFigures: string[] = [];
   for (const [name, title, spec] of figures) {
@@ -106,9 +170,18 @@ export async function writeExperimentReport(cfg: ExperimentConfig, out: string, 
   // Worst, median and best test case of the best cell (Fig. 5 shaped).
   const best = bestCell(cells);
   const ranked = [...best.cases].sort((a, b) => caseMeanDice(a) - caseMeanDice(b));
-  const picks = [...new Map([['worst', ranked[0]], ['median', ranked[Math.floor(ranked.length / 2)]], ['best', ranked[ranked.length - 1]]] as const)];
+  const picks = [
+    ...new Map([
+      ['worst', ranked[0]],
+      ['median', ranked[Math.floor(ranked.length / 2)]],
+      ['best', ranked[ranked.length - 1]],
+    ] as const),
+  ];
   const ds = openDataset((cfg.base as { data: DataSpec }).data);
-  mdFigures.push(`## Worst, median and best test case of the best cell (${best.network.label}, ${best.loss.label})`, '');
+  mdFigures.push(
+    `## Worst, median and best test case of the best cell (${best.network.label}, ${best.loss.label})`,
+    '',
+  );
   for (const [which, c] of picks) {
     const entry = ds.training.find((t) => t.id === c.id) ?? ds.test.find((t) => t.id === c.id);
     if (!entry) continue;
@@ -123,18 +196,32 @@ export async function writeExperimentReport(cfg: ExperimentConfig, out: string, 
       model.network.dispose();
     }
     const [X, Y, Z] = loaded.image.size;
-    let bestZ = 0, most = -1;
+    let bestZ = 0,
+      most = -1;
     for (let z = 0; z < Z; z++) {
       let n = 0;
       for (let i = z * X * Y; i < (z + 1) * X * Y; i++) if (loaded.labels!.data[i] || pred.data[i]) n++;
-      if (n > most) { most = n; bestZ = z; }
+      if (n > most) {
+        most = n;
+        bestZ = z;
+      }
     }
-    const p = errorOverlay(loaded.image.data, pred.data, loaded.labels!.data, loaded.image.size, loaded.image.spacing, 'axial', bestZ, 4);
+    const p = errorOverlay(
+      loaded.image.data,
+      pred.data,
+      loaded.labels!.data,
+      loaded.image.size,
+      loaded.image.spacing,
+      'axial',
+      bestZ,
+      4,
+    );
     const png = encodePng(p.rgb, p.width, p.height);
     const file = `figures/overlay-${which}.png`;
     writeFileAtomic(join(out, file), png);
     const caption = `${which}: ${c.id}, mean Dice ${caseMeanDice(c).toFixed(3)} (agreement in organ colour, false positives red, false negatives blue)`;
-    inline[file] = `<figure><img alt="${esc(caption)}" src="data:image/png;base64,${png.toString('base64')}"><figcaption>${esc(caption)}</figcaption></figure>`;
+    inline[file] =
+      `<figure><img alt="${esc(caption)}" src="data:image/png;base64,${png.toString('base64')}"><figcaption>${esc(caption)}</figcaption></figure>`;
     mdFigures.push(`![${caption}](${file})`, '');
   }
   const md = `${experimentMarkdown(`Experiment ${out.split('/').pop()}`, cells, 'combo', cfg.sweep?.option)}\n${mdFigures.join('\n')}\nAll numbers: results.json (one source for every table and figure).\n`;
@@ -144,4 +231,3 @@ export async function writeExperimentReport(cfg: ExperimentConfig, out: string, 
 </head><body>${markdownToHtml(md, inline)}</body></html>`;
   writeFileAtomic(join(out, 'report.html'), Buffer.from(html));
 }
-

@@ -17,26 +17,38 @@ import { openDataset, loadCase, type Dataset, type DatasetCase, type DataSpec } 
 import { evaluateCase, MetricsAccumulator, type CaseMetrics, type Summary } from '../metrics/evaluate.js';
 import { METRIC_NAMES } from '../metrics/overlap.js';
 
-const entry = z.object({ name: z.string(), options: z.record(z.unknown()).default({}), label: z.string().optional() }).strict();
+const entry = z
+  .object({ name: z.string(), options: z.record(z.unknown()).default({}), label: z.string().optional() })
+  .strict();
 
-export const ExperimentConfigSchema = z.object({
-  /** Free text for readers of the file. */
-  _comment: z.string().optional(),
-  /** The training configuration every cell shares (its `out` is replaced per cell). */
-  base: z.record(z.unknown()),
-  networks: z.array(entry).min(1),
-  losses: z.array(entry).default([]),
-  /** Expands into one loss entry per value: e.g. { loss: 'combo', option: 'beta', values: [0.3, 0.5, 0.7] }. */
-  sweep: z.object({ loss: z.string(), options: z.record(z.unknown()).default({}), option: z.string(), values: z.array(z.number()).min(1) }).strict().optional(),
-  seeds: z.array(z.number().int().nonnegative()).min(1).default([0]),
-  /**
-   * k-fold cross-validation: every cell trains k times, each fold's cases held out as its test
-   * set (folds shuffled by base.split.seed; base.split.validation of the rest validates), and
-   * the cell is scored on all cases pooled. Without it, one split (base.split) is used.
-   */
-  folds: z.number().int().min(2).optional(),
-  out: z.string().min(1),
-}).strict();
+export const ExperimentConfigSchema = z
+  .object({
+    /** Free text for readers of the file. */
+    _comment: z.string().optional(),
+    /** The training configuration every cell shares (its `out` is replaced per cell). */
+    base: z.record(z.unknown()),
+    networks: z.array(entry).min(1),
+    losses: z.array(entry).default([]),
+    /** Expands into one loss entry per value: e.g. { loss: 'combo', option: 'beta', values: [0.3, 0.5, 0.7] }. */
+    sweep: z
+      .object({
+        loss: z.string(),
+        options: z.record(z.unknown()).default({}),
+        option: z.string(),
+        values: z.array(z.number()).min(1),
+      })
+      .strict()
+      .optional(),
+    seeds: z.array(z.number().int().nonnegative()).min(1).default([0]),
+    /**
+     * k-fold cross-validation: every cell trains k times, each fold's cases held out as its test
+     * set (folds shuffled by base.split.seed; base.split.validation of the rest validates), and
+     * the cell is scored on all cases pooled. Without it, one split (base.split) is used.
+     */
+    folds: z.number().int().min(2).optional(),
+    out: z.string().min(1),
+  })
+  .strict();
 
 export type ExperimentConfig = z.infer<typeof ExperimentConfigSchema>;
 
@@ -80,37 +92,57 @@ export function parseExperiment(value: unknown, source = 'experiment config'): E
   return r.data;
 }
 
-const slug = (s: string) => s.replace(/β/g, 'beta').replace(/α/g, 'alpha').replace(/γ/g, 'gamma').replace(/[^A-Za-z0-9.=-]+/g, '-').replace(/^-|-$/g, '');
+const slug = (s: string) =>
+  s
+    .replace(/β/g, 'beta')
+    .replace(/α/g, 'alpha')
+    .replace(/γ/g, 'gamma')
+    .replace(/[^A-Za-z0-9.=-]+/g, '-')
+    .replace(/^-|-$/g, '');
 const describe = (name: string, options: Record<string, unknown>) =>
-  Object.keys(options).length ? `${name}(${Object.entries(options).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')})` : name;
+  Object.keys(options).length
+    ? `${name}(${Object.entries(options)
+        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+        .join(',')})`
+    : name;
 
 /** The cells of a grid, in run order. */
 export function cells(cfg: ExperimentConfig): CellSpec[] {
   const losses = [
     ...cfg.losses.map((l) => ({ name: l.name, options: l.options, label: l.label ?? describe(l.name, l.options) })),
-    ...(cfg.sweep ? cfg.sweep.values.map((v) => {
-      const options = { ...cfg.sweep!.options, [cfg.sweep!.option]: v };
-      return { name: cfg.sweep!.loss, options, label: `${cfg.sweep!.loss} ${cfg.sweep!.option}=${v}` };
-    }) : []),
+    ...(cfg.sweep
+      ? cfg.sweep.values.map((v) => {
+          const options = { ...cfg.sweep!.options, [cfg.sweep!.option]: v };
+          return { name: cfg.sweep!.loss, options, label: `${cfg.sweep!.loss} ${cfg.sweep!.option}=${v}` };
+        })
+      : []),
   ];
   const out: CellSpec[] = [];
-  for (const n of cfg.networks) for (const l of losses) for (const seed of cfg.seeds) {
-    const network = { name: n.name, options: n.options, label: n.label ?? n.name };
-    out.push({ id: slug(`${network.label}__${l.label}__seed${seed}`), network, loss: l, seed });
-  }
+  for (const n of cfg.networks)
+    for (const l of losses)
+      for (const seed of cfg.seeds) {
+        const network = { name: n.name, options: n.options, label: n.label ?? n.name };
+        out.push({ id: slug(`${network.label}__${l.label}__seed${seed}`), network, loss: l, seed });
+      }
   const ids = new Set(out.map((c) => c.id));
   if (ids.size !== out.length) {
-    throw new ComboSegError(
-      'experiment: two cells have the same name; give the entries distinct "label"s',
-      { code: 'invalid-config', path: 'label' },
-    );
+    throw new ComboSegError('experiment: two cells have the same name; give the entries distinct "label"s', {
+      code: 'invalid-config',
+      path: 'label',
+    });
   }
   return out;
 }
 
 export interface ExperimentEvents {
   /** `fold` is given for the start of each fold's training under cross-validation. */
-  onCell?: (cell: CellSpec, index: number, total: number, state: 'skipped' | 'started' | 'resumed' | 'done', fold?: number) => void;
+  onCell?: (
+    cell: CellSpec,
+    index: number,
+    total: number,
+    state: 'skipped' | 'started' | 'resumed' | 'done',
+    fold?: number,
+  ) => void;
   train?: TrainEvents;
 }
 
@@ -132,14 +164,25 @@ export async function runExperiment(config: unknown, events: ExperimentEvents = 
     }
     let result: CellResult;
     if (cfg.folds === undefined) {
-      result = { ...cell, ...(await runFold(cfg, cell, dir, undefined, events.train, (s) => events.onCell?.(cell, i, list.length, s))) };
+      result = {
+        ...cell,
+        ...(await runFold(cfg, cell, dir, undefined, events.train, (s) => events.onCell?.(cell, i, list.length, s))),
+      };
     } else {
       const folds: FoldResult[] = [];
       for (let f = 0; f < cfg.folds; f++) {
         const foldDir = join(dir, `fold${f}`);
         const foldPath = join(foldDir, 'result.json');
-        if (existsSync(foldPath)) { folds.push(JSON.parse(readFileSync(foldPath, 'utf8')) as FoldResult); continue; }
-        const r: FoldResult = { fold: f, ...(await runFold(cfg, cell, foldDir, { k: cfg.folds, fold: f }, events.train, (s) => events.onCell?.(cell, i, list.length, s, f))) };
+        if (existsSync(foldPath)) {
+          folds.push(JSON.parse(readFileSync(foldPath, 'utf8')) as FoldResult);
+          continue;
+        }
+        const r: FoldResult = {
+          fold: f,
+          ...(await runFold(cfg, cell, foldDir, { k: cfg.folds, fold: f }, events.train, (s) =>
+            events.onCell?.(cell, i, list.length, s, f),
+          )),
+        };
         writeFileAtomic(foldPath, Buffer.from(JSON.stringify(r, null, 2)));
         folds.push(r);
       }
@@ -155,20 +198,32 @@ export async function runExperiment(config: unknown, events: ExperimentEvents = 
 }
 
 /** Trains one run of a cell (one fold under cross-validation) in DIR/run, resuming it if interrupted, and scores its test cases. */
-async function runFold(cfg: ExperimentConfig, cell: CellSpec, dir: string, fold: { k: number; fold: number } | undefined, trainEvents: TrainEvents | undefined, onState: (s: 'started' | 'resumed') => void): Promise<Omit<FoldResult, 'fold'>> {
+async function runFold(
+  cfg: ExperimentConfig,
+  cell: CellSpec,
+  dir: string,
+  fold: { k: number; fold: number } | undefined,
+  trainEvents: TrainEvents | undefined,
+  onState: (s: 'started' | 'resumed') => void,
+): Promise<Omit<FoldResult, 'fold'>> {
   const runDir = join(dir, 'run');
   const base = cfg.base as { split?: { validation?: number; seed?: number } };
-  const trainConfig = parseConfig({
-    ...cfg.base,
-    ...(fold ? {
-      split: { validation: base.split?.validation ?? 0.2, test: 0, seed: base.split?.seed ?? 0 },
-      folds: { k: fold.k, fold: fold.fold, seed: base.split?.seed ?? 0, heldOut: 'test' },
-    } : {}),
-    network: { name: cell.network.name, options: cell.network.options },
-    loss: { name: cell.loss.name, options: cell.loss.options },
-    seed: cell.seed,
-    out: runDir,
-  }, `cell ${cell.id}${fold ? ` fold ${fold.fold}` : ''}`);
+  const trainConfig = parseConfig(
+    {
+      ...cfg.base,
+      ...(fold
+        ? {
+            split: { validation: base.split?.validation ?? 0.2, test: 0, seed: base.split?.seed ?? 0 },
+            folds: { k: fold.k, fold: fold.fold, seed: base.split?.seed ?? 0, heldOut: 'test' },
+          }
+        : {}),
+      network: { name: cell.network.name, options: cell.network.options },
+      loss: { name: cell.loss.name, options: cell.loss.options },
+      seed: cell.seed,
+      out: runDir,
+    },
+    `cell ${cell.id}${fold ? ` fold ${fold.fold}` : ''}`,
+  );
   const resume = new RunDir(runDir).hasLast();
   if (!resume) rmSync(runDir, { recursive: true, force: true });
   onState(resume ? 'resumed' : 'started');
@@ -182,7 +237,8 @@ export function poolFolds(folds: FoldResult[]): Omit<CellResult, keyof CellSpec 
   const acc = new MetricsAccumulator();
   for (const f of folds) for (const c of f.cases) acc.add(c);
   const epochs = Math.min(...folds.map((f) => f.records.length));
-  const mean = (xs: (number | null)[]) => (xs.every((x) => x !== null) ? (xs as number[]).reduce((a, b) => a + b, 0) / xs.length : null);
+  const mean = (xs: (number | null)[]) =>
+    xs.every((x) => x !== null) ? (xs as number[]).reduce((a, b) => a + b, 0) / xs.length : null;
   const records: EpochRecord[] = Array.from({ length: epochs }, (_, e) => ({
     epoch: folds[0].records[e].epoch,
     trainLoss: mean(folds.map((f) => f.records[e].trainLoss))!,
@@ -197,10 +253,29 @@ export function poolFolds(folds: FoldResult[]): Omit<CellResult, keyof CellSpec 
 
 /** One CSV row per cell and organ (and 'all organs'): mean, std and missing count of every metric. */
 export function resultsCsv(results: CellResult[]): string {
-  const header = ['cell', 'network', 'loss', 'seed', 'organ', ...METRIC_NAMES.flatMap((m) => [`${m}_mean`, `${m}_std`, `${m}_missing`])];
-  const rows = results.flatMap((c) => [...Object.entries(c.summary.perOrgan), ['all organs', c.summary.overall] as const].map(([organ, st]) =>
-    [c.id, c.network.label, c.loss.label, String(c.seed), organ, ...METRIC_NAMES.flatMap((m) => [String(st[m].mean ?? ''), String(st[m].std ?? ''), String(st[m].missing)])]));
-  return [header, ...rows].map((r) => r.map((v) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',')).join('\n') + '\n';
+  const header = [
+    'cell',
+    'network',
+    'loss',
+    'seed',
+    'organ',
+    ...METRIC_NAMES.flatMap((m) => [`${m}_mean`, `${m}_std`, `${m}_missing`]),
+  ];
+  const rows = results.flatMap((c) =>
+    [...Object.entries(c.summary.perOrgan), ['all organs', c.summary.overall] as const].map(([organ, st]) => [
+      c.id,
+      c.network.label,
+      c.loss.label,
+      String(c.seed),
+      organ,
+      ...METRIC_NAMES.flatMap((m) => [String(st[m].mean ?? ''), String(st[m].std ?? ''), String(st[m].missing)]),
+    ]),
+  );
+  return (
+    [header, ...rows]
+      .map((r) => r.map((v) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(','))
+      .join('\n') + '\n'
+  );
 }
 
 /** Segments a run's test cases with its best model and evaluates them. */
@@ -235,7 +310,9 @@ async function evaluateTestCases(data: DataSpec, runDir: string): Promise<{ summ
     for (const c of labelled) {
       const id = c.id;
       const loaded = await loadCase(c);
-      acc.add(evaluateCase(id, predictVolume(model.network, model.meta, loaded.image).labels, loaded.labels!, ds.labels));
+      acc.add(
+        evaluateCase(id, predictVolume(model.network, model.meta, loaded.image).labels, loaded.labels!, ds.labels),
+      );
     }
   } finally {
     model.network.dispose();

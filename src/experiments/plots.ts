@@ -13,10 +13,14 @@ export async function vegaLiteSvg(spec: TopLevelSpec): Promise<string> {
 }
 
 /** Training curves: training loss and mean validation Dice per epoch, side by side. */
-export function trainingCurvesSpec(records: { epoch: number; trainLoss: number; meanDice: number | null }[]): TopLevelSpec {
+export function trainingCurvesSpec(
+  records: { epoch: number; trainLoss: number; meanDice: number | null }[],
+): TopLevelSpec {
   const values = records.flatMap((r) => [
     { epoch: r.epoch, value: r.trainLoss, series: 'training loss' },
-    ...(r.meanDice === null ? [] : [{ epoch: r.epoch, value: r.meanDice, series: 'validation Dice (mean over organs)' }]),
+    ...(r.meanDice === null
+      ? []
+      : [{ epoch: r.epoch, value: r.meanDice, series: 'validation Dice (mean over organs)' }]),
   ]);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',

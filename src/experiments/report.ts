@@ -10,7 +10,13 @@ import { METRIC_NAMES, type MetricName } from '../metrics/overlap.js';
 import type { CaseMetrics, Summary } from '../metrics/evaluate.js';
 import { trainingCurvesSpec, vegaLiteSvg } from './plots.js';
 
-export interface ReportCase { id: string; image: Volume; pred: Volume; truth: Volume; metrics: CaseMetrics }
+export interface ReportCase {
+  id: string;
+  image: Volume;
+  pred: Volume;
+  truth: Volume;
+  metrics: CaseMetrics;
+}
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const fmt = (v: number | null, d: number) => (v === null ? 'n/a' : v.toFixed(d));
@@ -21,36 +27,66 @@ function busiestSlice(c: ReportCase, axis: SliceAxis): number {
   const [X, Y, Z] = c.truth.size;
   const n = axis === 'axial' ? Z : axis === 'coronal' ? Y : X;
   const counts = new Array(n).fill(0);
-  for (let z = 0, i = 0; z < Z; z++) for (let y = 0; y < Y; y++) for (let x = 0; x < X; x++, i++) {
-    if (c.truth.data[i] || c.pred.data[i]) counts[axis === 'axial' ? z : axis === 'coronal' ? y : x]++;
-  }
+  for (let z = 0, i = 0; z < Z; z++)
+    for (let y = 0; y < Y; y++)
+      for (let x = 0; x < X; x++, i++) {
+        if (c.truth.data[i] || c.pred.data[i]) counts[axis === 'axial' ? z : axis === 'coronal' ? y : x]++;
+      }
   return counts.indexOf(Math.max(...counts));
 }
 
 function picture(c: ReportCase, axis: SliceAxis): string {
-  const p = errorOverlay(c.image.data, c.pred.data, c.truth.data, c.image.size, c.image.spacing, axis, busiestSlice(c, axis), 3);
+  const p = errorOverlay(
+    c.image.data,
+    c.pred.data,
+    c.truth.data,
+    c.image.size,
+    c.image.spacing,
+    axis,
+    busiestSlice(c, axis),
+    3,
+  );
   return `data:image/png;base64,${encodePng(p.rgb, p.width, p.height).toString('base64')}`;
 }
 
 function summaryTable(s: Summary): string {
   const head = `<tr><th>organ</th>${METRIC_NAMES.map((m) => `<th>${m === 'hd' ? 'HD (mm)' : m === 'hd95' ? 'HD95 (mm)' : m === 'assd' ? 'ASSD (mm)' : m.toUpperCase()}</th>`).join('')}</tr>`;
-  const rows = [...Object.entries(s.perOrgan), ['all organs', s.overall] as const].map(([name, st]) =>
-    `<tr><td>${esc(name)}</td>${METRIC_NAMES.map((m) => `<td>${fmt(st[m].mean, DIGITS[m])} ± ${fmt(st[m].std, DIGITS[m])}${st[m].missing ? ` <small>(${st[m].missing} missing)</small>` : ''}</td>`).join('')}</tr>`);
+  const rows = [...Object.entries(s.perOrgan), ['all organs', s.overall] as const].map(
+    ([name, st]) =>
+      `<tr><td>${esc(name)}</td>${METRIC_NAMES.map((m) => `<td>${fmt(st[m].mean, DIGITS[m])} ± ${fmt(st[m].std, DIGITS[m])}${st[m].missing ? ` <small>(${st[m].missing} missing)</small>` : ''}</td>`).join('')}</tr>`,
+  );
   return `<table>${head}${rows.join('')}</table>`;
 }
 
 export async function writeRunReport(o: {
-  path: string; title: string; description: string; labels: LabelSet; summary: Summary; cases: ReportCase[];
+  path: string;
+  title: string;
+  description: string;
+  labels: LabelSet;
+  summary: Summary;
+  cases: ReportCase[];
   records: { epoch: number; trainLoss: number; meanDice: number | null }[];
 }): Promise<void> {
   const curves = o.records.length ? await vegaLiteSvg(trainingCurvesSpec(o.records)) : '<p>No training records.</p>';
-  const legend = o.labels.names.map((n, k) => `<span class="key" style="background:rgb(${LABEL_COLOURS[k % LABEL_COLOURS.length].join(',')})"></span>${esc(n)}`).join(' ')
-    + ' <span class="key" style="background:rgb(255,40,40)"></span>false positive <span class="key" style="background:rgb(40,120,255)"></span>false negative';
-  const cases = o.cases.map((c) => `
+  const legend =
+    o.labels.names
+      .map(
+        (n, k) =>
+          `<span class="key" style="background:rgb(${LABEL_COLOURS[k % LABEL_COLOURS.length].join(',')})"></span>${esc(n)}`,
+      )
+      .join(' ') +
+    ' <span class="key" style="background:rgb(255,40,40)"></span>false positive <span class="key" style="background:rgb(40,120,255)"></span>false negative';
+  const cases = o.cases
+    .map(
+      (c) => `
 <section><h3>${esc(c.id)}</h3>
-<p>${Object.entries(c.metrics.organs).map(([k, m]) => `${esc(k)}: Dice ${m.dice.toFixed(3)}`).join(' · ')}</p>
+<p>${Object.entries(c.metrics.organs)
+        .map(([k, m]) => `${esc(k)}: Dice ${m.dice.toFixed(3)}`)
+        .join(' · ')}</p>
 <img alt="${esc(c.id)} axial" src="${picture(c, 'axial')}"> <img alt="${esc(c.id)} coronal" src="${picture(c, 'coronal')}">
-</section>`).join('');
+</section>`,
+    )
+    .join('');
   const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(o.title)}</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}
 .key{display:inline-block;width:12px;height:12px;margin:0 4px 0 10px;vertical-align:middle}img{image-rendering:pixelated;margin:4px;border:1px solid #ddd}</style></head>

@@ -6,19 +6,37 @@ import type { CellResult } from './grid.js';
 import type { MetricName } from '../metrics/overlap.js';
 import { caseMeanDice, type Stat } from '../metrics/evaluate.js';
 
-const COLUMNS: [MetricName, string, number][] = [['jaccard', 'Jaccard', 3], ['dice', 'Dice', 3], ['fpr', 'FPR', 4], ['fnr', 'FNR', 3], ['hd95', 'HD95 (mm)', 1]];
+const COLUMNS: [MetricName, string, number][] = [
+  ['jaccard', 'Jaccard', 3],
+  ['dice', 'Dice', 3],
+  ['fpr', 'FPR', 4],
+  ['fnr', 'FNR', 3],
+  ['hd95', 'HD95 (mm)', 1],
+];
 
 export const formatStat = (s: Stat, digits: number): string =>
-  (s.mean === null ? 'n/a' : `${s.mean.toFixed(digits)} ± ${s.std!.toFixed(digits)}`) + (s.missing ? ` (${s.missing} missing)` : '');
+  (s.mean === null ? 'n/a' : `${s.mean.toFixed(digits)} ± ${s.std!.toFixed(digits)}`) +
+  (s.missing ? ` (${s.missing} missing)` : '');
 
 function markdownTable(header: string[], rows: string[][]): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 }
 
 /** Rows = network × loss (× seed), columns = the paper's metrics, over all organs. */
 export function gridTable(cells: CellResult[]): string {
-  return markdownTable(['network', 'loss', 'seed', ...COLUMNS.map(([, h]) => h)],
-    cells.map((c) => [c.network.label, c.loss.label, String(c.seed), ...COLUMNS.map(([m, , d]) => formatStat(c.summary.overall[m], d))]));
+  return markdownTable(
+    ['network', 'loss', 'seed', ...COLUMNS.map(([, h]) => h)],
+    cells.map((c) => [
+      c.network.label,
+      c.loss.label,
+      String(c.seed),
+      ...COLUMNS.map(([m, , d]) => formatStat(c.summary.overall[m], d)),
+    ]),
+  );
 }
 
 /** The cell with the best mean Dice over all organs. */
@@ -28,23 +46,37 @@ export function bestCell(cells: CellResult[]): CellResult {
 
 /** Per-organ rows for one cell (Table IV shaped). */
 export function organTable(cell: CellResult): string {
-  return markdownTable(['organ', ...COLUMNS.map(([, h]) => h)],
-    Object.entries(cell.summary.perOrgan).map(([organ, st]) => [organ, ...COLUMNS.map(([m, , d]) => formatStat(st[m], d))]));
+  return markdownTable(
+    ['organ', ...COLUMNS.map(([, h]) => h)],
+    Object.entries(cell.summary.perOrgan).map(([organ, st]) => [
+      organ,
+      ...COLUMNS.map(([m, , d]) => formatStat(st[m], d)),
+    ]),
+  );
 }
 
 /**
  * "network X improves with loss L by a % in Dice": for each network and each
  * other loss, the relative change of mean Dice from that loss to `reference`.
  */
-export function improvements(cells: CellResult[], reference: string): { network: string; from: string; to: string; relativeDice: number }[] {
+export function improvements(
+  cells: CellResult[],
+  reference: string,
+): { network: string; from: string; to: string; relativeDice: number }[] {
   const out: { network: string; from: string; to: string; relativeDice: number }[] = [];
   const networks = [...new Set(cells.map((c) => c.network.label))];
   for (const n of networks) {
     const ref = cells.filter((c) => c.network.label === n && c.loss.name === reference);
     if (!ref.length) continue;
     const refDice = mean(ref.map((c) => c.summary.overall.dice.mean ?? 0));
-    for (const other of [...new Set(cells.filter((c) => c.network.label === n && c.loss.name !== reference).map((c) => c.loss.label))]) {
-      const d = mean(cells.filter((c) => c.network.label === n && c.loss.label === other).map((c) => c.summary.overall.dice.mean ?? 0));
+    for (const other of [
+      ...new Set(cells.filter((c) => c.network.label === n && c.loss.name !== reference).map((c) => c.loss.label)),
+    ]) {
+      const d = mean(
+        cells
+          .filter((c) => c.network.label === n && c.loss.label === other)
+          .map((c) => c.summary.overall.dice.mean ?? 0),
+      );
       if (d > 0) out.push({ network: n, from: other, to: reference, relativeDice: (refDice - d) / d });
     }
   }
@@ -55,8 +87,13 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Standard normal CDF (Abramowitz–Stegun 7.1.26 via erf; |error| < 1.5e-7). */
 function normalCdf(z: number): number {
-  const x = Math.abs(z) / Math.SQRT2, t = 1 / (1 + 0.3275911 * x);
-  const erf = 1 - t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-x * x);
+  const x = Math.abs(z) / Math.SQRT2,
+    t = 1 / (1 + 0.3275911 * x);
+  const erf =
+    1 -
+    t *
+      (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) *
+      Math.exp(-x * x);
   return z >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
 }
 
@@ -80,7 +117,8 @@ export function wilcoxon(diffs: number[]): { w: number; p: number; n: number } |
     i = j + 1;
   }
   const wPlus = d.reduce((a, x, i) => a + (x > 0 ? ranks[i] : 0), 0);
-  const mu = (n * (n + 1)) / 4, sigma = Math.sqrt((n * (n + 1) * (2 * n + 1)) / 24 - tie / 48);
+  const mu = (n * (n + 1)) / 4,
+    sigma = Math.sqrt((n * (n + 1) * (2 * n + 1)) / 24 - tie / 48);
   const z = sigma > 0 ? (wPlus - mu) / sigma : 0;
   return { w: wPlus, p: Math.min(1, 2 * (1 - normalCdf(Math.abs(z)))), n };
 }
@@ -89,18 +127,39 @@ export function wilcoxon(diffs: number[]): { w: number; p: number; n: number } |
  * Per network, the reference loss's cells against each other loss on the same test cases:
  * mean paired difference in case Dice (mean over organs), wins / losses, Wilcoxon p.
  */
-export function pairedComparison(cells: CellResult[], reference: string): { network: string; reference: string; other: string; cases: number; meanDiff: number; wins: number; losses: number; p: number | null }[] {
+export function pairedComparison(
+  cells: CellResult[],
+  reference: string,
+): {
+  network: string;
+  reference: string;
+  other: string;
+  cases: number;
+  meanDiff: number;
+  wins: number;
+  losses: number;
+  p: number | null;
+}[] {
   const caseDice = (c: CellResult) => new Map(c.cases.map((k) => [k.id, caseMeanDice(k)] as const));
   const out: ReturnType<typeof pairedComparison> = [];
   for (const n of [...new Set(cells.map((c) => c.network.label))]) {
     const mine = cells.filter((c) => c.network.label === n);
     for (const ref of mine.filter((c) => c.loss.name === reference)) {
       for (const other of mine.filter((c) => c.loss.name !== reference && c.seed === ref.seed)) {
-        const a = caseDice(ref), b = caseDice(other);
+        const a = caseDice(ref),
+          b = caseDice(other);
         const diffs = [...a].filter(([id]) => b.has(id)).map(([id, v]) => v - b.get(id)!);
         if (!diffs.length) continue;
-        out.push({ network: n, reference: ref.loss.label, other: other.loss.label, cases: diffs.length, meanDiff: mean(diffs),
-          wins: diffs.filter((x) => x > 0).length, losses: diffs.filter((x) => x < 0).length, p: wilcoxon(diffs)?.p ?? null });
+        out.push({
+          network: n,
+          reference: ref.loss.label,
+          other: other.loss.label,
+          cases: diffs.length,
+          meanDiff: mean(diffs),
+          wins: diffs.filter((x) => x > 0).length,
+          losses: diffs.filter((x) => x < 0).length,
+          p: wilcoxon(diffs)?.p ?? null,
+        });
       }
     }
   }
@@ -111,12 +170,19 @@ export function pairedComparison(cells: CellResult[], reference: string): { netw
 export function foldTable(cells: CellResult[]): string | null {
   const k = Math.max(0, ...cells.map((c) => c.folds?.length ?? 0));
   if (!k) return null;
-  return markdownTable(['network', 'loss', ...Array.from({ length: k }, (_, f) => `fold ${f} Dice`), 'spread'],
+  return markdownTable(
+    ['network', 'loss', ...Array.from({ length: k }, (_, f) => `fold ${f} Dice`), 'spread'],
     cells.map((c) => {
       const ds = (c.folds ?? []).map((f) => f.summary.overall.dice.mean);
       const known = ds.filter((x): x is number => x !== null);
-      return [c.network.label, c.loss.label, ...ds.map((x) => (x === null ? 'n/a' : x.toFixed(3))), known.length ? (Math.max(...known) - Math.min(...known)).toFixed(3) : 'n/a'];
-    }));
+      return [
+        c.network.label,
+        c.loss.label,
+        ...ds.map((x) => (x === null ? 'n/a' : x.toFixed(3))),
+        known.length ? (Math.max(...known) - Math.min(...known)).toFixed(3) : 'n/a',
+      ];
+    }),
+  );
 }
 
 /**
@@ -126,11 +192,17 @@ export function foldTable(cells: CellResult[]): string | null {
 export function betaTrend(cells: CellResult[], option = 'beta'): string[] {
   const lines: string[] = [];
   for (const n of [...new Set(cells.map((c) => c.network.label))]) {
-    const pts = cells.filter((c) => c.network.label === n && typeof c.loss.options[option] === 'number')
-      .map((c) => ({ b: c.loss.options[option] as number, fpr: c.summary.overall.fpr.mean ?? 0, fnr: c.summary.overall.fnr.mean ?? 0 }))
+    const pts = cells
+      .filter((c) => c.network.label === n && typeof c.loss.options[option] === 'number')
+      .map((c) => ({
+        b: c.loss.options[option] as number,
+        fpr: c.summary.overall.fpr.mean ?? 0,
+        fnr: c.summary.overall.fnr.mean ?? 0,
+      }))
       .sort((a, b) => a.b - b.b);
     if (pts.length < 2) continue;
-    let fprUp = 0, fnrDown = 0;
+    let fprUp = 0,
+      fnrDown = 0;
     for (let i = 1; i < pts.length; i++) {
       if (pts[i].fpr > pts[i - 1].fpr) fprUp++;
       if (pts[i].fnr < pts[i - 1].fnr) fnrDown++;
@@ -138,17 +210,31 @@ export function betaTrend(cells: CellResult[], option = 'beta'): string[] {
     const steps = pts.length - 1;
     const holds = fprUp === steps && fnrDown === steps;
     const overall = pts[steps].fpr > pts[0].fpr && pts[steps].fnr < pts[0].fnr;
-    lines.push(`- ${n}: from ${option} = ${pts[0].b} to ${pts[steps].b}, FPR ${pts[0].fpr.toFixed(5)} → ${pts[steps].fpr.toFixed(5)}, FNR ${pts[0].fnr.toFixed(3)} → ${pts[steps].fnr.toFixed(3)}; `
-      + `FPR rose in ${fprUp}/${steps} steps and FNR fell in ${fnrDown}/${steps}: `
-      + (holds ? 'the paper\'s trend holds at every step.' : overall ? 'the paper\'s trend holds end to end but not at every step.' : 'the paper\'s trend does NOT hold here.'));
+    lines.push(
+      `- ${n}: from ${option} = ${pts[0].b} to ${pts[steps].b}, FPR ${pts[0].fpr.toFixed(5)} → ${pts[steps].fpr.toFixed(5)}, FNR ${pts[0].fnr.toFixed(3)} → ${pts[steps].fnr.toFixed(3)}; ` +
+        `FPR rose in ${fprUp}/${steps} steps and FNR fell in ${fnrDown}/${steps}: ` +
+        (holds
+          ? "the paper's trend holds at every step."
+          : overall
+            ? "the paper's trend holds end to end but not at every step."
+            : "the paper's trend does NOT hold here."),
+    );
   }
   return lines;
 }
 
 /** The Markdown report: grid table, best cell per organ, computed improvements, the β trend for a sweep. */
-export function experimentMarkdown(title: string, cells: CellResult[], reference = 'combo', sweepOption?: string): string {
+export function experimentMarkdown(
+  title: string,
+  cells: CellResult[],
+  reference = 'combo',
+  sweepOption?: string,
+): string {
   const best = bestCell(cells);
-  const lines = improvements(cells, reference).map((i) => `- ${i.network} ${i.relativeDice >= 0 ? 'improves' : 'changes'} with ${i.to} by ${(100 * i.relativeDice).toFixed(1)} % in Dice over ${i.from}`);
+  const lines = improvements(cells, reference).map(
+    (i) =>
+      `- ${i.network} ${i.relativeDice >= 0 ? 'improves' : 'changes'} with ${i.to} by ${(100 * i.relativeDice).toFixed(1)} % in Dice over ${i.from}`,
+  );
   const paired = pairedComparison(cells, reference);
   const folds = foldTable(cells);
   const k = cells[0]?.folds?.length;
@@ -169,14 +255,33 @@ export function experimentMarkdown(title: string, cells: CellResult[], reference
     '',
     lines.length ? lines.join('\n') : `(no network was run with both ${reference} and another loss)`,
     '',
-    ...(paired.length ? [
-      `## Paired per-case comparison (${reference} − other, case Dice; two-sided Wilcoxon signed-rank)`,
-      '',
-      markdownTable(['network', reference, 'other', 'cases', 'mean ΔDice', 'wins / losses', 'p'],
-        paired.map((r) => [r.network, r.reference, r.other, String(r.cases), (r.meanDiff >= 0 ? '+' : '') + r.meanDiff.toFixed(3), `${r.wins} / ${r.losses}`, r.p === null ? 'n/a (< 6 pairs)' : r.p < 0.001 ? '< 0.001' : r.p.toFixed(3)])),
-      '',
-    ] : []),
+    ...(paired.length
+      ? [
+          `## Paired per-case comparison (${reference} − other, case Dice; two-sided Wilcoxon signed-rank)`,
+          '',
+          markdownTable(
+            ['network', reference, 'other', 'cases', 'mean ΔDice', 'wins / losses', 'p'],
+            paired.map((r) => [
+              r.network,
+              r.reference,
+              r.other,
+              String(r.cases),
+              (r.meanDiff >= 0 ? '+' : '') + r.meanDiff.toFixed(3),
+              `${r.wins} / ${r.losses}`,
+              r.p === null ? 'n/a (< 6 pairs)' : r.p < 0.001 ? '< 0.001' : r.p.toFixed(3),
+            ]),
+          ),
+          '',
+        ]
+      : []),
     ...(folds ? ['## Mean Dice per fold', '', folds, ''] : []),
-    ...(sweepOption ? [`## Does ${sweepOption} move the balance? (Fig. 7: as ${sweepOption} falls, FPR should fall and FNR rise)`, '', ...betaTrend(cells, sweepOption), ''] : []),
+    ...(sweepOption
+      ? [
+          `## Does ${sweepOption} move the balance? (Fig. 7: as ${sweepOption} falls, FPR should fall and FNR rise)`,
+          '',
+          ...betaTrend(cells, sweepOption),
+          '',
+        ]
+      : []),
   ].join('\n');
 }

@@ -17,20 +17,34 @@ import { suggest } from './bayes.js';
 
 const range = z.tuple([z.number(), z.number()]).refine((r) => r[1] > r[0], 'range must be [low, high] with high > low');
 
-export const TuneConfigSchema = z.object({
-  _comment: z.string().optional(),
-  /** Training configuration shared by every run (loss name included; its α/β are set per point). */
-  base: z.record(z.unknown()),
-  /** Loss options searched, with their ranges (for the Bayesian search; the grid gives its own values). */
-  space: z.record(range).refine((s) => Object.keys(s).length > 0, 'give at least one option to search'),
-  grid: z.record(z.array(z.number()).min(1)).optional(),
-  folds: z.number().int().min(2).default(3),
-  bayes: z.object({ trials: z.number().int().min(1), initial: z.number().int().min(1).default(3), seed: z.number().int().nonnegative().default(0) }).strict().optional(),
-  out: z.string().min(1),
-}).strict();
+export const TuneConfigSchema = z
+  .object({
+    _comment: z.string().optional(),
+    /** Training configuration shared by every run (loss name included; its α/β are set per point). */
+    base: z.record(z.unknown()),
+    /** Loss options searched, with their ranges (for the Bayesian search; the grid gives its own values). */
+    space: z.record(range).refine((s) => Object.keys(s).length > 0, 'give at least one option to search'),
+    grid: z.record(z.array(z.number()).min(1)).optional(),
+    folds: z.number().int().min(2).default(3),
+    bayes: z
+      .object({
+        trials: z.number().int().min(1),
+        initial: z.number().int().min(1).default(3),
+        seed: z.number().int().nonnegative().default(0),
+      })
+      .strict()
+      .optional(),
+    out: z.string().min(1),
+  })
+  .strict();
 export type TuneConfig = z.infer<typeof TuneConfigSchema>;
 
-export interface Trial { method: 'grid' | 'bayes'; options: Record<string, number>; score: number; folds: number[] }
+export interface Trial {
+  method: 'grid' | 'bayes';
+  options: Record<string, number>;
+  score: number;
+  folds: number[];
+}
 
 export function parseTune(value: unknown, source = 'tune config'): TuneConfig {
   const r = TuneConfigSchema.safeParse(value);
@@ -52,14 +66,25 @@ export function parseTune(value: unknown, source = 'tune config'): TuneConfig {
   return r.data;
 }
 
-const key = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k}=${v.toPrecision(4)}`).join('_');
+const key = (o: Record<string, number>) =>
+  Object.entries(o)
+    .map(([k, v]) => `${k}=${v.toPrecision(4)}`)
+    .join('_');
 
 function gridPoints(grid: Record<string, number[]>): Record<string, number>[] {
-  return Object.entries(grid).reduce<Record<string, number>[]>((acc, [k, vs]) => acc.flatMap((p) => vs.map((v) => ({ ...p, [k]: v }))), [{}]);
+  return Object.entries(grid).reduce<Record<string, number>[]>(
+    (acc, [k, vs]) => acc.flatMap((p) => vs.map((v) => ({ ...p, [k]: v }))),
+    [{}],
+  );
 }
 
 /** Cross-validated score of one point: mean over folds of each run's best validation Dice. */
-async function score(cfg: TuneConfig, out: string, options: Record<string, number>, events?: TrainEvents): Promise<number[]> {
+async function score(
+  cfg: TuneConfig,
+  out: string,
+  options: Record<string, number>,
+  events?: TrainEvents,
+): Promise<number[]> {
   const base = cfg.base as { loss?: { name: string; options?: Record<string, unknown> } };
   if (!base.loss?.name) {
     throw new ComboSegError('tune: base.loss.name is required', { code: 'invalid-config', path: 'base.loss.name' });
@@ -76,10 +101,16 @@ async function score(cfg: TuneConfig, out: string, options: Record<string, numbe
     const resume = new RunDir(runDir).hasLast();
     if (!resume) rmSync(runDir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    const trainConfig = parseConfig({
-      ...cfg.base, split: undefined, folds: { k: cfg.folds, fold, seed: 0 },
-      loss: { name: base.loss.name, options: { ...(base.loss.options ?? {}), ...options } }, out: runDir,
-    }, `tune point ${key(options)} fold ${fold}`);
+    const trainConfig = parseConfig(
+      {
+        ...cfg.base,
+        split: undefined,
+        folds: { k: cfg.folds, fold, seed: 0 },
+        loss: { name: base.loss.name, options: { ...(base.loss.options ?? {}), ...options } },
+        out: runDir,
+      },
+      `tune point ${key(options)} fold ${fold}`,
+    );
     const r = await train(trainConfig, { resume, events });
     const s = Math.max(...r.records.map((x) => x.meanDice ?? 0));
     writeFileAtomic(done, Buffer.from(JSON.stringify({ score: s })));
@@ -88,10 +119,19 @@ async function score(cfg: TuneConfig, out: string, options: Record<string, numbe
   return scores;
 }
 
-export interface TuneResult { grid: Trial[]; bayes: Trial[]; gridBest: Trial | null; bayesBest: Trial | null; bayesRunsToGridBest: number | null }
+export interface TuneResult {
+  grid: Trial[];
+  bayes: Trial[];
+  gridBest: Trial | null;
+  bayesBest: Trial | null;
+  bayesRunsToGridBest: number | null;
+}
 
 /** Runs (or resumes) the search; writes OUT/tune.json and OUT/tune.md. */
-export async function runTune(config: unknown, events: { onTrial?: (t: Trial) => void; train?: TrainEvents } = {}): Promise<TuneResult> {
+export async function runTune(
+  config: unknown,
+  events: { onTrial?: (t: Trial) => void; train?: TrainEvents } = {},
+): Promise<TuneResult> {
   const cfg = parseTune(config);
   const out = resolve(cfg.out);
   mkdirSync(out, { recursive: true });
@@ -107,15 +147,25 @@ export async function runTune(config: unknown, events: { onTrial?: (t: Trial) =>
   const bayes: Trial[] = [];
   if (cfg.bayes) {
     const rng = new Rng(cfg.bayes.seed);
-    const unit = (o: Record<string, number>) => names.map((n) => (o[n] - cfg.space[n][0]) / (cfg.space[n][1] - cfg.space[n][0]));
+    const unit = (o: Record<string, number>) =>
+      names.map((n) => (o[n] - cfg.space[n][0]) / (cfg.space[n][1] - cfg.space[n][0]));
     for (let i = 0; i < cfg.bayes.trials; i++) {
-      const u = suggest(bayes.map((t) => unit(t.options)), bayes.map((t) => t.score), names.length, rng, cfg.bayes.initial);
-      const options = Object.fromEntries(names.map((n, d) => [n, +(cfg.space[n][0] + u[d] * (cfg.space[n][1] - cfg.space[n][0])).toFixed(4)]));
+      const u = suggest(
+        bayes.map((t) => unit(t.options)),
+        bayes.map((t) => t.score),
+        names.length,
+        rng,
+        cfg.bayes.initial,
+      );
+      const options = Object.fromEntries(
+        names.map((n, d) => [n, +(cfg.space[n][0] + u[d] * (cfg.space[n][1] - cfg.space[n][0])).toFixed(4)]),
+      );
       bayes.push(await evaluate('bayes', options));
     }
   }
   const best = (ts: Trial[]) => (ts.length ? ts.reduce((a, b) => (b.score > a.score ? b : a)) : null);
-  const gridBest = best(grid), bayesBest = best(bayes);
+  const gridBest = best(grid),
+    bayesBest = best(bayes);
   let reach: number | null = null;
   if (gridBest) {
     const i = bayes.findIndex((t) => t.score >= gridBest.score);
@@ -129,15 +179,41 @@ export async function runTune(config: unknown, events: { onTrial?: (t: Trial) =>
 
 export function tuneMarkdown(cfg: TuneConfig, r: TuneResult): string {
   const names = Object.keys(cfg.space);
-  const table = (ts: Trial[]) => [`| # | ${names.join(' | ')} | CV Dice | per fold |`, `|---|${names.map(() => '---').join('|')}|---|---|`,
-    ...ts.map((t, i) => `| ${i + 1} | ${names.map((n) => t.options[n]).join(' | ')} | ${t.score.toFixed(4)} | ${t.folds.map((f) => f.toFixed(3)).join(', ')} |`)].join('\n');
+  const table = (ts: Trial[]) =>
+    [
+      `| # | ${names.join(' | ')} | CV Dice | per fold |`,
+      `|---|${names.map(() => '---').join('|')}|---|---|`,
+      ...ts.map(
+        (t, i) =>
+          `| ${i + 1} | ${names.map((n) => t.options[n]).join(' | ')} | ${t.score.toFixed(4)} | ${t.folds.map((f) => f.toFixed(3)).join(', ')} |`,
+      ),
+    ].join('\n');
   const lines = [`# α/β search (${cfg.folds}-fold cross-validation)`, ''];
-  if (r.grid.length) lines.push(`## Grid (${r.grid.length} points, ${r.grid.length * cfg.folds} training runs)`, '', table(r.grid), '', `Best: ${JSON.stringify(r.gridBest!.options)} with ${r.gridBest!.score.toFixed(4)}`, '');
-  if (r.bayes.length) lines.push(`## Bayesian optimisation (GP + expected improvement; ${r.bayes.length} points, ${r.bayes.length * cfg.folds} training runs)`, '', table(r.bayes), '', `Best: ${JSON.stringify(r.bayesBest!.options)} with ${r.bayesBest!.score.toFixed(4)}`, '');
+  if (r.grid.length)
+    lines.push(
+      `## Grid (${r.grid.length} points, ${r.grid.length * cfg.folds} training runs)`,
+      '',
+      table(r.grid),
+      '',
+      `Best: ${JSON.stringify(r.gridBest!.options)} with ${r.gridBest!.score.toFixed(4)}`,
+      '',
+    );
+  if (r.bayes.length)
+    lines.push(
+      `## Bayesian optimisation (GP + expected improvement; ${r.bayes.length} points, ${r.bayes.length * cfg.folds} training runs)`,
+      '',
+      table(r.bayes),
+      '',
+      `Best: ${JSON.stringify(r.bayesBest!.options)} with ${r.bayesBest!.score.toFixed(4)}`,
+      '',
+    );
   if (r.gridBest && r.bayes.length) {
-    lines.push(r.bayesRunsToGridBest === null
-      ? `The Bayesian search did not reach the grid's best score (${r.gridBest.score.toFixed(4)}) in ${r.bayes.length * cfg.folds} runs; the grid needed ${r.grid.length * cfg.folds}.`
-      : `The Bayesian search reached the grid's best score after ${r.bayesRunsToGridBest} training runs; the grid needed ${r.grid.length * cfg.folds}.`, '');
+    lines.push(
+      r.bayesRunsToGridBest === null
+        ? `The Bayesian search did not reach the grid's best score (${r.gridBest.score.toFixed(4)}) in ${r.bayes.length * cfg.folds} runs; the grid needed ${r.grid.length * cfg.folds}.`
+        : `The Bayesian search reached the grid's best score after ${r.bayesRunsToGridBest} training runs; the grid needed ${r.grid.length * cfg.folds}.`,
+      '',
+    );
   }
   return lines.join('\n');
 }

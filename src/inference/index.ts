@@ -1,3 +1,10 @@
-export { slidingWindow, wholeVolume, windowStarts, gaussianMap, type Aggregation, type SlidingWindowOptions } from './sliding-window.js';
+export {
+  slidingWindow,
+  wholeVolume,
+  windowStarts,
+  gaussianMap,
+  type Aggregation,
+  type SlidingWindowOptions,
+} from './sliding-window.js';
 export { predictVolume, wholeVolumeBytes, type InferenceSettings, type Prediction } from './predict.js';
 export { saveModel, loadModel, modelFile, type ModelMeta, type LoadedModel } from './model.js';

@@ -46,7 +46,8 @@ export type ModelMeta = z.output<typeof ModelMetaSchema>;
 
 /** The model metadata of a checkpoint, checked; `file` names it in errors. */
 export function parseModelMeta(value: JsonValue | undefined, file: string): ModelMeta {
-  if (value === undefined) throw new ComboSegError(`${file}: not a comboseg model (no "model" metadata)`, { code: 'bad-file', path: file });
+  if (value === undefined)
+    throw new ComboSegError(`${file}: not a comboseg model (no "model" metadata)`, { code: 'bad-file', path: file });
   const problems = problemsOf(ModelMetaSchema, value, 'field');
   if (problems.length) {
     const what = problems.map((p) => problemText({ ...p, path: `model.${p.path}` }, 'field')).join('; ');
@@ -98,8 +99,9 @@ export function loadModel(path: string): LoadedModel {
     dispose(st.tensors);
     throw e;
   }
-  const weights: Record<string, Tensor> = {}, extra: Record<string, Tensor> = {};
-  for (const [k, t] of Object.entries(st.tensors)) (k.startsWith('model.') ? (weights[k.slice(6)] = t) : (extra[k] = t));
+  const weights: Record<string, Tensor> = {},
+    extra: Record<string, Tensor> = {};
+  for (const [k, t] of Object.entries(st.tensors)) k.startsWith('model.') ? (weights[k.slice(6)] = t) : (extra[k] = t);
   try {
     const network = create(meta.network, meta.options);
     network.loadStateDict(weights);

@@ -26,24 +26,37 @@ export function wholeVolumeBytes(net: Network, voxels: number): number {
 }
 
 /** Segments one scan. `net` must be in eval mode. */
-export function predictVolume(net: Network, meta: ModelMeta, scan: Volume, o: Partial<InferenceSettings> = {}, onProgress?: (done: number, total: number) => void): Prediction {
+export function predictVolume(
+  net: Network,
+  meta: ModelMeta,
+  scan: Volume,
+  o: Partial<InferenceSettings> = {},
+  onProgress?: (done: number, total: number) => void,
+): Prediction {
   const s = { ...meta.inference, ...o };
   const shape = spatialShape(scan);
   const padded = shape.map((n) => Math.ceil(n / net.divisor) * net.divisor);
   const voxels = padded[0] * padded[1] * padded[2];
-  const mode = s.mode === 'auto' ? (wholeVolumeBytes(net, voxels) <= s.memoryBudgetMiB * 2 ** 20 ? 'whole' : 'window') : s.mode;
+  const mode =
+    s.mode === 'auto' ? (wholeVolumeBytes(net, voxels) <= s.memoryBudgetMiB * 2 ** 20 ? 'whole' : 'window') : s.mode;
   const windowXyz = meta.patchSize;
   const strideXyz = s.stride ?? (windowXyz.map((w) => Math.max(1, Math.floor(w / 2))) as Vec3);
   const K = meta.labels.values.length;
   const probs = tidy(() => {
     const x = tensor(normalise(scan.data, meta.normalisation), [1, 1, ...shape], { copy: false });
     const forward = (t: typeof x) => net.forward(t);
-    const p = mode === 'whole'
-      ? wholeVolume(forward, x, net.divisor, { flipTta: s.flipTta, perVolumeMinMax: meta.perPatchMinMax })
-      : slidingWindow(forward, x, {
-        window: [windowXyz[2], windowXyz[1], windowXyz[0]], stride: [strideXyz[2], strideXyz[1], strideXyz[0]],
-        aggregation: s.aggregation, batch: s.swBatch, flipTta: s.flipTta, perWindowMinMax: meta.perPatchMinMax, onProgress,
-      });
+    const p =
+      mode === 'whole'
+        ? wholeVolume(forward, x, net.divisor, { flipTta: s.flipTta, perVolumeMinMax: meta.perPatchMinMax })
+        : slidingWindow(forward, x, {
+            window: [windowXyz[2], windowXyz[1], windowXyz[0]],
+            stride: [strideXyz[2], strideXyz[1], strideXyz[0]],
+            aggregation: s.aggregation,
+            batch: s.swBatch,
+            flipTta: s.flipTta,
+            perWindowMinMax: meta.perPatchMinMax,
+            onProgress,
+          });
     return p.toFloat32Array(); // [1, K, D, H, W] is channel-major: organ k's map is one contiguous run
   });
   const n = probs.length / K;

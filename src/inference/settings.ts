@@ -3,7 +3,6 @@
 import { z } from 'zod';
 import { Vec3Schema } from '../util/options.js';
 
-
 export const AggregationSchema = z
   .enum(['max', 'mean', 'gaussian'])
   .describe("how overlapping windows combine: 'max' (the paper), 'mean', or Gaussian-weighted");
@@ -19,7 +18,10 @@ export const InferenceSettingsSchema = z
       .describe("'auto': one whole-volume pass when it fits in memoryBudgetMiB, else sliding windows"),
     memoryBudgetMiB: z.number().int().min(1).default(4096).describe("memory a whole-volume pass may take ('auto')"),
     swBatch: z.number().int().min(1).default(1).describe('windows per forward pass'),
-    flipTta: z.boolean().default(false).describe('average over the identity and the three single-axis flips (test-time augmentation)'),
+    flipTta: z
+      .boolean()
+      .default(false)
+      .describe('average over the identity and the three single-axis flips (test-time augmentation)'),
   })
   .strict();
 

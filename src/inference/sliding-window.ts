@@ -52,15 +52,19 @@ export function windowStarts(length: number, window: number, stride: number): nu
 export function gaussianMap(window: Vec3): Float32Array {
   const [D, H, W] = window;
   const g = (n: number) => Array.from({ length: n }, (_, i) => Math.exp(-(((i - (n - 1) / 2) / (n / 8)) ** 2) / 2));
-  const gd = g(D), gh = g(H), gw = g(W);
+  const gd = g(D),
+    gh = g(H),
+    gw = g(W);
   const out = new Float32Array(D * H * W);
-  for (let z = 0, i = 0; z < D; z++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++, i++) out[i] = Math.max(gd[z] * gh[y] * gw[x], 1e-3);
+  for (let z = 0, i = 0; z < D; z++)
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++, i++) out[i] = Math.max(gd[z] * gh[y] * gw[x], 1e-3);
   return out;
 }
 
 function minMax(x: Tensor): Tensor {
   const dims = [1, 2, 3, 4];
-  const lo = amin(x, dims, true), hi = amax(x, dims, true);
+  const lo = amin(x, dims, true),
+    hi = amax(x, dims, true);
   const range = hi.sub(lo);
   return div(x.sub(lo), add(range, range.eq(0).cast('float32'))); // a constant window becomes 0
 }
@@ -77,63 +81,93 @@ function predict(net: (x: Tensor) => Tensor, x: Tensor, tta: boolean): Tensor {
  * maps [B, C, d, h, w] to logits [B, K, d, h, w] (run in eval mode, no grad).
  */
 export function slidingWindow(net: (x: Tensor) => Tensor, image: Tensor, o: SlidingWindowOptions): Tensor {
-  if (image.rank !== 5 || image.shape[0] !== 1) throw new ComboSegError(`sliding window: expected an image [1, C, D, H, W], got [${image.shape}]`);
+  if (image.rank !== 5 || image.shape[0] !== 1)
+    throw new ComboSegError(`sliding window: expected an image [1, C, D, H, W], got [${image.shape}]`);
   const w = o.window;
   const shape = image.shape.slice(2) as Vec3;
   // A volume smaller than the window is padded (with its minimum) up to it, and cropped back after.
   const padded = shape.map((s, i) => Math.max(s, w[i])) as Vec3;
-  return tidy(() => noGrad(() => {
-    let img = image;
-    if (padded.some((p, i) => p > shape[i])) {
-      const lo = image.min().item();
-      img = pad(image, [0, padded[2] - shape[2], 0, padded[1] - shape[1], 0, padded[0] - shape[0]], 'constant', lo);
-    }
-    const starts = padded.map((len, i) => windowStarts(len, w[i], o.stride[i]));
-    const boxes: Vec3[] = [];
-    for (const z of starts[0]) for (const y of starts[1]) for (const x of starts[2]) boxes.push([z, y, x]);
-    let acc: Tensor | null = null, weight: Tensor | null = null;
-    const g = o.aggregation === 'gaussian' ? tensor(gaussianMap(w), [1, 1, ...w]) : null;
-    const batch = Math.max(1, o.batch ?? 1);
-    for (let b = 0; b < boxes.length; b += batch) {
-      tidy(() => {
-        const group = boxes.slice(b, b + batch);
-        const crop = (t: Tensor, [z, y, x]: Vec3) => slice(slice(slice(t, 2, z, z + w[0]), 3, y, y + w[1]), 4, x, x + w[2]);
-        let windows = cat(group.map((box) => crop(img, box)), 0);
-        if (o.perWindowMinMax) windows = minMax(windows);
-        const probs = predict(net, windows, o.flipTta ?? false);
-        if (!acc) {
-          acc = keep(o.aggregation === 'max' ? full([1, probs.shape[1], ...padded], 0) : zeros([1, probs.shape[1], ...padded]));
-          if (o.aggregation !== 'max') weight = keep(zeros([1, 1, ...padded]));
-        }
-        group.forEach((box, k) => {
-          const p = slice(probs, 0, k, k + 1);
-          const view = crop(acc!, box);
-          if (o.aggregation === 'max') view.copy_(maximum(view, p));
-          else if (o.aggregation === 'mean') { view.add_(p); crop(weight!, box).add_(1); }
-          else { view.add_(mul(p, g!)); crop(weight!, box).add_(g!); }
+  return tidy(() =>
+    noGrad(() => {
+      let img = image;
+      if (padded.some((p, i) => p > shape[i])) {
+        const lo = image.min().item();
+        img = pad(image, [0, padded[2] - shape[2], 0, padded[1] - shape[1], 0, padded[0] - shape[0]], 'constant', lo);
+      }
+      const starts = padded.map((len, i) => windowStarts(len, w[i], o.stride[i]));
+      const boxes: Vec3[] = [];
+      for (const z of starts[0]) for (const y of starts[1]) for (const x of starts[2]) boxes.push([z, y, x]);
+      let acc: Tensor | null = null,
+        weight: Tensor | null = null;
+      const g = o.aggregation === 'gaussian' ? tensor(gaussianMap(w), [1, 1, ...w]) : null;
+      const batch = Math.max(1, o.batch ?? 1);
+      for (let b = 0; b < boxes.length; b += batch) {
+        tidy(() => {
+          const group = boxes.slice(b, b + batch);
+          const crop = (t: Tensor, [z, y, x]: Vec3) =>
+            slice(slice(slice(t, 2, z, z + w[0]), 3, y, y + w[1]), 4, x, x + w[2]);
+          let windows = cat(
+            group.map((box) => crop(img, box)),
+            0,
+          );
+          if (o.perWindowMinMax) windows = minMax(windows);
+          const probs = predict(net, windows, o.flipTta ?? false);
+          if (!acc) {
+            acc = keep(
+              o.aggregation === 'max' ? full([1, probs.shape[1], ...padded], 0) : zeros([1, probs.shape[1], ...padded]),
+            );
+            if (o.aggregation !== 'max') weight = keep(zeros([1, 1, ...padded]));
+          }
+          group.forEach((box, k) => {
+            const p = slice(probs, 0, k, k + 1);
+            const view = crop(acc!, box);
+            if (o.aggregation === 'max') view.copy_(maximum(view, p));
+            else if (o.aggregation === 'mean') {
+              view.add_(p);
+              crop(weight!, box).add_(1);
+            } else {
+              view.add_(mul(p, g!));
+              crop(weight!, box).add_(g!);
+            }
+          });
         });
-      });
-      o.onProgress?.(Math.min(b + batch, boxes.length), boxes.length);
-    }
-    // The accumulators were kept out of the per-batch scopes: hand their result to this scope, then free them.
-    const total = acc as unknown as Tensor, wsum = weight as Tensor | null;
-    let out = wsum ? div(total, wsum) : mul(total, 1);
-    total.dispose();
-    wsum?.dispose();
-    if (padded.some((p, i) => p > shape[i])) out = slice(slice(slice(out, 2, 0, shape[0]), 3, 0, shape[1]), 4, 0, shape[2]).contiguous();
-    return out;
-  }));
+        o.onProgress?.(Math.min(b + batch, boxes.length), boxes.length);
+      }
+      // The accumulators were kept out of the per-batch scopes: hand their result to this scope, then free them.
+      const total = acc as unknown as Tensor,
+        wsum = weight as Tensor | null;
+      let out = wsum ? div(total, wsum) : mul(total, 1);
+      total.dispose();
+      wsum?.dispose();
+      if (padded.some((p, i) => p > shape[i]))
+        out = slice(slice(slice(out, 2, 0, shape[0]), 3, 0, shape[1]), 4, 0, shape[2]).contiguous();
+      return out;
+    }),
+  );
 }
 
 /** One forward pass over the whole volume, padded up to a multiple of `divisor` (no window redundancy). */
-export function wholeVolume(net: (x: Tensor) => Tensor, image: Tensor, divisor: number, o: { flipTta?: boolean; perVolumeMinMax?: boolean } = {}): Tensor {
+export function wholeVolume(
+  net: (x: Tensor) => Tensor,
+  image: Tensor,
+  divisor: number,
+  o: { flipTta?: boolean; perVolumeMinMax?: boolean } = {},
+): Tensor {
   const shape = image.shape.slice(2) as Vec3;
   const target = shape.map((s) => Math.ceil(s / divisor) * divisor);
-  return tidy(() => noGrad(() => {
-    let x = image;
-    if (o.perVolumeMinMax) x = minMax(x);
-    if (target.some((t, i) => t > shape[i])) x = pad(x, [0, target[2] - shape[2], 0, target[1] - shape[1], 0, target[0] - shape[0]], 'constant', x.min().item());
-    const p = predict(net, x, o.flipTta ?? false);
-    return slice(slice(slice(p, 2, 0, shape[0]), 3, 0, shape[1]), 4, 0, shape[2]).contiguous();
-  }));
+  return tidy(() =>
+    noGrad(() => {
+      let x = image;
+      if (o.perVolumeMinMax) x = minMax(x);
+      if (target.some((t, i) => t > shape[i]))
+        x = pad(
+          x,
+          [0, target[2] - shape[2], 0, target[1] - shape[1], 0, target[0] - shape[0]],
+          'constant',
+          x.min().item(),
+        );
+      const p = predict(net, x, o.flipTta ?? false);
+      return slice(slice(slice(p, 2, 0, shape[0]), 3, 0, shape[1]), 4, 0, shape[2]).contiguous();
+    }),
+  );
 }

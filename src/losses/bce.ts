@@ -20,5 +20,9 @@ export function bce(opts: Partial<BceOptions> = {}): Loss<BceOptions> {
 
 /** −mean[t·ln p + (1−t)·ln(1−p)] on already-checked inputs. */
 export function binaryCrossEntropy(logits: Tensor, t: Tensor, fromProbabilities: boolean): Tensor {
-  return t.mul(logP(logits, fromProbabilities)).add(t.neg().add(1).mul(log1mP(logits, fromProbabilities))).mean().neg();
+  return t
+    .mul(logP(logits, fromProbabilities))
+    .add(t.neg().add(1).mul(log1mP(logits, fromProbabilities)))
+    .mean()
+    .neg();
 }

@@ -46,7 +46,11 @@ export type ComboOptions = z.infer<typeof ComboOptionsSchema>;
  * w_bg = 1 − β ('paper') or β(1 − β) ('keras-release').
  */
 export function comboCrossEntropyTerms(
-  logits: Tensor, target: Tensor, beta: number, variant: ComboVariant, fromProbabilities: boolean,
+  logits: Tensor,
+  target: Tensor,
+  beta: number,
+  variant: ComboVariant,
+  fromProbabilities: boolean,
 ): { foreground: Tensor; background: Tensor } {
   const wBg = variant === 'paper' ? 1 - beta : beta * (1 - beta);
   return {
@@ -70,6 +74,9 @@ export function combo(opts: Partial<ComboOptions> = {}): Loss<ComboOptions> {
     const t = sigmoidInputs('combo', logits, target, o.fromProbabilities);
     const { foreground, background } = comboCrossEntropyTerms(logits, t, o.beta, o.variant, o.fromProbabilities);
     const dice = softDice(probs(logits, o.fromProbabilities), t, o.smooth, o.dice);
-    return foreground.add(background).mul(o.alpha).sub(dice.mul(1 - o.alpha));
+    return foreground
+      .add(background)
+      .mul(o.alpha)
+      .sub(dice.mul(1 - o.alpha));
   });
 }

@@ -16,6 +16,9 @@ export function dce(opts: Partial<DceOptions> = {}): Loss<DceOptions> {
   return makeLoss('dce', o, (logits, target) => {
     const t = sigmoidInputs('dce', logits, target, o.fromProbabilities);
     const dice = softDice(probs(logits, o.fromProbabilities), t, o.smooth, 'flattened');
-    return dice.neg().add(1).add(binaryCrossEntropy(logits, t, o.fromProbabilities));
+    return dice
+      .neg()
+      .add(1)
+      .add(binaryCrossEntropy(logits, t, o.fromProbabilities));
   });
 }

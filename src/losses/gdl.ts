@@ -29,7 +29,11 @@ export function gdl(opts: Partial<GdlOptions> = {}): Loss<GdlOptions> {
     const p = probs(logits, o.fromProbabilities);
     const st = overlapSum(t, 'per-class-sum');
     const w = tensor(gdlWeights(st.toArray()), [t.shape[1]], { dtype: logits.dtype });
-    const num = w.mul(overlapSum(p.mul(t), 'per-class-sum')).sum().mul(2).add(o.smooth);
+    const num = w
+      .mul(overlapSum(p.mul(t), 'per-class-sum'))
+      .sum()
+      .mul(2)
+      .add(o.smooth);
     const den = w.mul(overlapSum(p, 'per-class-sum').add(st)).sum().add(o.smooth);
     if (den.item() === 0) throw new ComboSegError(`loss 'gdl': zero denominator; use smooth > 0`);
     return num.div(den).neg().add(1);

@@ -9,13 +9,7 @@ export {
 } from './registry.js';
 export type { Loss } from './loss.js';
 export { DiceReductionSchema, type DiceReduction } from './options.js';
-export {
-  combo,
-  comboCrossEntropyTerms,
-  ComboOptionsSchema,
-  type ComboOptions,
-  type ComboVariant,
-} from './combo.js';
+export { combo, comboCrossEntropyTerms, ComboOptionsSchema, type ComboOptions, type ComboVariant } from './combo.js';
 export { dice, DiceOptionsSchema, type DiceOptions } from './dice.js';
 export { bce, BceOptionsSchema, type BceOptions } from './bce.js';
 export { wbce, WbceOptionsSchema, type WbceOptions } from './wbce.js';

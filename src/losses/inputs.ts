@@ -3,7 +3,20 @@
 // `fromProbabilities` it takes probabilities and clamps them to [ε, 1 − ε].
 import { ComboSegError } from '../engine/errors.js';
 import type { Tensor } from '../engine/tensor.js';
-import { clamp, log, logSigmoid, logSoftmax, sigmoid, rsub, oneHot, permute, eq, ne, logicalOr, isfinite } from '../engine/index.js';
+import {
+  clamp,
+  log,
+  logSigmoid,
+  logSoftmax,
+  sigmoid,
+  rsub,
+  oneHot,
+  permute,
+  eq,
+  ne,
+  logicalOr,
+  isfinite,
+} from '../engine/index.js';
 import { isFloating as floating } from '../engine/dtype.js';
 
 /** Probabilities are clamped to [EPS, 1 − EPS] before a log. */
@@ -19,8 +32,10 @@ function checkFinite(loss: string, logits: Tensor, what: string): void {
  * {0, 1} target. Returns the target in the logits' dtype.
  */
 export function sigmoidInputs(loss: string, logits: Tensor, target: Tensor, fromProbabilities: boolean): Tensor {
-  if (!floating(logits.dtype)) throw new ComboSegError(`loss '${loss}': logits must be float32 or float64, got ${logits.dtype}`);
-  if (logits.rank < 2) throw new ComboSegError(`loss '${loss}': expected logits [B, C, ...spatial], got shape [${logits.shape}]`);
+  if (!floating(logits.dtype))
+    throw new ComboSegError(`loss '${loss}': logits must be float32 or float64, got ${logits.dtype}`);
+  if (logits.rank < 2)
+    throw new ComboSegError(`loss '${loss}': expected logits [B, C, ...spatial], got shape [${logits.shape}]`);
   if (logits.shape.join() !== target.shape.join()) {
     throw new ComboSegError(
       `loss '${loss}': target shape [${target.shape}] does not match logits shape [${logits.shape}] ` +
@@ -29,12 +44,17 @@ export function sigmoidInputs(loss: string, logits: Tensor, target: Tensor, from
   }
   checkFinite(loss, logits, fromProbabilities ? 'probabilities' : 'logits');
   if (fromProbabilities) {
-    const lo = logits.min().item(), hi = logits.max().item();
-    if (lo < 0 || hi > 1) throw new ComboSegError(`loss '${loss}': fromProbabilities is set but inputs span [${lo}, ${hi}], outside [0, 1]`);
+    const lo = logits.min().item(),
+      hi = logits.max().item();
+    if (lo < 0 || hi > 1)
+      throw new ComboSegError(
+        `loss '${loss}': fromProbabilities is set but inputs span [${lo}, ${hi}], outside [0, 1]`,
+      );
   }
   const t = target.dtype === logits.dtype ? target : target.cast(logits.dtype);
   const off = t.size - logicalOr(eq(t, 0), eq(t, 1)).sum().item();
-  if (off > 0) throw new ComboSegError(`loss '${loss}': target has ${off} value(s) outside {0, 1}; expected a one-hot mask`);
+  if (off > 0)
+    throw new ComboSegError(`loss '${loss}': target has ${off} value(s) outside {0, 1}; expected a one-hot mask`);
   return t;
 }
 
@@ -59,16 +79,21 @@ export function log1mP(x: Tensor, fromProbabilities: boolean): Tensor {
  * in 0..C−1 (converted here) or already one-hot with the logits' shape.
  */
 export function softmaxInputs(loss: string, logits: Tensor, target: Tensor, fromProbabilities: boolean): Tensor {
-  if (!floating(logits.dtype)) throw new ComboSegError(`loss '${loss}': logits must be float32 or float64, got ${logits.dtype}`);
-  if (logits.rank < 2) throw new ComboSegError(`loss '${loss}': expected logits [B, C, ...spatial], got shape [${logits.shape}]`);
+  if (!floating(logits.dtype))
+    throw new ComboSegError(`loss '${loss}': logits must be float32 or float64, got ${logits.dtype}`);
+  if (logits.rank < 2)
+    throw new ComboSegError(`loss '${loss}': expected logits [B, C, ...spatial], got shape [${logits.shape}]`);
   checkFinite(loss, logits, fromProbabilities ? 'probabilities' : 'logits');
   const C = logits.shape[1];
   if (target.shape.join() === logits.shape.join()) {
     const t = target.dtype === logits.dtype ? target : target.cast(logits.dtype);
     const off = t.size - logicalOr(eq(t, 0), eq(t, 1)).sum().item();
     if (off > 0) throw new ComboSegError(`loss '${loss}': one-hot target has ${off} value(s) outside {0, 1}`);
-    const notOne = ne(t.sum([1]), 1).sum().item();
-    if (notOne > 0) throw new ComboSegError(`loss '${loss}': one-hot target has ${notOne} voxel(s) whose channels do not sum to 1`);
+    const notOne = ne(t.sum([1]), 1)
+      .sum()
+      .item();
+    if (notOne > 0)
+      throw new ComboSegError(`loss '${loss}': one-hot target has ${notOne} voxel(s) whose channels do not sum to 1`);
     return t;
   }
   const labelShape = [logits.shape[0], ...logits.shape.slice(2)];
@@ -78,8 +103,10 @@ export function softmaxInputs(loss: string, logits: Tensor, target: Tensor, from
         `nor [${labelShape}] (integer labels)`,
     );
   }
-  const lo = target.min().item(), hi = target.max().item();
-  if (lo < 0 || hi > C - 1) throw new ComboSegError(`loss '${loss}': target labels span [${lo}, ${hi}], outside 0..${C - 1} for ${C} channels`);
+  const lo = target.min().item(),
+    hi = target.max().item();
+  if (lo < 0 || hi > C - 1)
+    throw new ComboSegError(`loss '${loss}': target labels span [${lo}, ${hi}], outside 0..${C - 1} for ${C} channels`);
   const labels = target.cast('int64');
   if (ne(labels, target).sum().item() > 0) throw new ComboSegError(`loss '${loss}': target labels must be integers`);
   const hot = oneHot(labels, C); // [B, ...spatial, C]

@@ -19,6 +19,8 @@ export function jaccard(opts: Partial<JaccardOptions> = {}): Loss<JaccardOptions
     const p = probs(logits, o.fromProbabilities);
     const inter = overlapSum(p.mul(t), o.dice);
     const union = overlapSum(p, o.dice).add(overlapSum(t, o.dice)).sub(inter);
-    return collapse(inter.add(o.smooth).div(union.add(o.smooth)), o.dice).neg().add(diceTerms(t, o.dice));
+    return collapse(inter.add(o.smooth).div(union.add(o.smooth)), o.dice)
+      .neg()
+      .add(diceTerms(t, o.dice));
   });
 }

@@ -10,7 +10,11 @@ export interface Loss<O extends object = object> {
   readonly options: Readonly<O>;
 }
 
-export function makeLoss<O extends object>(lossName: string, options: Readonly<O>, compute: (logits: Tensor, target: Tensor) => Tensor): Loss<O> {
+export function makeLoss<O extends object>(
+  lossName: string,
+  options: Readonly<O>,
+  compute: (logits: Tensor, target: Tensor) => Tensor,
+): Loss<O> {
   const fn = (logits: Tensor, target: Tensor): Tensor => tidy(() => compute(logits, target));
   return Object.assign(fn, { lossName, options });
 }

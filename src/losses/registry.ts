@@ -97,7 +97,10 @@ export function checkLossName(name: string): asserts name is LossName {
  * Creates a loss by name. Options are checked here, once, against the loss's schema, and frozen.
  * @example const loss = create('combo', { alpha: 0.5, beta: 0.4, smooth: 1 });
  */
-export function create<K extends LossName>(name: K, options?: Partial<LossOptionsByName[K]>): Loss<LossOptionsByName[K]>;
+export function create<K extends LossName>(
+  name: K,
+  options?: Partial<LossOptionsByName[K]>,
+): Loss<LossOptionsByName[K]>;
 export function create(name: string, options?: Record<string, unknown>): Loss;
 export function create(name: string, options: Record<string, unknown> = {}): Loss {
   checkLossName(name);

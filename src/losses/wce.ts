@@ -27,7 +27,10 @@ export type WceOptions = z.infer<typeof WceOptionsSchema>;
 export function frequencyWeights(counts: number[], rule: 'inverse-frequency' | 'median-frequency'): number[] {
   const n = counts.reduce((a, b) => a + b, 0);
   if (rule === 'inverse-frequency') return counts.map((c) => (c > 0 ? n / (counts.length * c) : 0));
-  const freqs = counts.filter((c) => c > 0).map((c) => c / n).sort((a, b) => a - b);
+  const freqs = counts
+    .filter((c) => c > 0)
+    .map((c) => c / n)
+    .sort((a, b) => a - b);
   const mid = freqs.length / 2;
   const median = freqs.length % 2 ? freqs[Math.floor(mid)] : (freqs[mid - 1] + freqs[mid]) / 2;
   return counts.map((c) => (c > 0 ? median / (c / n) : 0));

@@ -8,12 +8,18 @@ const INF = 1e20;
  * Squared distances (mm²) to the nearest voxel where `feature` is non-zero, on a
  * grid of `size` (x, y, z; x fastest). Voxels with no feature anywhere stay 1e20.
  */
-export function squaredEdt(feature: ArrayLike<number>, size: [number, number, number], spacing: [number, number, number]): Float64Array {
+export function squaredEdt(
+  feature: ArrayLike<number>,
+  size: [number, number, number],
+  spacing: [number, number, number],
+): Float64Array {
   const [X, Y, Z] = size;
   const d = new Float64Array(X * Y * Z);
   for (let i = 0; i < d.length; i++) d[i] = feature[i] ? 0 : INF;
   const n = Math.max(X, Y, Z);
-  const f = new Float64Array(n), out = new Float64Array(n), z = new Float64Array(n + 1);
+  const f = new Float64Array(n),
+    out = new Float64Array(n),
+    z = new Float64Array(n + 1);
   const v = new Int32Array(n);
   // One line of `len` samples starting at `base`, `stride` apart.
   const line = (base: number, len: number, stride: number, s2: number) => {
@@ -35,7 +41,14 @@ export function squaredEdt(feature: ArrayLike<number>, size: [number, number, nu
 }
 
 /** 1-D squared distance transform of f with sample spacing² `s2`: out[q] = min_p s2·(q − p)² + f[p]. */
-function lowerEnvelope(f: Float64Array, n: number, s2: number, v: Int32Array, z: Float64Array, out: Float64Array): void {
+function lowerEnvelope(
+  f: Float64Array,
+  n: number,
+  s2: number,
+  v: Int32Array,
+  z: Float64Array,
+  out: Float64Array,
+): void {
   let k = 0;
   // First finite sample starts the envelope (INF samples contribute nothing).
   let first = 0;

@@ -26,7 +26,9 @@ export function evaluateCase(id: string, pred: Volume, truth: Volume, labels: La
     );
   }
   const organs: Record<string, OrganMetrics> = {};
-  labels.values.forEach((v, k) => { organs[labels.names[k]] = organMetrics(pred.data, truth.data, v, pred.size, pred.spacing); });
+  labels.values.forEach((v, k) => {
+    organs[labels.names[k]] = organMetrics(pred.data, truth.data, v, pred.size, pred.spacing);
+  });
   return { id, organs };
 }
 
@@ -65,29 +67,54 @@ export class MetricsAccumulator {
     const organs = [...new Set(this.cases.flatMap((c) => Object.keys(c.organs)))];
     const perOrgan: Summary['perOrgan'] = {};
     for (const o of organs) {
-      perOrgan[o] = Object.fromEntries(METRIC_NAMES.map((m) => [m, stat(this.cases.filter((c) => c.organs[o]).map((c) => c.organs[o][m]))])) as Record<MetricName, Stat>;
+      perOrgan[o] = Object.fromEntries(
+        METRIC_NAMES.map((m) => [m, stat(this.cases.filter((c) => c.organs[o]).map((c) => c.organs[o][m]))]),
+      ) as Record<MetricName, Stat>;
     }
-    const overall = Object.fromEntries(METRIC_NAMES.map((m) => [m, stat(this.cases.flatMap((c) => Object.values(c.organs).map((om) => om[m])))])) as Record<MetricName, Stat>;
+    const overall = Object.fromEntries(
+      METRIC_NAMES.map((m) => [m, stat(this.cases.flatMap((c) => Object.values(c.organs).map((om) => om[m])))]),
+    ) as Record<MetricName, Stat>;
     return { perOrgan, overall, cases: this.cases.length };
   }
 }
 
-const fmt = (s: Stat, digits: number) => (s.mean === null ? 'n/a' : `${s.mean.toFixed(digits)} ± ${s.std!.toFixed(digits)}`) + (s.missing ? ` (${s.missing} missing)` : '');
+const fmt = (s: Stat, digits: number) =>
+  (s.mean === null ? 'n/a' : `${s.mean.toFixed(digits)} ± ${s.std!.toFixed(digits)}`) +
+  (s.missing ? ` (${s.missing} missing)` : '');
 
 /** The summary as a terminal table (one row per organ, then all organs). */
 export function summaryTable(s: Summary): string {
-  const cols: [MetricName, string, number][] = [['dice', 'Dice', 3], ['jaccard', 'Jaccard', 3], ['fpr', 'FPR', 4], ['fdr', 'FDR', 3], ['fnr', 'FNR', 3], ['hd', 'HD mm', 1], ['hd95', 'HD95 mm', 1], ['assd', 'ASSD mm', 2]];
-  const rows = [...Object.entries(s.perOrgan), ['all organs', s.overall] as const].map(([name, stats]) => [name, ...cols.map(([m, , d]) => fmt(stats[m], d))]);
+  const cols: [MetricName, string, number][] = [
+    ['dice', 'Dice', 3],
+    ['jaccard', 'Jaccard', 3],
+    ['fpr', 'FPR', 4],
+    ['fdr', 'FDR', 3],
+    ['fnr', 'FNR', 3],
+    ['hd', 'HD mm', 1],
+    ['hd95', 'HD95 mm', 1],
+    ['assd', 'ASSD mm', 2],
+  ];
+  const rows = [...Object.entries(s.perOrgan), ['all organs', s.overall] as const].map(([name, stats]) => [
+    name,
+    ...cols.map(([m, , d]) => fmt(stats[m], d)),
+  ]);
   const header = ['organ', ...cols.map(([, h]) => h)];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), `(${s.cases} case(s); mean ± std over cases)`].join('\n');
+  return [
+    line(header),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...rows.map(line),
+    `(${s.cases} case(s); mean ± std over cases)`,
+  ].join('\n');
 }
 
 /** One CSV row per case and organ. */
 export function casesCsv(cases: CaseMetrics[]): string {
   const cols = ['tp', 'fp', 'fn', 'tn', ...METRIC_NAMES] as const;
   const lines = [['case', 'organ', ...cols].join(',')];
-  for (const c of cases) for (const [o, m] of Object.entries(c.organs)) lines.push([c.id, JSON.stringify(o), ...cols.map((k) => (m[k] === null ? '' : String(m[k])))].join(','));
+  for (const c of cases)
+    for (const [o, m] of Object.entries(c.organs))
+      lines.push([c.id, JSON.stringify(o), ...cols.map((k) => (m[k] === null ? '' : String(m[k])))].join(','));
   return lines.join('\n') + '\n';
 }

@@ -7,7 +7,12 @@
 //   FPR with no true negative voxel (the organ fills the volume) is 0.
 import { surfaceDistances } from './surface.js';
 
-export interface Confusion { tp: number; fp: number; fn: number; tn: number }
+export interface Confusion {
+  tp: number;
+  fp: number;
+  fn: number;
+  tn: number;
+}
 
 export interface OrganMetrics extends Confusion {
   dice: number;
@@ -30,9 +35,12 @@ export type MetricName = (typeof METRIC_NAMES)[number];
 
 /** Counts for one label value: pred == label vs truth == label. */
 export function confusion(pred: ArrayLike<number>, truth: ArrayLike<number>, label: number): Confusion {
-  let tp = 0, fp = 0, fn = 0;
+  let tp = 0,
+    fp = 0,
+    fn = 0;
   for (let i = 0; i < pred.length; i++) {
-    const p = pred[i] === label, t = truth[i] === label;
+    const p = pred[i] === label,
+      t = truth[i] === label;
     if (p && t) tp++;
     else if (p) fp++;
     else if (t) fn++;
@@ -43,14 +51,22 @@ export function confusion(pred: ArrayLike<number>, truth: ArrayLike<number>, lab
 const ratio = (num: number, den: number) => (den === 0 ? 0 : num / den);
 
 /** Every metric for one organ (label value) of one case. */
-export function organMetrics(pred: ArrayLike<number>, truth: ArrayLike<number>, label: number, size: [number, number, number], spacing: [number, number, number]): OrganMetrics {
+export function organMetrics(
+  pred: ArrayLike<number>,
+  truth: ArrayLike<number>,
+  label: number,
+  size: [number, number, number],
+  spacing: [number, number, number],
+): OrganMetrics {
   const c = confusion(pred, truth, label);
-  const predN = c.tp + c.fp, truthN = c.tp + c.fn;
+  const predN = c.tp + c.fp,
+    truthN = c.tp + c.fn;
   const bothEmpty = predN === 0 && truthN === 0;
   let distances: { hd: number | null; hd95: number | null; assd: number | null } = { hd: null, hd95: null, assd: null };
   if (bothEmpty) distances = { hd: 0, hd95: 0, assd: 0 };
   else if (predN > 0 && truthN > 0) {
-    const a = new Uint8Array(pred.length), b = new Uint8Array(pred.length);
+    const a = new Uint8Array(pred.length),
+      b = new Uint8Array(pred.length);
     for (let i = 0; i < pred.length; i++) {
       a[i] = pred[i] === label ? 1 : 0;
       b[i] = truth[i] === label ? 1 : 0;

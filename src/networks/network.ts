@@ -11,7 +11,6 @@ import type { NetworkOptions } from './options.js';
 
 export type { NetworkOptions } from './options.js';
 
-
 export abstract class Network extends Module {
   abstract readonly name: string;
   abstract readonly options: Readonly<NetworkOptions>;
@@ -26,7 +25,9 @@ export abstract class Network extends Module {
   protected checkInput(x: Tensor): void {
     if (x.rank !== 5) throw new ComboSegError(`${this.name}: expected input [B, C, D, H, W], got shape [${x.shape}]`);
     if (x.shape[1] !== this.options.inChannels) {
-      throw new ComboSegError(`${this.name}: input has ${x.shape[1]} channel(s), the network was built for ${this.options.inChannels}`);
+      throw new ComboSegError(
+        `${this.name}: input has ${x.shape[1]} channel(s), the network was built for ${this.options.inChannels}`,
+      );
     }
     const bad = x.shape.slice(2).filter((s) => s % this.divisor !== 0);
     if (bad.length) {
@@ -45,7 +46,12 @@ export function initOutputBias(head: Conv3d, bias: number): Conv3d {
 }
 
 /** conv k×k×k ('same' padding) → batch norm → ReLU or PReLU. */
-export function convBlock(cin: number, cout: number, rng: Rng, o: { kernel?: number; activation?: 'relu' | 'prelu' } = {}): Sequential {
+export function convBlock(
+  cin: number,
+  cout: number,
+  rng: Rng,
+  o: { kernel?: number; activation?: 'relu' | 'prelu' } = {},
+): Sequential {
   const k = o.kernel ?? 3;
   return new Sequential(
     new Conv3d(cin, cout, k, { padding: (k - 1) / 2, rng }),
@@ -55,6 +61,12 @@ export function convBlock(cin: number, cout: number, rng: Rng, o: { kernel?: num
 }
 
 /** n conv blocks in a row, the first from cin channels, the rest cout → cout. */
-export function convStack(n: number, cin: number, cout: number, rng: Rng, o: { kernel?: number; activation?: 'relu' | 'prelu' } = {}): Sequential {
+export function convStack(
+  n: number,
+  cin: number,
+  cout: number,
+  rng: Rng,
+  o: { kernel?: number; activation?: 'relu' | 'prelu' } = {},
+): Sequential {
   return new Sequential(...Array.from({ length: n }, (_, i) => convBlock(i === 0 ? cin : cout, cout, rng, o)));
 }

@@ -45,8 +45,13 @@ export class ProposedNet extends Network {
     const c = o.channels;
     this.divisor = 2 ** (c.length - 1);
     this.fullResolutionWidth = c[0];
-    this.#encoder = c.map((ch, i) => this.addModule(`encoder.${i}`, convStack(o.convsPerLevel, i === 0 ? o.inChannels : c[i - 1], ch, rng)));
-    this.#decoder = c.slice(0, -1).map((ch, i) => this.addModule(`decoder.${i}`, convStack(o.convsPerLevel, c[i + 1], ch, rng))).reverse();
+    this.#encoder = c.map((ch, i) =>
+      this.addModule(`encoder.${i}`, convStack(o.convsPerLevel, i === 0 ? o.inChannels : c[i - 1], ch, rng)),
+    );
+    this.#decoder = c
+      .slice(0, -1)
+      .map((ch, i) => this.addModule(`decoder.${i}`, convStack(o.convsPerLevel, c[i + 1], ch, rng)))
+      .reverse();
     this.#up = new Upsample(2, o.upsampling);
     this.#head = this.addModule('head', initOutputBias(new Conv3d(c[0], o.outChannels, 1, { rng }), o.outputBias));
   }

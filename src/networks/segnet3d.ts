@@ -34,15 +34,20 @@ export class Segnet3d extends Network {
     const o = networkOptions('segnet3d', Segnet3dOptionsSchema, opts);
     this.options = o;
     const rng = new Rng(o.seed);
-    const c = o.channels, n = o.convsPerLevel;
+    const c = o.channels,
+      n = o.convsPerLevel;
     this.divisor = 2 ** c.length;
     this.fullResolutionWidth = c[0];
-    this.#encoder = c.map((ch, i) => this.addModule(`encoder.${i}`, convStack(n, i === 0 ? o.inChannels : c[i - 1], ch, rng)));
-    this.#decoder = c.map((ch, i) => {
-      const narrowTo = i === 0 ? c[0] : c[i - 1];
-      const blocks = Array.from({ length: n }, (_, j) => convBlock(ch, j === n - 1 ? narrowTo : ch, rng));
-      return this.addModule(`decoder.${i}`, new Sequential(...blocks));
-    }).reverse();
+    this.#encoder = c.map((ch, i) =>
+      this.addModule(`encoder.${i}`, convStack(n, i === 0 ? o.inChannels : c[i - 1], ch, rng)),
+    );
+    this.#decoder = c
+      .map((ch, i) => {
+        const narrowTo = i === 0 ? c[0] : c[i - 1];
+        const blocks = Array.from({ length: n }, (_, j) => convBlock(ch, j === n - 1 ? narrowTo : ch, rng));
+        return this.addModule(`decoder.${i}`, new Sequential(...blocks));
+      })
+      .reverse();
     this.#head = this.addModule('head', initOutputBias(new Conv3d(c[0], o.outChannels, 1, { rng }), o.outputBias));
   }
 

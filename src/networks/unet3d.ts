@@ -50,14 +50,23 @@ export class Unet3d extends Network {
     // The concatenation of up-sampled and skip features at full resolution.
     this.fullResolutionWidth = 6 * f[0];
     this.#encoder = f.map((fi, i) =>
-      this.addModule(`encoder.${i}`, new Sequential(convBlock(i === 0 ? o.inChannels : out[i - 1], fi, rng), convBlock(fi, 2 * fi, rng))));
+      this.addModule(
+        `encoder.${i}`,
+        new Sequential(convBlock(i === 0 ? o.inChannels : out[i - 1], fi, rng), convBlock(fi, 2 * fi, rng)),
+      ),
+    );
     this.#ups = [];
     this.#decoder = [];
     for (let i = f.length - 2; i >= 0; i--) {
       const below = i === f.length - 2 ? out[f.length - 1] : out[i + 1];
-      this.#ups.push(this.addModule(`up.${i}`, o.upsampling === 'transposed'
-        ? new ConvTranspose3d(below, below, 2, { stride: 2, rng })
-        : new Upsample(2, o.upsampling)));
+      this.#ups.push(
+        this.addModule(
+          `up.${i}`,
+          o.upsampling === 'transposed'
+            ? new ConvTranspose3d(below, below, 2, { stride: 2, rng })
+            : new Upsample(2, o.upsampling),
+        ),
+      );
       this.#decoder.push(this.addModule(`decoder.${i}`, convStack(2, below + out[i], out[i], rng)));
     }
     this.#head = this.addModule('head', initOutputBias(new Conv3d(out[0], o.outChannels, 1, { rng }), o.outputBias));

@@ -43,7 +43,10 @@ export type VnetOptions = z.infer<typeof VnetOptionsSchema>;
 
 /** 2×2×2 stride-2 (transposed) convolution → batch norm → PReLU. */
 function resample(kind: 'down' | 'up', cin: number, cout: number, rng: Rng): Sequential {
-  const conv = kind === 'down' ? new Conv3d(cin, cout, 2, { stride: 2, rng }) : new ConvTranspose3d(cin, cout, 2, { stride: 2, rng });
+  const conv =
+    kind === 'down'
+      ? new Conv3d(cin, cout, 2, { stride: 2, rng })
+      : new ConvTranspose3d(cin, cout, 2, { stride: 2, rng });
   return new Sequential(conv, new BatchNorm3d(cout), new PReLU(cout));
 }
 
@@ -67,7 +70,9 @@ export class Vnet extends Network {
     const conv = { kernel: o.kernel, activation: 'prelu' as const };
     this.divisor = 2 ** (c.length - 1);
     this.fullResolutionWidth = 4 * c[0];
-    this.#stages = c.map((ch, i) => this.addModule(`encoder.${i}`, convStack(o.encoderConvs[i], i === 0 ? o.inChannels : ch, ch, rng, conv)));
+    this.#stages = c.map((ch, i) =>
+      this.addModule(`encoder.${i}`, convStack(o.encoderConvs[i], i === 0 ? o.inChannels : ch, ch, rng, conv)),
+    );
     this.#downs = c.slice(1).map((ch, i) => this.addModule(`down.${i}`, resample('down', c[i], ch, rng)));
     this.#ups = [];
     this.#decoder = [];

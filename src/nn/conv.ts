@@ -31,7 +31,12 @@ export class Conv3d extends Module {
   readonly padding: [number, number, number];
   readonly dilation: [number, number, number];
 
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernel: Triple, o: ConvOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernel: Triple,
+    o: ConvOptions = {},
+  ) {
     super();
     const k = triple(kernel);
     this.stride = triple(o.stride ?? 1);
@@ -55,7 +60,12 @@ export class ConvTranspose3d extends Module {
   readonly padding: [number, number, number];
   readonly outputPadding: [number, number, number];
 
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernel: Triple, o: ConvOptions & { outputPadding?: Triple } = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernel: Triple,
+    o: ConvOptions & { outputPadding?: Triple } = {},
+  ) {
     super();
     const k = triple(kernel);
     this.stride = triple(o.stride ?? 1);
@@ -67,6 +77,10 @@ export class ConvTranspose3d extends Module {
 
   forward(x: Tensor): Tensor {
     observer?.('transposed', x, this);
-    return convTranspose3d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, outputPadding: this.outputPadding });
+    return convTranspose3d(x, this.weight, this.bias, {
+      stride: this.stride,
+      padding: this.padding,
+      outputPadding: this.outputPadding,
+    });
   }
 }

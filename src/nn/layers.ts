@@ -1,7 +1,13 @@
 // Normalisation, activation, pooling, up-sampling and a sequential container.
 import type { Tensor } from '../engine/tensor.js';
 import {
-  batchNorm, maxPool3d, maxPool3dWithIndices, maxUnpool3d, upsampleNearest3d, upsampleTrilinear3d, type Triple,
+  batchNorm,
+  maxPool3d,
+  maxPool3dWithIndices,
+  maxUnpool3d,
+  upsampleNearest3d,
+  upsampleTrilinear3d,
+  type Triple,
 } from '../engine/ops/nn.js';
 import { prelu, relu } from '../engine/ops/elementwise.js';
 import { ComboSegError } from '../engine/errors.js';
@@ -15,7 +21,11 @@ export class BatchNorm3d extends Module {
   readonly runningMean: Tensor;
   readonly runningVar: Tensor;
 
-  constructor(readonly channels: number, readonly momentum = 0.1, readonly eps = 1e-5) {
+  constructor(
+    readonly channels: number,
+    readonly momentum = 0.1,
+    readonly eps = 1e-5,
+  ) {
     super();
     this.weight = this.addParameter('weight', constant([channels], 1));
     this.bias = this.addParameter('bias', constant([channels], 0));
@@ -24,7 +34,16 @@ export class BatchNorm3d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return batchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, this.training, this.momentum, this.eps);
+    return batchNorm(
+      x,
+      this.weight,
+      this.bias,
+      this.runningMean,
+      this.runningVar,
+      this.training,
+      this.momentum,
+      this.eps,
+    );
   }
 }
 
@@ -47,7 +66,10 @@ export class PReLU extends Module {
 }
 
 export class MaxPool3d extends Module {
-  constructor(readonly kernel: Triple = 2, readonly stride: Triple = kernel) {
+  constructor(
+    readonly kernel: Triple = 2,
+    readonly stride: Triple = kernel,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -60,7 +82,10 @@ export class MaxPool3d extends Module {
 }
 
 export class MaxUnpool3d extends Module {
-  constructor(readonly kernel: Triple = 2, readonly stride: Triple = kernel) {
+  constructor(
+    readonly kernel: Triple = 2,
+    readonly stride: Triple = kernel,
+  ) {
     super();
   }
   /** Places values at `indices` in a zero volume of spatial size `size`. */
@@ -73,11 +98,16 @@ export class MaxUnpool3d extends Module {
 export type UpsampleMode = 'nearest' | 'trilinear';
 
 export class Upsample extends Module {
-  constructor(readonly scale = 2, readonly mode: UpsampleMode = 'nearest') {
+  constructor(
+    readonly scale = 2,
+    readonly mode: UpsampleMode = 'nearest',
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
-    return this.mode === 'nearest' ? upsampleNearest3d(x, { scale: this.scale }) : upsampleTrilinear3d(x, { scale: this.scale });
+    return this.mode === 'nearest'
+      ? upsampleNearest3d(x, { scale: this.scale })
+      : upsampleTrilinear3d(x, { scale: this.scale });
   }
 }
 

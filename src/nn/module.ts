@@ -83,7 +83,9 @@ export abstract class Module {
     }
     for (const [k, t] of Object.entries(own)) {
       if (sd[k].shape.join() !== t.shape.join()) {
-        throw new ComboSegError(`loadStateDict: '${k}' has shape [${sd[k].shape}] in the state, [${t.shape}] in the network`);
+        throw new ComboSegError(
+          `loadStateDict: '${k}' has shape [${sd[k].shape}] in the state, [${t.shape}] in the network`,
+        );
       }
     }
     noGrad(() => {

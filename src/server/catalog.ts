@@ -28,7 +28,8 @@ export interface ExperimentSummary {
   hasReport: boolean;
 }
 
-const MAX_DEPTH = 7, MAX_DIRS = 5000;
+const MAX_DEPTH = 7,
+  MAX_DIRS = 5000;
 
 const readJson = <T>(path: string): T => {
   try {
@@ -45,38 +46,65 @@ export function runSummary(root: string, dir: string, given?: EpochRecord[]): Ru
   const records = given ?? run.readEpochRecords();
   const cfg = run.readConfig();
   const dice = records.map((r) => r.meanDice).filter((d): d is number => d !== null);
-  const opts = Object.entries(cfg.loss.options ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+  const opts = Object.entries(cfg.loss.options ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
   return {
-    path: relativeTo(root, dir), network: cfg.network.name, loss: opts ? `${cfg.loss.name}(${opts})` : cfg.loss.name,
-    epochs: records.length, epochsPlanned: cfg.epochs, bestDice: dice.length ? Math.max(...dice) : null,
-    hasModel: run.hasBest(), updated: run.modified().toISOString(),
+    path: relativeTo(root, dir),
+    network: cfg.network.name,
+    loss: opts ? `${cfg.loss.name}(${opts})` : cfg.loss.name,
+    epochs: records.length,
+    epochsPlanned: cfg.epochs,
+    bestDice: dice.length ? Math.max(...dice) : null,
+    hasModel: run.hasBest(),
+    updated: run.modified().toISOString(),
   };
 }
 
 /** Every run and experiment under root (breadth-first, bounded). */
 export function scan(root: string): { runs: RunSummary[]; experiments: ExperimentSummary[] } {
-  const runs: RunSummary[] = [], experiments: ExperimentSummary[] = [];
+  const runs: RunSummary[] = [],
+    experiments: ExperimentSummary[] = [];
   const queue: [string, number][] = [[root, 0]];
   let seen = 0;
   while (queue.length && seen++ < MAX_DIRS) {
     const [dir, depth] = queue.shift()!;
     if (new RunDir(dir).isRun()) {
-      try { runs.push(runSummary(root, dir)); } catch { /* a run being created */ }
+      try {
+        runs.push(runSummary(root, dir));
+      } catch {
+        /* a run being created */
+      }
       continue;
     }
     if (isExperiment(dir)) {
       try {
         const e = experimentDetail(root, dir);
-        experiments.push({ path: e.path, cells: e.total, finished: e.cells.length, hasReport: existsSync(join(dir, 'report.html')) });
-      } catch { /* malformed or being written: left out of the index, reported when opened */ }
+        experiments.push({
+          path: e.path,
+          cells: e.total,
+          finished: e.cells.length,
+          hasReport: existsSync(join(dir, 'report.html')),
+        });
+      } catch {
+        /* malformed or being written: left out of the index, reported when opened */
+      }
     }
     if (depth >= MAX_DEPTH) continue;
     let entries: string[] = [];
-    try { entries = readdirSync(dir); } catch { continue; }
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      continue;
+    }
     for (const name of entries.sort()) {
       if (name.startsWith('.') || name === 'node_modules') continue;
       const p = join(dir, name);
-      try { if (statSync(p).isDirectory()) queue.push([p, depth + 1]); } catch { /* vanished */ }
+      try {
+        if (statSync(p).isDirectory()) queue.push([p, depth + 1]);
+      } catch {
+        /* vanished */
+      }
     }
   }
   return { runs, experiments };
@@ -106,7 +134,9 @@ export function runDetail(root: string, dir: string): RunDetail {
   try {
     const ds = openDataset(cfg.data);
     labels = Object.fromEntries(ds.labels.values.map((v, k) => [String(v), ds.labels.names[k]]));
-  } catch { /* data moved: curves still show */ }
+  } catch {
+    /* data moved: curves still show */
+  }
   const records = run.readEpochRecords();
   const split = run.readSplit();
   return { ...runSummary(root, dir, records), records, split, labels, hasReport: existsSync(join(dir, 'report.html')) };
@@ -124,13 +154,18 @@ export interface ExperimentDetail {
   path: string;
   total: number;
   /** Finished cells; each case names the run whose model never saw it. */
-  cells: (Pick<CellResult, 'id' | 'network' | 'loss' | 'seed' | 'summary'> & { cases: (CellResult['cases'][number] & { run: string })[] })[];
+  cells: (Pick<CellResult, 'id' | 'network' | 'loss' | 'seed' | 'summary'> & {
+    cases: (CellResult['cases'][number] & { run: string })[];
+  })[];
   hasReport: boolean;
 }
 
 export function experimentDetail(root: string, dir: string): ExperimentDetail {
-  if (!isExperiment(dir)) throw new HttpError(404, `'${relativeTo(root, dir)}' is not an experiment (no experiment.json and cells/)`);
-  const cellDirs = readdirSync(join(dir, 'cells')).filter((n) => statSync(join(dir, 'cells', n)).isDirectory()).sort();
+  if (!isExperiment(dir))
+    throw new HttpError(404, `'${relativeTo(root, dir)}' is not an experiment (no experiment.json and cells/)`);
+  const cellDirs = readdirSync(join(dir, 'cells'))
+    .filter((n) => statSync(join(dir, 'cells', n)).isDirectory())
+    .sort();
   const cells: ExperimentDetail['cells'] = [];
   for (const name of cellDirs) {
     const resultPath = join(dir, 'cells', name, 'result.json');
@@ -140,9 +175,20 @@ export function experimentDetail(root: string, dir: string): ExperimentDetail {
       const fold = r.folds?.find((f: FoldResult) => f.cases.some((c) => c.id === caseId));
       return relativeTo(root, join(dir, 'cells', name, ...(fold ? [`fold${fold.fold}`] : []), 'run'));
     };
-    cells.push({ id: r.id, network: r.network, loss: r.loss, seed: r.seed, summary: r.summary, cases: r.cases.map((c) => ({ ...c, run: runOf(c.id) })) });
+    cells.push({
+      id: r.id,
+      network: r.network,
+      loss: r.loss,
+      seed: r.seed,
+      summary: r.summary,
+      cases: r.cases.map((c) => ({ ...c, run: runOf(c.id) })),
+    });
   }
   let total = cellDirs.length;
-  try { total = gridCells(parseExperiment(readJson(join(dir, 'experiment.json')))).length; } catch { /* an older or hand-edited experiment.json */ }
+  try {
+    total = gridCells(parseExperiment(readJson(join(dir, 'experiment.json')))).length;
+  } catch {
+    /* an older or hand-edited experiment.json */
+  }
   return { path: relativeTo(root, dir), total, cells, hasReport: existsSync(join(dir, 'report.html')) };
 }

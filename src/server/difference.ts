@@ -8,7 +8,8 @@ export function differenceMap(pred: ArrayLike<number>, truth: ArrayLike<number>)
   if (pred.length !== truth.length) throw new RangeError(`differenceMap: ${pred.length} vs ${truth.length} voxels`);
   const out = new Uint8Array(pred.length);
   for (let i = 0; i < out.length; i++) {
-    const p = pred[i], t = truth[i];
+    const p = pred[i],
+      t = truth[i];
     out[i] = p === t ? (p ? 1 : 0) : !t ? 2 : !p ? 3 : 4;
   }
   return out;

@@ -8,7 +8,11 @@ import { ComboSegError, type ErrorCode } from '../engine/errors.js';
 
 /** An error the client caused (or may see): its status and a message, sent as {"error": message}. */
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string, options?: ErrorOptions) {
+  constructor(
+    readonly status: number,
+    message: string,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.name = 'HttpError';
   }
@@ -30,21 +34,41 @@ export function statusOf(e: unknown): number {
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
   res.end(text);
 }
 
-export const sendError = (res: ServerResponse, status: number, message: string): void => sendJson(res, status, { error: message });
+export const sendError = (res: ServerResponse, status: number, message: string): void =>
+  sendJson(res, status, { error: message });
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8', '.jsonl': 'application/x-ndjson; charset=utf-8', '.md': 'text/markdown; charset=utf-8',
-  '.csv': 'text/csv; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png', '.txt': 'text/plain; charset=utf-8',
-  '.gz': 'application/gzip', '.nii': 'application/octet-stream', '.wasm': 'application/wasm', '.map': 'application/json',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.jsonl': 'application/x-ndjson; charset=utf-8',
+  '.md': 'text/markdown; charset=utf-8',
+  '.csv': 'text/csv; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.txt': 'text/plain; charset=utf-8',
+  '.gz': 'application/gzip',
+  '.nii': 'application/octet-stream',
+  '.wasm': 'application/wasm',
+  '.map': 'application/json',
 };
 
 /** Streams a file; `download` names it for saving; `extra` adds headers. */
-export async function sendFile(res: ServerResponse, path: string, download?: string, extra: Record<string, string> = {}): Promise<void> {
+export async function sendFile(
+  res: ServerResponse,
+  path: string,
+  download?: string,
+  extra: Record<string, string> = {},
+): Promise<void> {
   let size: number;
   try {
     const st = statSync(path);
@@ -53,10 +77,18 @@ export async function sendFile(res: ServerResponse, path: string, download?: str
   } catch {
     throw new HttpError(404, `${basename(path)}: no such file`);
   }
-  const headers: Record<string, string | number> = { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'content-length': size, 'x-content-type-options': 'nosniff', ...extra };
+  const headers: Record<string, string | number> = {
+    'content-type': TYPES[extname(path)] ?? 'application/octet-stream',
+    'content-length': size,
+    'x-content-type-options': 'nosniff',
+    ...extra,
+  };
   if (download) headers['content-disposition'] = `attachment; filename="${download.replace(/[^\w.-]/g, '_')}"`;
   const stream = createReadStream(path);
-  await new Promise<void>((resolve, reject) => { stream.once('open', () => resolve()); stream.once('error', reject); }).catch(() => {
+  await new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', reject);
+  }).catch(() => {
     throw new HttpError(404, `${basename(path)}: no such file`);
   });
   res.writeHead(200, headers);
@@ -67,7 +99,12 @@ export async function sendFile(res: ServerResponse, path: string, download?: str
  * Streams the request body into `path`, refused with 413 once it would exceed `limit` bytes
  * (reading stops there; the connection closes after the reply). Nothing is left on failure.
  */
-export async function saveBody(req: IncomingMessage, res: ServerResponse, path: string, limit: number): Promise<number> {
+export async function saveBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  limit: number,
+): Promise<number> {
   const declared = Number(req.headers['content-length']);
   const refuse = (e: HttpError) => {
     req.pause();
@@ -86,7 +123,10 @@ export async function saveBody(req: IncomingMessage, res: ServerResponse, path: 
           req.removeAllListeners('data');
           return reject(refuse(tooLarge(limit)));
         }
-        if (!out.write(chunk)) { req.pause(); out.once('drain', () => req.resume()); }
+        if (!out.write(chunk)) {
+          req.pause();
+          out.once('drain', () => req.resume());
+        }
       });
       req.once('end', resolve);
       req.once('aborted', () => reject(new HttpError(400, 'the upload was cut off')));

@@ -47,22 +47,38 @@ export class JobQueue {
   private running = 0;
   private closed = false;
 
-  constructor(readonly dir: string, readonly o: { concurrency: number; maxQueued: number; keepFinished: number }) {
+  constructor(
+    readonly dir: string,
+    readonly o: { concurrency: number; maxQueued: number; keepFinished: number },
+  ) {
     mkdirSync(dir, { recursive: true });
   }
 
   /** Throws 503/429 when a job submitted now would be refused. */
   checkCapacity(): void {
     if (this.closed) throw new HttpError(503, 'the server is shutting down');
-    if (this.pending.length >= this.o.maxQueued) throw new HttpError(429, `${this.pending.length} jobs are already waiting; try again when one has finished`);
+    if (this.pending.length >= this.o.maxQueued)
+      throw new HttpError(429, `${this.pending.length} jobs are already waiting; try again when one has finished`);
   }
 
   submit(req: JobRequest): Job {
     this.checkCapacity();
     this.evict();
     const job: Job = {
-      id: randomUUID(), state: 'queued', title: req.title, model: req.model, stage: 'queued', done: 0, total: 1,
-      created: new Date().toISOString(), started: null, finished: null, error: null, files: [], metrics: null, organs: [],
+      id: randomUUID(),
+      state: 'queued',
+      title: req.title,
+      model: req.model,
+      stage: 'queued',
+      done: 0,
+      total: 1,
+      created: new Date().toISOString(),
+      started: null,
+      finished: null,
+      error: null,
+      files: [],
+      metrics: null,
+      organs: [],
     };
     this.jobs.set(job.id, job);
     this.pending.push({ job, req });
@@ -107,14 +123,21 @@ export class JobQueue {
     while (this.running < this.o.concurrency && this.pending.length) {
       const { job, req } = this.pending.shift()!;
       this.running++;
-      this.run(job, req).catch((e: Error) => {
-        Object.assign(job, { state: 'error', stage: 'failed', error: `could not start the job: ${e.message}`, finished: new Date().toISOString() });
-      }).finally(() => {
-        this.running--;
-        for (const f of req.cleanup ?? []) rmSync(f, { force: true });
-        if (job.state === 'error') rmSync(join(this.dir, job.id), { recursive: true, force: true }); // nothing half-written is served
-        this.pump();
-      });
+      this.run(job, req)
+        .catch((e: Error) => {
+          Object.assign(job, {
+            state: 'error',
+            stage: 'failed',
+            error: `could not start the job: ${e.message}`,
+            finished: new Date().toISOString(),
+          });
+        })
+        .finally(() => {
+          this.running--;
+          for (const f of req.cleanup ?? []) rmSync(f, { force: true });
+          if (job.state === 'error') rmSync(join(this.dir, job.id), { recursive: true, force: true }); // nothing half-written is served
+          this.pump();
+        });
     }
   }
 
@@ -125,9 +148,17 @@ export class JobQueue {
     mkdirSync(outDir, { recursive: true });
     Object.assign(job, { state: 'running', stage: 'starting', started: new Date().toISOString() });
     const input: SegmentJobInput = {
-      model: req.modelPath, image: req.image, title: req.title, label: req.label, outDir, caseId: req.caseId,
+      model: req.modelPath,
+      image: req.image,
+      title: req.title,
+      label: req.label,
+      outDir,
+      caseId: req.caseId,
     };
-    const worker = startWorker(new URL(`./segment-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url), { ...input });
+    const worker = startWorker(
+      new URL(`./segment-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+      { ...input },
+    );
     this.workers.add(worker);
     return new Promise((resolve) => {
       let ended = false;
@@ -140,7 +171,15 @@ export class JobQueue {
       };
       worker.on('message', (m: SegmentMessage) => {
         if (m.type === 'progress') Object.assign(job, { stage: m.stage, done: m.done, total: m.total });
-        else if (m.type === 'done') end({ state: 'done', stage: `done (${m.mode})`, done: job.total, files: m.files, metrics: m.metrics, organs: m.organs });
+        else if (m.type === 'done')
+          end({
+            state: 'done',
+            stage: `done (${m.mode})`,
+            done: job.total,
+            files: m.files,
+            metrics: m.metrics,
+            organs: m.organs,
+          });
         else {
           // The worker names the scan by its title (an upload by its own name, not where the server parked it).
           const { message, user } = m.error;
@@ -148,7 +187,9 @@ export class JobQueue {
         }
       });
       worker.on('error', (e) => end({ state: 'error', stage: 'failed', error: `internal error: ${e.message}` }));
-      worker.on('exit', (code) => end({ state: 'error', stage: 'failed', error: `the segmentation worker stopped (exit code ${code})` }));
+      worker.on('exit', (code) =>
+        end({ state: 'error', stage: 'failed', error: `the segmentation worker stopped (exit code ${code})` }),
+      );
     });
   }
 }

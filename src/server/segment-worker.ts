@@ -24,7 +24,13 @@ export interface SegmentJobInput {
 
 export type SegmentMessage =
   | { type: 'progress'; stage: string; done: number; total: number }
-  | { type: 'done'; files: string[]; metrics: CaseMetrics | null; organs: { value: number; name: string }[]; mode: string }
+  | {
+      type: 'done';
+      files: string[];
+      metrics: CaseMetrics | null;
+      organs: { value: number; name: string }[];
+      mode: string;
+    }
   | { type: 'error'; error: WorkerError };
 
 const port = parentPort!;
@@ -42,7 +48,9 @@ try {
   const model = loadModel(input.model);
   let pred;
   try {
-    pred = predictVolume(model.network, model.meta, scan, {}, (done, total) => send({ type: 'progress', stage: 'segmenting', done, total }));
+    pred = predictVolume(model.network, model.meta, scan, {}, (done, total) =>
+      send({ type: 'progress', stage: 'segmenting', done, total }),
+    );
   } finally {
     model.network.dispose();
   }
@@ -57,7 +65,10 @@ try {
   let metrics: CaseMetrics | null = null;
   if (truth) {
     await writeVolume(join(input.outDir, 'label.nii.gz'), truth);
-    await writeVolume(join(input.outDir, 'difference.nii.gz'), withData(scan, differenceMap(pred.labels.data, truth.data), 'uint8'));
+    await writeVolume(
+      join(input.outDir, 'difference.nii.gz'),
+      withData(scan, differenceMap(pred.labels.data, truth.data), 'uint8'),
+    );
     files.push('label.nii.gz', 'difference.nii.gz');
     metrics = evaluateCase(input.caseId, pred.labels, truth, model.meta.labels);
   }

@@ -38,8 +38,10 @@ export interface RunningServer {
 }
 
 /** The built page: web/dist of the checkout, from src/server (tsx) or dist/src/server (compiled). */
-export const DEFAULT_WEB_DIR = [new URL('../../web/dist', import.meta.url), new URL('../../../web/dist', import.meta.url)]
-  .map((u) => fileURLToPath(u)).find((d) => existsSync(join(d, 'index.html'))) ?? fileURLToPath(new URL('../../web/dist', import.meta.url));
+export const DEFAULT_WEB_DIR =
+  [new URL('../../web/dist', import.meta.url), new URL('../../../web/dist', import.meta.url)]
+    .map((u) => fileURLToPath(u))
+    .find((d) => existsSync(join(d, 'index.html'))) ?? fileURLToPath(new URL('../../web/dist', import.meta.url));
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 const MAX_UPLOADS = 2;
 
@@ -67,7 +69,11 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
     );
   }
   const maxUpload = o.maxUploadBytes ?? 512 * 2 ** 20;
-  const jobs = new JobQueue(mkdtempSync(join(tmpdir(), 'comboseg-jobs-')), { concurrency: o.concurrency ?? 1, maxQueued: o.maxQueued ?? 16, keepFinished: 64 });
+  const jobs = new JobQueue(mkdtempSync(join(tmpdir(), 'comboseg-jobs-')), {
+    concurrency: o.concurrency ?? 1,
+    maxQueued: o.maxQueued ?? 16,
+    keepFinished: 64,
+  });
   const uploads = mkdtempSync(join(tmpdir(), 'comboseg-uploads-'));
   const local = LOCAL_HOSTS.has(host);
   let uploading = 0;
@@ -93,41 +99,65 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // A page on another site must not drive a localhost server through DNS rebinding.
     const hostHeader = (req.headers.host ?? '').replace(/:\d+$/, '');
-    if (local && !LOCAL_HOSTS.has(hostHeader)) throw new HttpError(403, `host '${hostHeader}' refused: this server answers on localhost only`);
+    if (local && !LOCAL_HOSTS.has(hostHeader))
+      throw new HttpError(403, `host '${hostHeader}' refused: this server answers on localhost only`);
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const method = req.method ?? 'GET';
     // Requests that start work must come from this page: a custom header forces a CORS
     // preflight (which this server never grants), and browsers mark cross-site requests.
-    if (method === 'POST' && (req.headers['x-comboseg'] !== '1' || ['cross-site', 'same-site'].includes(String(req.headers['sec-fetch-site'])))) {
+    if (
+      method === 'POST' &&
+      (req.headers['x-comboseg'] !== '1' || ['cross-site', 'same-site'].includes(String(req.headers['sec-fetch-site'])))
+    ) {
       throw new HttpError(403, 'POST requests need the header "x-comboseg: 1" and must come from this server\'s page');
     }
     if (method === 'GET' && (path === '/' || path === '/index.html')) return sendFile(res, join(webDir, 'index.html'));
-    if (method === 'GET' && path.startsWith('/assets/')) return sendFile(res, resolveInside(realpathSync(webDir), decodeURIComponent(path.slice(1))));
+    if (method === 'GET' && path.startsWith('/assets/'))
+      return sendFile(res, resolveInside(realpathSync(webDir), decodeURIComponent(path.slice(1))));
     if (method === 'GET' && path.startsWith('/files/')) {
       const file = resolveInside(root, decodeURIComponent(path.slice('/files/'.length)));
       if (!statSync(file).isFile()) throw new HttpError(404, `'${relativeTo(root, file)}' is a folder`);
       // Files under DIR are shown, never run: an HTML or SVG file there gets no scripts and no access to this origin.
-      return sendFile(res, file, undefined, { 'content-security-policy': 'sandbox; default-src \'none\'; img-src data:; style-src \'unsafe-inline\'' });
+      return sendFile(res, file, undefined, {
+        'content-security-policy': "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+      });
     }
-    if (method === 'GET' && path === '/api/index') return sendJson(res, 200, { root, ...scan(root), jobs: jobs.list() });
-    if (method === 'GET' && path === '/api/run') return sendJson(res, 200, runDetail(root, resolveInside(root, param(url, 'path'))));
+    if (method === 'GET' && path === '/api/index')
+      return sendJson(res, 200, { root, ...scan(root), jobs: jobs.list() });
+    if (method === 'GET' && path === '/api/run')
+      return sendJson(res, 200, runDetail(root, resolveInside(root, param(url, 'path'))));
     if (method === 'GET' && path === '/api/run/curves.svg') {
       const dir = resolveInside(root, param(url, 'path'));
       const svg = await vegaLiteSvg(trainingCurvesSpec(readEpochRecords(dir)));
       res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'no-store' });
       return void res.end(svg);
     }
-    if (method === 'GET' && path === '/api/run/events') return liveRecords(res, resolveInside(root, param(url, 'path')));
-    if (method === 'GET' && path === '/api/experiment') return sendJson(res, 200, experimentDetail(root, resolveInside(root, param(url, 'path'))));
+    if (method === 'GET' && path === '/api/run/events')
+      return liveRecords(res, resolveInside(root, param(url, 'path')));
+    if (method === 'GET' && path === '/api/experiment')
+      return sendJson(res, 200, experimentDetail(root, resolveInside(root, param(url, 'path'))));
     if (method === 'POST' && path === '/api/jobs/case') {
-      const body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8') || '{}') as { run?: unknown; case?: unknown; model?: unknown } | null;
-      if (!body || typeof body !== 'object') throw new HttpError(400, 'the request body must be a JSON object {"run": ..., "case": ...}');
-      if (typeof body.run !== 'string' || typeof body.case !== 'string') throw new HttpError(400, 'give "run" (a run folder) and "case" (a case id) as strings');
+      const body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8') || '{}') as {
+        run?: unknown;
+        case?: unknown;
+        model?: unknown;
+      } | null;
+      if (!body || typeof body !== 'object')
+        throw new HttpError(400, 'the request body must be a JSON object {"run": ..., "case": ...}');
+      if (typeof body.run !== 'string' || typeof body.case !== 'string')
+        throw new HttpError(400, 'give "run" (a run folder) and "case" (a case id) as strings');
       const runDir = resolveInside(root, body.run);
       const model = typeof body.model === 'string' ? body.model : body.run;
       const c = runCase(root, runDir, body.case);
-      const job = jobs.submit({ title: c.id, model, modelPath: modelOf(model), image: c.image, label: c.label ?? null, caseId: c.id });
+      const job = jobs.submit({
+        title: c.id,
+        model,
+        modelPath: modelOf(model),
+        image: c.image,
+        label: c.label ?? null,
+        caseId: c.id,
+      });
       return sendJson(res, 202, job);
     }
     if (method === 'POST' && path === '/api/jobs/upload') {
@@ -136,13 +166,21 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
       const modelPath = modelOf(model);
       checkUploadName(name);
       jobs.checkCapacity(); // before reading a large body
-      if (uploading >= MAX_UPLOADS) throw new HttpError(429, `${uploading} uploads are in progress; try again when one has finished`);
+      if (uploading >= MAX_UPLOADS)
+        throw new HttpError(429, `${uploading} uploads are in progress; try again when one has finished`);
       uploading++;
-      const file = join(uploads, `${Date.now()}-${Math.random().toString(36).slice(2)}${name.toLowerCase().endsWith('.nii.gz') ? '.nii.gz' : name.slice(name.lastIndexOf('.'))}`);
+      const file = join(
+        uploads,
+        `${Date.now()}-${Math.random().toString(36).slice(2)}${name.toLowerCase().endsWith('.nii.gz') ? '.nii.gz' : name.slice(name.lastIndexOf('.'))}`,
+      );
       try {
         const size = await saveBody(req, res, file, maxUpload);
         checkUpload(name, readHead(file, 64 * 1024), size);
-        return sendJson(res, 202, jobs.submit({ title: name, model, modelPath, image: file, label: null, caseId: name, cleanup: [file] }));
+        return sendJson(
+          res,
+          202,
+          jobs.submit({ title: name, model, modelPath, image: file, label: null, caseId: name, cleanup: [file] }),
+        );
       } catch (e) {
         rmSync(file, { force: true });
         throw e;
@@ -154,13 +192,17 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
     if (method === 'GET' && jobMatch) {
       const job = jobs.get(jobMatch[1]);
       if (!jobMatch[2]) return sendJson(res, 200, job);
-      if (job.state !== 'done') throw new HttpError(409, `job ${job.id} is ${job.state}; its files come when it is done`);
+      if (job.state !== 'done')
+        throw new HttpError(409, `job ${job.id} is ${job.state}; its files come when it is done`);
       if (!job.files.includes(jobMatch[2])) throw new HttpError(404, `job ${job.id} has no ${jobMatch[2]}`);
-      const download = url.searchParams.has('download') ? `${job.title.replace(/\.(nii\.gz|nii|nrrd|mha)$/i, '')}_${jobMatch[2]}` : undefined;
+      const download = url.searchParams.has('download')
+        ? `${job.title.replace(/\.(nii\.gz|nii|nrrd|mha)$/i, '')}_${jobMatch[2]}`
+        : undefined;
       return sendFile(res, join(jobs.folder(job.id), jobMatch[2]), download);
     }
     if (method === 'GET' && path === '/api/jobs') return sendJson(res, 200, jobs.list());
-    if (path.startsWith('/api/') || path.startsWith('/files/')) throw new HttpError(404, `${method} ${path}: no such endpoint`);
+    if (path.startsWith('/api/') || path.startsWith('/files/'))
+      throw new HttpError(404, `${method} ${path}: no such endpoint`);
     throw new HttpError(404, `${path}: not found`);
   }
 
@@ -171,7 +213,10 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
     const file = new RunDir(dir).metricsPath;
     let last = '';
     let timer: NodeJS.Timeout | undefined;
-    const stop = () => { clearInterval(timer); streams.delete(res); };
+    const stop = () => {
+      clearInterval(timer);
+      streams.delete(res);
+    };
     res.on('close', stop);
     const tick = () => {
       try {

@@ -23,29 +23,42 @@ export function checkUpload(name: string, body: Buffer, size = body.length): (ty
     if (ext === '.nii.gz') {
       if (body[0] !== 0x1f || body[1] !== 0x8b) throw bad('gzip-compressed NIfTI');
       try {
-        head = gunzipSync(body.subarray(0, Math.min(body.length, 1 << 16)), { finishFlush: 2 /* Z_SYNC_FLUSH: a prefix is enough */ }).subarray(0, 352);
+        head = gunzipSync(body.subarray(0, Math.min(body.length, 1 << 16)), {
+          finishFlush: 2 /* Z_SYNC_FLUSH: a prefix is enough */,
+        }).subarray(0, 352);
       } catch {
         throw bad('gzip-compressed NIfTI');
       }
     }
-    const le = head.length >= 4 && head.readInt32LE(0) === 348, be = head.length >= 4 && head.readInt32BE(0) === 348;
+    const le = head.length >= 4 && head.readInt32LE(0) === 348,
+      be = head.length >= 4 && head.readInt32BE(0) === 348;
     const magic = head.subarray(344, 348).toString('latin1');
     if (!(le || be) || !['n+1\0', 'ni1\0'].includes(magic)) throw bad('NIfTI-1');
-    if (magic === 'ni1\0') throw new HttpError(415, `'${name}' is a NIfTI header without its data (.hdr/.img pair); upload a single .nii or .nii.gz`);
+    if (magic === 'ni1\0')
+      throw new HttpError(
+        415,
+        `'${name}' is a NIfTI header without its data (.hdr/.img pair); upload a single .nii or .nii.gz`,
+      );
   } else if (ext === '.nrrd') {
     if (!body.subarray(0, 8).toString('latin1').startsWith('NRRD000')) throw bad('NRRD');
     const text = body.toString('latin1');
     const end = text.search(/\r?\n\r?\n/);
     if (end < 0) throw new HttpError(415, `'${name}': no end of the NRRD header in its first ${body.length} bytes`);
     const header = text.slice(0, end);
-    if (/^data ?file:/im.test(header)) throw new HttpError(415, `'${name}' keeps its data in another file; upload a NRRD with attached data`);
+    if (/^data ?file:/im.test(header))
+      throw new HttpError(415, `'${name}' keeps its data in another file; upload a NRRD with attached data`);
   } else {
     const header = body.toString('latin1');
     if (!/^(ObjectType|NDims|Comment)\s*=/.test(header)) throw bad('MetaImage');
     // ElementDataFile is the header's last line: it must be there, and say LOCAL.
     const data = /^ElementDataFile\s*=\s*(.*?)\r?$/m.exec(header);
-    if (!data) throw new HttpError(415, `'${name}': no ElementDataFile line in the MetaImage header's first ${body.length} bytes`);
-    if (data[1].trim() !== 'LOCAL') throw new HttpError(415, `'${name}' keeps its data in another file; upload a .mha with ElementDataFile = LOCAL`);
+    if (!data)
+      throw new HttpError(
+        415,
+        `'${name}': no ElementDataFile line in the MetaImage header's first ${body.length} bytes`,
+      );
+    if (data[1].trim() !== 'LOCAL')
+      throw new HttpError(415, `'${name}' keeps its data in another file; upload a .mha with ElementDataFile = LOCAL`);
   }
   return ext;
 }

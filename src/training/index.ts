@@ -17,6 +17,14 @@ export {
 export { parseConfig, TrainConfigSchema, type TrainConfig } from './config.js';
 export { train, Trainer, type TrainEvents, type TrainOptions, type TrainResult, type StopSignal } from './trainer.js';
 export {
-  RunDir, RUN_FILES, readEpochRecords, readRunConfig, currentRunInfo, resolveModelPath,
-  type EpochRecord, type RunInfo, type RunSplit, type TrainingState,
+  RunDir,
+  RUN_FILES,
+  readEpochRecords,
+  readRunConfig,
+  currentRunInfo,
+  resolveModelPath,
+  type EpochRecord,
+  type RunInfo,
+  type RunSplit,
+  type TrainingState,
 } from './run-dir.js';

@@ -46,10 +46,14 @@ abstract class Base implements Optimizer {
   step(): void {
     this.#steps++;
     // tidy frees the gradient handles and temporaries; the state buffers are kept.
-    noGrad(() => this.params.forEach((p, i) => tidy(() => {
-      const g = p.grad;
-      if (g !== null) this.update(p, g, i, this.#steps);
-    })));
+    noGrad(() =>
+      this.params.forEach((p, i) =>
+        tidy(() => {
+          const g = p.grad;
+          if (g !== null) this.update(p, g, i, this.#steps);
+        }),
+      ),
+    );
   }
   zeroGrad(): void {
     for (const p of this.params) p.zeroGrad();
@@ -61,7 +65,8 @@ abstract class Base implements Optimizer {
     noGrad(() => {
       for (const [k, t] of Object.entries(s)) {
         const i = Number(k.split('.').pop());
-        if (!(i >= 0 && i < this.params.length)) throw new ComboSegError(`${this.name}: optimiser state '${k}' names no parameter`);
+        if (!(i >= 0 && i < this.params.length))
+          throw new ComboSegError(`${this.name}: optimiser state '${k}' names no parameter`);
         this.buffer(k.slice(0, k.lastIndexOf('.')), i).copy_(t);
       }
     });
@@ -132,9 +137,14 @@ export class Adam extends Base {
   }
   protected update(p: Tensor, g: Tensor, i: number, step: number): void {
     const { lr, beta1, beta2, eps } = this.options;
-    const m = this.buffer('m', i).mul_(beta1).add_(g, 1 - beta1);
-    const v = this.buffer('v', i).mul_(beta2).addcmul_(g, g, 1 - beta2);
-    const c1 = 1 - beta1 ** step, c2 = 1 - beta2 ** step;
+    const m = this.buffer('m', i)
+      .mul_(beta1)
+      .add_(g, 1 - beta1);
+    const v = this.buffer('v', i)
+      .mul_(beta2)
+      .addcmul_(g, g, 1 - beta2);
+    const c1 = 1 - beta1 ** step,
+      c2 = 1 - beta2 ** step;
     const denom = v.div(c2).sqrt().add(eps);
     p.addcdiv_(m, denom, -lr / c1);
   }
@@ -150,7 +160,9 @@ export class Adadelta extends Base {
   }
   protected update(p: Tensor, g: Tensor, i: number): void {
     const { lr, rho, eps } = this.options;
-    const sq = this.buffer('square_avg', i).mul_(rho).addcmul_(g, g, 1 - rho);
+    const sq = this.buffer('square_avg', i)
+      .mul_(rho)
+      .addcmul_(g, g, 1 - rho);
     const acc = this.buffer('acc_delta', i);
     const std = sq.add(eps).sqrt();
     const delta = acc.add(eps).sqrt().div(std).mul(g);

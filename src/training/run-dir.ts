@@ -128,42 +128,69 @@ export function currentRunInfo(): RunInfo {
 export class RunDir {
   constructor(readonly path: string) {}
 
-  get configPath(): string { return join(this.path, RUN_FILES.config); }
-  get infoPath(): string { return join(this.path, RUN_FILES.info); }
-  get splitPath(): string { return join(this.path, RUN_FILES.split); }
-  get metricsPath(): string { return join(this.path, RUN_FILES.metrics); }
+  get configPath(): string {
+    return join(this.path, RUN_FILES.config);
+  }
+  get infoPath(): string {
+    return join(this.path, RUN_FILES.info);
+  }
+  get splitPath(): string {
+    return join(this.path, RUN_FILES.split);
+  }
+  get metricsPath(): string {
+    return join(this.path, RUN_FILES.metrics);
+  }
   /** The best model: what RUN_DIR/best names (inference/model.ts). */
-  get bestPath(): string { return join(this.path, RUN_FILES.best); }
+  get bestPath(): string {
+    return join(this.path, RUN_FILES.best);
+  }
   /** The model to resume from. */
-  get lastPath(): string { return join(this.path, RUN_FILES.last); }
+  get lastPath(): string {
+    return join(this.path, RUN_FILES.last);
+  }
 
   /** Whether a run was started here: its configuration and split are written. */
-  isRun(): boolean { return existsSync(this.configPath) && existsSync(this.splitPath); }
-  hasConfig(): boolean { return existsSync(this.configPath); }
-  hasBest(): boolean { return existsSync(this.bestPath); }
-  hasLast(): boolean { return existsSync(this.lastPath); }
+  isRun(): boolean {
+    return existsSync(this.configPath) && existsSync(this.splitPath);
+  }
+  hasConfig(): boolean {
+    return existsSync(this.configPath);
+  }
+  hasBest(): boolean {
+    return existsSync(this.bestPath);
+  }
+  hasLast(): boolean {
+    return existsSync(this.lastPath);
+  }
 
   /** Creates the folder (and its parents) if missing. */
-  create(): void { mkdirSync(this.path, { recursive: true }); }
+  create(): void {
+    mkdirSync(this.path, { recursive: true });
+  }
 
   /** When the run last changed: metrics.jsonl's time, or config.json's before the first epoch. */
   modified(): Date {
     return statSync(existsSync(this.metricsPath) ? this.metricsPath : this.configPath).mtime;
   }
 
-  writeConfig(cfg: TrainConfig): void { this.writeJson(this.configPath, cfg); }
+  writeConfig(cfg: TrainConfig): void {
+    this.writeJson(this.configPath, cfg);
+  }
 
   /** The run's configuration, validated; throws 'not-found' when there is none. */
   readConfig(): TrainConfig {
     if (!this.hasConfig()) {
       throw new ComboSegError(`${this.path}: not a run directory (no ${RUN_FILES.config})`, {
-        code: 'not-found', path: this.configPath,
+        code: 'not-found',
+        path: this.configPath,
       });
     }
     return parseConfig(this.readJson(this.configPath), this.configPath);
   }
 
-  writeInfo(info: RunInfo = currentRunInfo()): void { this.writeJson(this.infoPath, info); }
+  writeInfo(info: RunInfo = currentRunInfo()): void {
+    this.writeJson(this.infoPath, info);
+  }
 
   readInfo(): RunInfo {
     const v = this.readJson(this.infoPath);
@@ -184,7 +211,9 @@ export class RunDir {
       const list = isObject(v) ? v[k] : null;
       return Array.isArray(list) && list.every((x) => typeof x === 'string') ? list : null;
     };
-    const train = ids('train'), validation = ids('validation'), test = ids('test');
+    const train = ids('train'),
+      validation = ids('validation'),
+      test = ids('test');
     if (!train || !validation || !test) {
       throw this.badFile(this.splitPath, 'expected {"train", "validation", "test"} as lists of case ids');
     }
@@ -198,13 +227,16 @@ export class RunDir {
   readEpochRecords(): EpochRecord[] {
     const path = this.metricsPath;
     if (!existsSync(path)) return [];
-    const values = readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line, i): unknown => {
-      try {
-        return JSON.parse(line);
-      } catch (e) {
-        throw new ComboSegError(`${path}:${i + 1}: not a JSON record`, { code: 'bad-file', path, cause: e });
-      }
-    });
+    const values = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line, i): unknown => {
+        try {
+          return JSON.parse(line);
+        } catch (e) {
+          throw new ComboSegError(`${path}:${i + 1}: not a JSON record`, { code: 'bad-file', path, cause: e });
+        }
+      });
     return values.map((v, i) => {
       const r = epochRecordOf(v);
       if (typeof r === 'string') {
@@ -257,7 +289,9 @@ export class RunDir {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       throw new ComboSegError(`${path}: cannot read (${code ?? (e as Error).message})`, {
-        code: code === 'ENOENT' ? 'not-found' : 'bad-file', path, cause: e,
+        code: code === 'ENOENT' ? 'not-found' : 'bad-file',
+        path,
+        cause: e,
       });
     }
     try {

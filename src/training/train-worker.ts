@@ -14,7 +14,9 @@ export type TrainMessage =
 
 const port = parentPort!;
 const signal: StopSignal = { stop: false };
-port.on('message', (m: { type: string }) => { if (m.type === 'stop') signal.stop = true; });
+port.on('message', (m: { type: string }) => {
+  if (m.type === 'stop') signal.stop = true;
+});
 const send = (m: TrainMessage) => port.postMessage(m);
 try {
   const result = await train(workerData.config, {

@@ -50,9 +50,15 @@ export interface TrainResult {
 }
 
 /** Whether training should stop (Ctrl-C): checked between steps; the state is saved first. */
-export interface StopSignal { stop: boolean }
+export interface StopSignal {
+  stop: boolean;
+}
 
-export interface TrainOptions { resume?: boolean; signal?: StopSignal; events?: TrainEvents }
+export interface TrainOptions {
+  resume?: boolean;
+  signal?: StopSignal;
+  events?: TrainEvents;
+}
 
 /**
  * Trains as `config` says, or resumes the run in `resume` (its own config is
@@ -68,9 +74,16 @@ type LoadedCase = Awaited<ReturnType<typeof loadCase>>;
 type Best = TrainingState['best'];
 
 /** The loss and patch count of one epoch's training, and whether a stop cut it short. */
-interface EpochTraining { lossSum: number; seen: number; stopped: boolean }
+interface EpochTraining {
+  lossSum: number;
+  seen: number;
+  stopped: boolean;
+}
 /** One epoch's validation: per-organ metrics and their mean Dice (null without validation cases). */
-interface EpochValidation { validation: EpochRecord['validation']; meanDice: number | null }
+interface EpochValidation {
+  validation: EpochRecord['validation'];
+  meanDice: number | null;
+}
 
 /** Everything setup makes; the stages read it, and the loop advances `records` and `best`. */
 interface Session {
@@ -93,8 +106,12 @@ interface Session {
 export class Trainer {
   private constructor(private readonly s: Session) {}
 
-  private get organs(): number[] { return this.s.ds.labels.values; }
-  private log(message: string): void { this.s.o.events?.log?.(message); }
+  private get organs(): number[] {
+    return this.s.ds.labels.values;
+  }
+  private log(message: string): void {
+    this.s.o.events?.log?.(message);
+  }
 
   /** Stage 1: the run directory, data, normalisation, network, loss, optimiser, sampler; resume state. */
   static async setup(cfg: TrainConfig, o: TrainOptions = {}): Promise<Trainer> {
@@ -104,10 +121,18 @@ export class Trainer {
     const organs = ds.labels.values;
     const loaded = await loadTrainingCases(parts.train);
     const resumed = o.resume ? loadModel(run.lastPath) : null;
-    const normalisation = resumed?.meta.normalisation ?? computeNormalisation(
-      loaded.map((l) => l.image.data), cfg.normalisation.kind, cfg.normalisation.window);
+    const normalisation =
+      resumed?.meta.normalisation ??
+      computeNormalisation(
+        loaded.map((l) => l.image.data),
+        cfg.normalisation.kind,
+        cfg.normalisation.window,
+      );
     const cases: SampleCase[] = loaded.map((l) => ({
-      id: l.id, image: normalise(l.image.data, normalisation), labels: l.labels.data, size: l.image.size,
+      id: l.id,
+      image: normalise(l.image.data, normalisation),
+      labels: l.labels.data,
+      size: l.image.size,
     }));
     const net = buildNetwork(cfg, organs);
     if (resumed) {
@@ -122,7 +147,18 @@ export class Trainer {
     const validationCases: LoadedCase[] = [];
     for (const c of parts.validation) validationCases.push(await loadCase(c));
     return new Trainer({
-      cfg, run, o, ds, normalisation, net, loss, optimizer, sampler, epochPatches, validationCases, ...progress,
+      cfg,
+      run,
+      o,
+      ds,
+      normalisation,
+      net,
+      loss,
+      optimizer,
+      sampler,
+      epochPatches,
+      validationCases,
+      ...progress,
     });
   }
 
@@ -164,7 +200,8 @@ export class Trainer {
   private async trainEpoch(epoch: number): Promise<EpochTraining> {
     const { start, epochPatches, run } = this.s;
     this.s.net.train();
-    let lossSum = 0, seen = 0;
+    let lossSum = 0,
+      seen = 0;
     let index = epoch === start.epoch ? start.index : 0;
     while (index < epochPatches) {
       const batch = this.nextBatch(epoch, index);
@@ -229,9 +266,9 @@ export class Trainer {
     }
     const perOrgan = acc.summary().perOrgan;
     const keep: MetricName[] = ['dice', 'jaccard', 'fpr', 'fdr', 'fnr', 'hd95', 'assd'];
-    const validation = Object.fromEntries(Object.entries(perOrgan).map(([organ, st]) => [
-      organ, Object.fromEntries(keep.map((m) => [m, st[m].mean])),
-    ]));
+    const validation = Object.fromEntries(
+      Object.entries(perOrgan).map(([organ, st]) => [organ, Object.fromEntries(keep.map((m) => [m, st[m].mean]))]),
+    );
     const dices = Object.values(perOrgan).map((st) => st.dice.mean ?? 0);
     return { validation, meanDice: dices.reduce((a, b) => a + b, 0) / dices.length };
   }
@@ -242,8 +279,13 @@ export class Trainer {
     const isBest = v.meanDice !== null && (this.s.best === null || v.meanDice > this.s.best.dice);
     if (isBest && v.meanDice !== null) this.s.best = { dice: v.meanDice, epoch: epoch + 1 };
     const record: EpochRecord = {
-      epoch: epoch + 1, trainLoss: trained.lossSum / Math.max(1, trained.seen), patches: trained.seen, seconds,
-      validation: v.validation, meanDice: v.meanDice, best: isBest,
+      epoch: epoch + 1,
+      trainLoss: trained.lossSum / Math.max(1, trained.seen),
+      patches: trained.seen,
+      seconds,
+      validation: v.validation,
+      meanDice: v.meanDice,
+      best: isBest,
     };
     records.push(record);
     if (isBest || !this.s.validationCases.length) saveModel(run.bestPath, net, this.modelMeta(epoch + 1, v.meanDice));
@@ -270,8 +312,15 @@ export class Trainer {
       throw new Error(`${net.name}: options are not a JSON object`);
     }
     return {
-      network: net.name, options, labels: ds.labels, normalisation, perPatchMinMax: cfg.normalisation.perPatchMinMax,
-      patchSize: cfg.sampler.patchSize, inference: cfg.inference, epoch, validationDice,
+      network: net.name,
+      options,
+      labels: ds.labels,
+      normalisation,
+      perPatchMinMax: cfg.normalisation.perPatchMinMax,
+      patchSize: cfg.sampler.patchSize,
+      inference: cfg.inference,
+      epoch,
+      validationDice,
     };
   }
 }
@@ -282,7 +331,8 @@ function openRunDir(cfg: TrainConfig, resume: boolean): RunDir {
   if (resume) {
     if (!run.hasLast()) {
       throw new ComboSegError(`${run.path}: nothing to resume (no ${RUN_FILES.last})`, {
-        code: 'not-found', path: run.lastPath,
+        code: 'not-found',
+        path: run.lastPath,
       });
     }
   } else if (run.hasConfig()) {
@@ -366,7 +416,8 @@ export function makeSampler(cfg: TrainConfig, cases: SampleCase[], organs: numbe
   if (s.kind !== 'whole' && s.patchSize.some((p) => p % divisor !== 0)) {
     const why = `must be a multiple of ${divisor} on every axis for network '${cfg.network.name}'`;
     throw new ComboSegError(`config.sampler.patchSize [${s.patchSize}] ${why}`, {
-      code: 'invalid-option', path: 'config.sampler.patchSize',
+      code: 'invalid-option',
+      path: 'config.sampler.patchSize',
     });
   }
   const seed = cfg.seed;
@@ -393,7 +444,10 @@ function startRun(run: RunDir, cfg: TrainConfig, parts: Parts): Pick<Session, 's
 
 /** A resumed run: the optimiser state and position from last.safetensors, the records of finished epochs. */
 function restoreState(
-  run: RunDir, resumed: LoadedModel, optimizer: Optimizer, log: (m: string) => void,
+  run: RunDir,
+  resumed: LoadedModel,
+  optimizer: Optimizer,
+  log: (m: string) => void,
 ): Pick<Session, 'start' | 'records' | 'best'> {
   let state: TrainingState;
   try {

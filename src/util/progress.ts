@@ -10,7 +10,8 @@ export interface ProgressOptions {
 
 function fmtTime(s: number): string {
   if (!Number.isFinite(s)) return '--:--';
-  const m = Math.floor(s / 60), sec = Math.round(s % 60);
+  const m = Math.floor(s / 60),
+    sec = Math.round(s % 60);
   return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : `${m}:${String(sec).padStart(2, '0')}`;
 }
 

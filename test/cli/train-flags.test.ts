@@ -5,21 +5,48 @@ import { checkTrainConfig, configFromFlags } from '../../src/cli/train.js';
 import { training } from '../../src/index.js';
 
 test('flags alone make a valid configuration; flags override a config file', () => {
-  const c = configFromFlags({}, { msd: 'data/pet', network: 'proposed', loss: 'combo', beta: 0.4, patchSize: 32, epochs: 3, optimizer: 'adam', lr: 0.01, folds: 4, fold: 1, out: 'runs/x' });
+  const c = configFromFlags(
+    {},
+    {
+      msd: 'data/pet',
+      network: 'proposed',
+      loss: 'combo',
+      beta: 0.4,
+      patchSize: 32,
+      epochs: 3,
+      optimizer: 'adam',
+      lr: 0.01,
+      folds: 4,
+      fold: 1,
+      out: 'runs/x',
+    },
+  );
   const parsed = training.parseConfig(c);
   assert.deepEqual(parsed.data, { msd: 'data/pet' });
   assert.deepEqual(parsed.loss, { name: 'combo', options: { beta: 0.4 } });
   assert.deepEqual(parsed.sampler.patchSize, [32, 32, 32]);
   assert.deepEqual(parsed.optimizer, { name: 'adam', lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
   assert.deepEqual(parsed.folds, { k: 4, fold: 1, seed: 0, heldOut: 'validation' });
-  const base = { data: { msd: 'a' }, network: { name: 'unet3d', options: { channels: [8, 16] } }, loss: { name: 'combo', options: {} }, epochs: 9, out: 'r' };
+  const base = {
+    data: { msd: 'a' },
+    network: { name: 'unet3d', options: { channels: [8, 16] } },
+    loss: { name: 'combo', options: {} },
+    epochs: 9,
+    out: 'r',
+  };
   const over = training.parseConfig(configFromFlags(base, { epochs: 2, alpha: 0.3 }));
   assert.equal(over.epochs, 2);
   assert.deepEqual(over.network, base.network);
   assert.deepEqual(over.loss.options, { alpha: 0.3 });
-  assert.throws(() => training.parseConfig(configFromFlags({}, { msd: 'x' })), /network: missing; must be an object[\s\S]*loss: missing; must be an object/);
+  assert.throws(
+    () => training.parseConfig(configFromFlags({}, { msd: 'x' })),
+    /network: missing; must be an object[\s\S]*loss: missing; must be an object/,
+  );
   assert.throws(() => configFromFlags({}, { images: 'i' }), /--images needs --labels and --label-names/);
-  assert.throws(() => configFromFlags({}, { networkOptions: '[1]' } as never), /--network-options must be a JSON object/);
+  assert.throws(
+    () => configFromFlags({}, { networkOptions: '[1]' } as never),
+    /--network-options must be a JSON object/,
+  );
 });
 
 test('a bad flag value is named by its flag, a bad file value by its field (the schema decides both)', () => {

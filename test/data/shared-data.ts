@@ -4,4 +4,6 @@ import { fileURLToPath } from 'node:url';
 
 export const SHARED_DATA = fileURLToPath(new URL('../../../shared/data/', import.meta.url));
 export const hasSharedData = existsSync(SHARED_DATA);
-export const skipWithoutData = hasSharedData ? false : `../shared/data is absent (expected at ${SHARED_DATA}); real-data tests skipped`;
+export const skipWithoutData = hasSharedData
+  ? false
+  : `../shared/data is absent (expected at ${SHARED_DATA}); real-data tests skipped`;

@@ -3,14 +3,36 @@
 // where libtorch itself would pick its slow native kernel.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tensor, tidy, conv3d, convTranspose3d, cast, type Tensor, type Conv3dOptions, type ConvTranspose3dOptions } from '../../src/index.js';
+import {
+  tensor,
+  tidy,
+  conv3d,
+  convTranspose3d,
+  cast,
+  type Tensor,
+  type Conv3dOptions,
+  type ConvTranspose3dOptions,
+} from '../../src/index.js';
 import { assertClose, randomArray } from '../helpers.js';
 
-interface Result { out: Float64Array; grads: Float64Array[] }
+interface Result {
+  out: Float64Array;
+  grads: Float64Array[];
+}
 
-function run(f: (x: Tensor, w: Tensor, b: Tensor | null) => Tensor, shapes: number[][], dtype: 'float32' | 'float64', withBias: boolean): Result {
+function run(
+  f: (x: Tensor, w: Tensor, b: Tensor | null) => Tensor,
+  shapes: number[][],
+  dtype: 'float32' | 'float64',
+  withBias: boolean,
+): Result {
   return tidy(() => {
-    const vals = shapes.map((s, k) => randomArray(s.reduce((a, b) => a * b, 1), 31 + k));
+    const vals = shapes.map((s, k) =>
+      randomArray(
+        s.reduce((a, b) => a * b, 1),
+        31 + k,
+      ),
+    );
     const xs = vals.map((v, k) => cast(tensor(v, shapes[k]), dtype));
     for (const x of xs) x.requiresGrad = true;
     const out = f(xs[0], xs[1], withBias ? xs[2] : null);
@@ -51,7 +73,12 @@ for (const [name, xs, ws, opts] of convCases) {
 const transposedCases: [string, number[], number[], ConvTranspose3dOptions][] = [
   ['kernel 2 stride 2 (U-Net up-convolution)', [1, 8, 4, 4, 4], [8, 4, 2, 2, 2], { stride: 2 }],
   ['kernel 3 stride 1 pad 1', [2, 3, 5, 4, 6], [3, 2, 3, 3, 3], { padding: 1 }],
-  ['kernel 3 stride 2 pad 1 output padding 1', [1, 2, 3, 3, 3], [2, 3, 3, 3, 3], { stride: 2, padding: 1, outputPadding: 1 }],
+  [
+    'kernel 3 stride 2 pad 1 output padding 1',
+    [1, 2, 3, 3, 3],
+    [2, 3, 3, 3, 3],
+    { stride: 2, padding: 1, outputPadding: 1 },
+  ],
   ['groups 2', [1, 4, 3, 3, 3], [4, 1, 2, 2, 2], { stride: 2, groups: 2 }],
 ];
 
@@ -59,7 +86,12 @@ for (const [name, xs, ws, opts] of transposedCases) {
   for (const bias of [true, false]) {
     test(`convTranspose3d oneDNN = stock: ${name}${bias ? ', bias' : ''}`, () => {
       const shapes = [xs, ws, [ws[1] * (opts.groups ?? 1)]];
-      const onednn = run((x, w, b) => convTranspose3d(x, w, b, { ...opts, backend: 'onednn' }), shapes, 'float32', bias);
+      const onednn = run(
+        (x, w, b) => convTranspose3d(x, w, b, { ...opts, backend: 'onednn' }),
+        shapes,
+        'float32',
+        bias,
+      );
       const stock = run((x, w, b) => convTranspose3d(x, w, b, { ...opts, backend: 'stock' }), shapes, 'float64', bias);
       assert.equal(onednn.out.length, stock.out.length);
       compare(name, onednn, stock);
@@ -67,12 +99,19 @@ for (const [name, xs, ws, opts] of transposedCases) {
   }
 }
 
-test('oneDNN conv3d rejects a channel mismatch and non-float32 input with libtorch-style errors', () => tidy(() => {
-  const x = tensor(new Float32Array(2 * 27), [1, 2, 3, 3, 3]);
-  assert.throws(() => conv3d(x, tensor(new Float32Array(3 * 27), [1, 3, 3, 3, 3])), { name: 'TorchError', message: /input has 2 channels/ });
-  assert.throws(
-    () => conv3d(cast(x, 'float64'), cast(tensor(new Float32Array(2 * 27), [1, 2, 3, 3, 3]), 'float64'), null, { backend: 'onednn' }),
-    { name: 'TorchError', message: /float32/ },
-  );
-  assert.throws(() => conv3d(tensor(new Float32Array(4), [2, 2]), x), { name: 'ComboSegError', message: /5-D/ });
-}));
+test('oneDNN conv3d rejects a channel mismatch and non-float32 input with libtorch-style errors', () =>
+  tidy(() => {
+    const x = tensor(new Float32Array(2 * 27), [1, 2, 3, 3, 3]);
+    assert.throws(() => conv3d(x, tensor(new Float32Array(3 * 27), [1, 3, 3, 3, 3])), {
+      name: 'TorchError',
+      message: /input has 2 channels/,
+    });
+    assert.throws(
+      () =>
+        conv3d(cast(x, 'float64'), cast(tensor(new Float32Array(2 * 27), [1, 2, 3, 3, 3]), 'float64'), null, {
+          backend: 'onednn',
+        }),
+      { name: 'TorchError', message: /float32/ },
+    );
+    assert.throws(() => conv3d(tensor(new Float32Array(4), [2, 2]), x), { name: 'ComboSegError', message: /5-D/ });
+  }));

@@ -2,10 +2,51 @@
 // differentiable op the toolkit uses.
 import { test } from 'node:test';
 import {
-  tensor, add, sub, mul, div, pow, exp, log, sigmoid, logSigmoid, softplus, tanh, relu, prelu, clamp, where, gt, minimum,
-  maximum, abs, sum, mean, logsumexp, amax, reshape, permute, slice, cat, pad, flip, matmul, conv3d, convTranspose3d,
-  batchNorm, maxPool3dWithIndices, maxUnpool3d, maxPool3d, upsampleNearest3d, upsampleTrilinear3d, softmax, logSoftmax,
-  rsub, sqrt, gather, type Tensor,
+  tensor,
+  add,
+  sub,
+  mul,
+  div,
+  pow,
+  exp,
+  log,
+  sigmoid,
+  logSigmoid,
+  softplus,
+  tanh,
+  relu,
+  prelu,
+  clamp,
+  where,
+  gt,
+  minimum,
+  maximum,
+  abs,
+  sum,
+  mean,
+  logsumexp,
+  amax,
+  reshape,
+  permute,
+  slice,
+  cat,
+  pad,
+  flip,
+  matmul,
+  conv3d,
+  convTranspose3d,
+  batchNorm,
+  maxPool3dWithIndices,
+  maxUnpool3d,
+  maxPool3d,
+  upsampleNearest3d,
+  upsampleTrilinear3d,
+  softmax,
+  logSoftmax,
+  rsub,
+  sqrt,
+  gather,
+  type Tensor,
 } from '../../src/index.js';
 import { checkGradient, randomArray } from '../helpers.js';
 
@@ -31,9 +72,17 @@ const cases: [string, (...x: Tensor[]) => Tensor, { shape: number[]; values?: Fl
   ['tanh', (a) => tanh(a), [{ shape: [6] }]],
   ['relu', (a) => relu(a), [{ shape: [6], values: awayFromZero(6, 7) }]],
   ['prelu', (a, w) => prelu(a, w), [{ shape: [1, 2, 3], values: awayFromZero(6, 8) }, { shape: [2] }]],
-  ['clamp', (a) => clamp(a, -0.5, 0.5), [{ shape: [8], values: randomArray(8, 9, -1, 1).map((v) => (Math.abs(Math.abs(v) - 0.5) < 0.05 ? v * 0.5 : v)) }]],
+  [
+    'clamp',
+    (a) => clamp(a, -0.5, 0.5),
+    [{ shape: [8], values: randomArray(8, 9, -1, 1).map((v) => (Math.abs(Math.abs(v) - 0.5) < 0.05 ? v * 0.5 : v)) }],
+  ],
   ['where', (a, b) => where(gt(a, 0), a, b), [{ shape: [6], values: awayFromZero(6, 10) }, { shape: [6] }]],
-  ['minimum / maximum', (a, b) => add(minimum(a, b), mul(maximum(a, b), 2)), [{ shape: [5] }, { shape: [5], values: randomArray(5, 11, 1.5, 2) }]],
+  [
+    'minimum / maximum',
+    (a, b) => add(minimum(a, b), mul(maximum(a, b), 2)),
+    [{ shape: [5] }, { shape: [5], values: randomArray(5, 11, 1.5, 2) }],
+  ],
   ['sum over dims', (a) => sum(a, [1], true), [{ shape: [2, 3, 2] }]],
   ['mean', (a) => mean(a, [0, 2]), [{ shape: [2, 3, 2] }]],
   ['amax', (a) => amax(a, [1]), [{ shape: [2, 4] }]],
@@ -49,15 +98,45 @@ const cases: [string, (...x: Tensor[]) => Tensor, { shape: number[]; values?: Fl
   ['flip', (a) => flip(a, [0, 1]), [{ shape: [2, 3] }]],
   ['matmul', (a, b) => matmul(a, b), [{ shape: [2, 3] }, { shape: [3, 2] }]],
   ['gather', (a) => gather(a, 1, tensor(new BigInt64Array([2n, 0n, 1n, 1n]), [2, 2])), [{ shape: [2, 3] }]],
-  ['conv3d (stride 1, pad 1, bias)', (x, w, b) => conv3d(x, w, b, { padding: 1 }), [{ shape: [1, 2, 3, 3, 3] }, { shape: [2, 2, 3, 3, 3] }, { shape: [2] }]],
-  ['conv3d (stride 2)', (x, w) => conv3d(x, w, null, { stride: 2, padding: 1 }), [{ shape: [2, 1, 4, 4, 4] }, { shape: [1, 1, 3, 3, 3] }]],
-  ['convTranspose3d (k2 s2, bias)', (x, w, b) => convTranspose3d(x, w, b, { stride: 2 }), [{ shape: [1, 2, 2, 2, 2] }, { shape: [2, 3, 2, 2, 2] }, { shape: [3] }]],
-  ['batchNorm (training)', (x, g, b) => batchNorm(x, g, b, null, null, true, 0.1, 1e-5), [{ shape: [2, 2, 2, 1, 2] }, { shape: [2] }, { shape: [2] }]],
-  ['maxPool3d', (x) => maxPool3d(x, 2), [{ shape: [1, 1, 2, 2, 4], values: Float64Array.from({ length: 16 }, (_, i) => ((i * 7) % 16) / 10) }]],
-  ['maxUnpool3d', (x) => {
-    const [p, idx] = maxPool3dWithIndices(tensor(Float64Array.from({ length: 16 }, (_, i) => ((i * 7) % 16) / 10), [1, 1, 2, 2, 4]), 2);
-    return maxUnpool3d(mul(p, x), idx, [2, 2, 4], 2);
-  }, [{ shape: [1, 1, 1, 1, 2] }]],
+  [
+    'conv3d (stride 1, pad 1, bias)',
+    (x, w, b) => conv3d(x, w, b, { padding: 1 }),
+    [{ shape: [1, 2, 3, 3, 3] }, { shape: [2, 2, 3, 3, 3] }, { shape: [2] }],
+  ],
+  [
+    'conv3d (stride 2)',
+    (x, w) => conv3d(x, w, null, { stride: 2, padding: 1 }),
+    [{ shape: [2, 1, 4, 4, 4] }, { shape: [1, 1, 3, 3, 3] }],
+  ],
+  [
+    'convTranspose3d (k2 s2, bias)',
+    (x, w, b) => convTranspose3d(x, w, b, { stride: 2 }),
+    [{ shape: [1, 2, 2, 2, 2] }, { shape: [2, 3, 2, 2, 2] }, { shape: [3] }],
+  ],
+  [
+    'batchNorm (training)',
+    (x, g, b) => batchNorm(x, g, b, null, null, true, 0.1, 1e-5),
+    [{ shape: [2, 2, 2, 1, 2] }, { shape: [2] }, { shape: [2] }],
+  ],
+  [
+    'maxPool3d',
+    (x) => maxPool3d(x, 2),
+    [{ shape: [1, 1, 2, 2, 4], values: Float64Array.from({ length: 16 }, (_, i) => ((i * 7) % 16) / 10) }],
+  ],
+  [
+    'maxUnpool3d',
+    (x) => {
+      const [p, idx] = maxPool3dWithIndices(
+        tensor(
+          Float64Array.from({ length: 16 }, (_, i) => ((i * 7) % 16) / 10),
+          [1, 1, 2, 2, 4],
+        ),
+        2,
+      );
+      return maxUnpool3d(mul(p, x), idx, [2, 2, 4], 2);
+    },
+    [{ shape: [1, 1, 1, 1, 2] }],
+  ],
   ['upsampleNearest3d', (x) => upsampleNearest3d(x, { scale: 2 }), [{ shape: [1, 1, 1, 2, 2] }]],
   ['upsampleTrilinear3d', (x) => upsampleTrilinear3d(x, { size: [2, 3, 3] }), [{ shape: [1, 1, 2, 2, 2] }]],
 ];

@@ -2,7 +2,24 @@
 // tidy keeps resident memory flat.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tensor, tidy, keep, dispose, liveTensors, randn, conv3d, batchNorm, relu, sigmoid, noGrad, manualSeed, ones, zeros, maxPool3d, upsampleNearest3d } from '../../src/index.js';
+import {
+  tensor,
+  tidy,
+  keep,
+  dispose,
+  liveTensors,
+  randn,
+  conv3d,
+  batchNorm,
+  relu,
+  sigmoid,
+  noGrad,
+  manualSeed,
+  ones,
+  zeros,
+  maxPool3d,
+  upsampleNearest3d,
+} from '../../src/index.js';
 import { expectNoLeaks } from '../helpers.js';
 
 test('tidy frees intermediates and keeps what it returns (also nested, arrays, objects)', () => {
@@ -21,7 +38,14 @@ test('tidy frees intermediates and keeps what it returns (also nested, arrays, o
 
 test('tidy frees everything when fn throws, and refuses async functions', () => {
   expectNoLeaks(() => {
-    assert.throws(() => tidy(() => { tensor([1]).add(1); throw new Error('inside'); }), /inside/);
+    assert.throws(
+      () =>
+        tidy(() => {
+          tensor([1]).add(1);
+          throw new Error('inside');
+        }),
+      /inside/,
+    );
   });
   expectNoLeaks(() => {
     assert.throws(() => tidy(() => Promise.resolve(tensor([1]))), /synchronous/);
@@ -60,8 +84,12 @@ function rssMiB(): number {
 
 test('a 300-step training loop inside tidy keeps resident memory flat', () => {
   manualSeed(0);
-  const w1 = randn([8, 1, 3, 3, 3]).mul(0.2), w2 = randn([1, 8, 3, 3, 3]).mul(0.2);
-  const g = ones([8]), b = zeros([8]), rm = zeros([8]), rv = ones([8]);
+  const w1 = randn([8, 1, 3, 3, 3]).mul(0.2),
+    w2 = randn([1, 8, 3, 3, 3]).mul(0.2);
+  const g = ones([8]),
+    b = zeros([8]),
+    rm = zeros([8]),
+    rv = ones([8]);
   for (const p of [w1, w2, g, b]) p.requiresGrad = true;
   const x = randn([1, 1, 16, 16, 16]);
   const y = x.gt(0).cast('float32');

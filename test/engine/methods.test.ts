@@ -7,7 +7,15 @@ import { Tensor, tensor, tidy, liveTensors, noGrad } from '../../src/engine/inde
 
 // Members of the class core (./tensor-core.ts); everything else on the prototype is an op.
 const CORE = new Set([
-  'constructor', 'dispose', 'zeroGrad', 'backward', 'item', 'toTypedArray', 'toFloat32Array', 'toArray', 'toString',
+  'constructor',
+  'dispose',
+  'zeroGrad',
+  'backward',
+  'item',
+  'toTypedArray',
+  'toFloat32Array',
+  'toArray',
+  'toString',
 ]);
 
 test('every method is an exported free function of the same name', () => {
@@ -21,25 +29,32 @@ test('every method is an exported free function of the same name', () => {
   assert.deepEqual(methodOnly, [], 'ops that exist only as methods');
 });
 
-test('a method gives what its free function gives', () => tidy(() => {
-  const a = tensor([1, -2, 3, -4, 5, -6], [2, 3]);
-  const b = tensor([2, 2, 2], [3]);
-  const same = (m: Tensor, f: Tensor, what: string): void => {
-    assert.deepEqual(m.shape, f.shape, what);
-    assert.deepEqual(m.toArray(), f.toArray(), what);
-  };
-  same(a.add(b).mul(2), engine.mul(engine.add(a, b), 2), 'add, mul');
-  same(a.square(), engine.square(a), 'square');
-  same(a.square(), engine.mul(a, a), 'square = a · a');
-  same(a.sum([1], true), engine.sum(a, [1], true), 'sum with dims');
-  same(a.flatten(), engine.reshape(a, [-1]), 'flatten');
-  same(a.clamp(null, 0), engine.clamp(a, null, 0), 'clamp');
-  same(a.gt(0).logicalNot(), engine.logicalNot(engine.gt(a, 0)), 'comparison, logical');
-  same(a.slice(1, 0, 3, 2), engine.slice(a, 1, 0, 3, 2), 'slice with step');
-  assert.deepEqual(a.chunk(2, 1).map((c) => c.shape), [[2, 2], [2, 1]]);
-  assert.equal(a.cast('float64').dtype, 'float64');
-  return undefined;
-}));
+test('a method gives what its free function gives', () =>
+  tidy(() => {
+    const a = tensor([1, -2, 3, -4, 5, -6], [2, 3]);
+    const b = tensor([2, 2, 2], [3]);
+    const same = (m: Tensor, f: Tensor, what: string): void => {
+      assert.deepEqual(m.shape, f.shape, what);
+      assert.deepEqual(m.toArray(), f.toArray(), what);
+    };
+    same(a.add(b).mul(2), engine.mul(engine.add(a, b), 2), 'add, mul');
+    same(a.square(), engine.square(a), 'square');
+    same(a.square(), engine.mul(a, a), 'square = a · a');
+    same(a.sum([1], true), engine.sum(a, [1], true), 'sum with dims');
+    same(a.flatten(), engine.reshape(a, [-1]), 'flatten');
+    same(a.clamp(null, 0), engine.clamp(a, null, 0), 'clamp');
+    same(a.gt(0).logicalNot(), engine.logicalNot(engine.gt(a, 0)), 'comparison, logical');
+    same(a.slice(1, 0, 3, 2), engine.slice(a, 1, 0, 3, 2), 'slice with step');
+    assert.deepEqual(
+      a.chunk(2, 1).map((c) => c.shape),
+      [
+        [2, 2],
+        [2, 1],
+      ],
+    );
+    assert.equal(a.cast('float64').dtype, 'float64');
+    return undefined;
+  }));
 
 test('in-place functions and methods write into the tensor and return it', () => {
   const before = liveTensors();

@@ -10,7 +10,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '../../src/engine');
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []);
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** Relative imports and re-exports of each file, as paths relative to src/engine. */
@@ -30,7 +31,10 @@ function graph(): Map<string, string[]> {
 test('the Tensor core imports nothing from ops', () => {
   const deps = graph().get('tensor-core.ts');
   assert.ok(deps, 'src/engine/tensor-core.ts exists');
-  assert.deepEqual(deps.filter((d) => d.startsWith('ops/') || d === 'tensor.ts'), []);
+  assert.deepEqual(
+    deps.filter((d) => d.startsWith('ops/') || d === 'tensor.ts'),
+    [],
+  );
 });
 
 test('the ops import the core, not tensor.ts', () => {

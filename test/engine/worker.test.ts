@@ -6,7 +6,9 @@ import { Worker } from 'node:worker_threads';
 
 test('training in a worker thread while the main event loop keeps ticking', async () => {
   const engine = new URL('../../src/index.ts', import.meta.url).href;
-  const worker = new Worker(new URL('./fixtures/train-worker.mjs', import.meta.url), { workerData: { engine, steps: 60 } });
+  const worker = new Worker(new URL('./fixtures/train-worker.mjs', import.meta.url), {
+    workerData: { engine, steps: 60 },
+  });
   let ticks = 0;
   const timer = setInterval(() => ticks++, 5);
   const result = await new Promise<{ first: number; last: number; gradModeOffInside: boolean }>((resolve, reject) => {

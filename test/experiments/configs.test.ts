@@ -8,14 +8,24 @@ const dir = new URL('../../experiments/', import.meta.url);
 
 test('ready-made experiment configs parse, and so does each of their cells', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('tune-'));
-  for (const f of readdirSync(dir).filter((g) => g.startsWith('tune-'))) experiments.parseTune(JSON.parse(readFileSync(new URL(f, dir), 'utf8')), f);
+  for (const f of readdirSync(dir).filter((g) => g.startsWith('tune-')))
+    experiments.parseTune(JSON.parse(readFileSync(new URL(f, dir), 'utf8')), f);
   assert.ok(files.length >= 5, files.join(', '));
   for (const f of files) {
     const cfg = experiments.parseExperiment(JSON.parse(readFileSync(new URL(f, dir), 'utf8')), f);
     for (const cell of experiments.cells(cfg)) {
       networks.create(cell.network.name, { ...cell.network.options, inChannels: 1, outChannels: 1 }).dispose();
       losses.create(cell.loss.name, cell.loss.options);
-      training.parseConfig({ ...cfg.base, network: { name: cell.network.name, options: cell.network.options }, loss: { name: cell.loss.name, options: cell.loss.options }, seed: cell.seed, out: 'x' }, `${f} ${cell.id}`);
+      training.parseConfig(
+        {
+          ...cfg.base,
+          network: { name: cell.network.name, options: cell.network.options },
+          loss: { name: cell.loss.name, options: cell.loss.options },
+          seed: cell.seed,
+          out: 'x',
+        },
+        `${f} ${cell.id}`,
+      );
     }
   }
 });

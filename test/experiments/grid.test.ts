@@ -16,11 +16,15 @@ const config = {
     data: { msd: join(root, 'data') },
     split: { validation: 0.2, test: 0.2, seed: 0 },
     sampler: { kind: 'whole', patchSize: 16 },
-    batchSize: 2, epochs: 2,
+    batchSize: 2,
+    epochs: 2,
     optimizer: { name: 'adam', lr: 0.01 },
     inference: { mode: 'window', stride: 8 },
   },
-  networks: [{ name: 'proposed', options: { channels: [4, 8] } }, { name: 'unet3d', options: { channels: [2, 4] } }],
+  networks: [
+    { name: 'proposed', options: { channels: [4, 8] } },
+    { name: 'unet3d', options: { channels: [2, 4] } },
+  ],
   losses: [{ name: 'combo', options: { beta: 0.6 } }, { name: 'dice' }, { name: 'bce' }],
   seeds: [0],
   out: join(root, 'grid'),
@@ -32,12 +36,17 @@ test('experiment grid: every cell trained and evaluated; results.json and report
   assert.equal(results.length, 6);
   assert.deepEqual(states.filter((s) => s === 'started').length, 6);
   const json = JSON.parse(readFileSync(join(config.out, 'results.json'), 'utf8'));
-  assert.deepEqual(json.cells.map((c: experiments.CellResult) => c.id), results.map((c) => c.id));
-  for (const c of json.cells) assert.ok(typeof c.summary.overall.dice.mean === 'number' && c.cases.length === 1 && c.records.length === 2);
+  assert.deepEqual(
+    json.cells.map((c: experiments.CellResult) => c.id),
+    results.map((c) => c.id),
+  );
+  for (const c of json.cells)
+    assert.ok(typeof c.summary.overall.dice.mean === 'number' && c.cases.length === 1 && c.records.length === 2);
   // The tables are a function of results.json alone.
   const md = experiments.experimentMarkdown('t', json.cells);
   assert.equal(md, experiments.experimentMarkdown('t', results));
-  for (const c of json.cells) assert.ok(md.includes(experiments.formatStat(c.summary.overall.dice, 3)), `${c.id} Dice in the table`);
+  for (const c of json.cells)
+    assert.ok(md.includes(experiments.formatStat(c.summary.overall.dice, 3)), `${c.id} Dice in the table`);
   const csv = readFileSync(join(config.out, 'results.csv'), 'utf8').trim().split('\n');
   assert.equal(csv.length, 1 + 6 * 2, 'header + (organ + all organs) per cell');
   const diceCol = csv[0].split(',').indexOf('dice_mean');
@@ -67,7 +76,16 @@ test('comboseg experiment writes report.md; bad configurations name the field', 
   writeFileSync(cfgPath, JSON.stringify(config));
   const out = execFileSync(process.execPath, [bin, 'experiment', '--config', cfgPath], { encoding: 'utf8' });
   assert.match(out, /\| network \| loss \| seed \| Jaccard \| Dice \| FPR \| FNR \| HD95 \(mm\) \|/);
-  for (const f of ['report.md', 'report.html', 'results.json', 'figures/dice-boxplot.svg', 'figures/dice-boxplot.png', 'figures/hd95-boxplot.png', 'figures/convergence.png', 'figures/overlay-best.png']) {
+  for (const f of [
+    'report.md',
+    'report.html',
+    'results.json',
+    'figures/dice-boxplot.svg',
+    'figures/dice-boxplot.png',
+    'figures/hd95-boxplot.png',
+    'figures/convergence.png',
+    'figures/overlay-best.png',
+  ]) {
     assert.ok(existsSync(join(config.out, f)), f);
   }
   const png = readFileSync(join(config.out, 'figures/dice-boxplot.png'));
@@ -76,19 +94,53 @@ test('comboseg experiment writes report.md; bad configurations name the field', 
   assert.equal((html.match(/<svg/g) ?? []).length, 3, 'three plots inline');
   assert.ok((html.match(/<img [^>]*src="data:image\/png;base64,/g) ?? []).length >= 1, 'overlays embedded');
   assert.doesNotMatch(html, /src="figures\//, 'self-contained: no external image links');
-  assert.throws(() => experiments.parseExperiment({ ...config, networks: [] }), /networks: Array must contain at least 1 element/);
-  assert.throws(() => experiments.parseExperiment({ ...config, losses: [], sweep: undefined }), /give "losses", a "sweep", or both/);
-  const swept = experiments.cells(experiments.parseExperiment({ ...config, losses: [], sweep: { loss: 'combo', option: 'beta', values: [0.3, 0.7] } }));
-  assert.deepEqual(swept.map((c) => c.loss.label), ['combo beta=0.3', 'combo beta=0.7', 'combo beta=0.3', 'combo beta=0.7']);
+  assert.throws(
+    () => experiments.parseExperiment({ ...config, networks: [] }),
+    /networks: Array must contain at least 1 element/,
+  );
+  assert.throws(
+    () => experiments.parseExperiment({ ...config, losses: [], sweep: undefined }),
+    /give "losses", a "sweep", or both/,
+  );
+  const swept = experiments.cells(
+    experiments.parseExperiment({
+      ...config,
+      losses: [],
+      sweep: { loss: 'combo', option: 'beta', values: [0.3, 0.7] },
+    }),
+  );
+  assert.deepEqual(
+    swept.map((c) => c.loss.label),
+    ['combo beta=0.3', 'combo beta=0.7', 'combo beta=0.3', 'combo beta=0.7'],
+  );
 });
 
 test('the β-sweep verdict says plainly whether FPR falls and FNR rises as β falls', () => {
   const stat = (mean: number) => ({ mean, std: 0, n: 1, missing: 0 });
-  const cell = (beta: number, fpr: number, fnr: number) => ({
-    id: `b${beta}`, network: { name: 'proposed', options: {}, label: 'proposed' }, loss: { name: 'combo', options: { beta }, label: `combo beta=${beta}` }, seed: 0,
-    summary: { perOrgan: {}, overall: { dice: stat(0.8), jaccard: stat(0.7), fpr: stat(fpr), fdr: stat(0.1), fnr: stat(fnr), hd: stat(5), hd95: stat(4), assd: stat(1) }, cases: 1 },
-    cases: [], records: [], bestEpoch: 1,
-  }) as unknown as experiments.CellResult;
+  const cell = (beta: number, fpr: number, fnr: number) =>
+    ({
+      id: `b${beta}`,
+      network: { name: 'proposed', options: {}, label: 'proposed' },
+      loss: { name: 'combo', options: { beta }, label: `combo beta=${beta}` },
+      seed: 0,
+      summary: {
+        perOrgan: {},
+        overall: {
+          dice: stat(0.8),
+          jaccard: stat(0.7),
+          fpr: stat(fpr),
+          fdr: stat(0.1),
+          fnr: stat(fnr),
+          hd: stat(5),
+          hd95: stat(4),
+          assd: stat(1),
+        },
+        cases: 1,
+      },
+      cases: [],
+      records: [],
+      bestEpoch: 1,
+    }) as unknown as experiments.CellResult;
   const holds = experiments.betaTrend([cell(0.3, 0.001, 0.3), cell(0.5, 0.002, 0.2), cell(0.7, 0.004, 0.1)]);
   assert.match(holds[0], /FPR rose in 2\/2 steps and FNR fell in 2\/2: the paper's trend holds at every step/);
   const not = experiments.betaTrend([cell(0.3, 0.004, 0.1), cell(0.7, 0.001, 0.3)]);
@@ -96,29 +148,52 @@ test('the β-sweep verdict says plainly whether FPR falls and FNR rises as β fa
 });
 
 test('cross-validated grid: every case is tested once by a fold model that never trained or validated on it', async () => {
-  const cv = { ...config, base: { ...config.base, split: { validation: 0.25, seed: 3 } }, networks: [config.networks[0]], losses: [config.losses[0]], folds: 2, out: join(root, 'cv') };
+  const cv = {
+    ...config,
+    base: { ...config.base, split: { validation: 0.25, seed: 3 } },
+    networks: [config.networks[0]],
+    losses: [config.losses[0]],
+    folds: 2,
+    out: join(root, 'cv'),
+  };
   const results = await experiments.runExperiment(cv);
   const [cell] = results;
   assert.equal(cell.folds!.length, 2);
-  assert.deepEqual(cell.cases.map((c) => c.id).sort(), ['echo_lv_000', 'echo_lv_001', 'echo_lv_002', 'echo_lv_003', 'echo_lv_004'], 'all five cases pooled, each once');
+  assert.deepEqual(
+    cell.cases.map((c) => c.id).sort(),
+    ['echo_lv_000', 'echo_lv_001', 'echo_lv_002', 'echo_lv_003', 'echo_lv_004'],
+    'all five cases pooled, each once',
+  );
   for (const f of cell.folds!) {
     const s = JSON.parse(readFileSync(join(cv.out, 'cells', cell.id, `fold${f.fold}`, 'run', 'split.json'), 'utf8'));
     assert.deepEqual(f.cases.map((c) => c.id).sort(), [...s.test].sort());
-    for (const id of s.test) assert.ok(!s.train.includes(id) && !s.validation.includes(id), `${id} held out of fold ${f.fold}'s training and validation`);
+    for (const id of s.test)
+      assert.ok(
+        !s.train.includes(id) && !s.validation.includes(id),
+        `${id} held out of fold ${f.fold}'s training and validation`,
+      );
     assert.equal(s.validation.length, 1);
   }
   // Pooled summary = the mean over all cases of both folds.
   const all = cell.folds!.flatMap((f) => f.cases.map((c) => c.organs[Object.keys(c.organs)[0]].dice!));
   assert.ok(Math.abs(cell.summary.overall.dice.mean! - all.reduce((a, b) => a + b, 0) / all.length) < 1e-12);
   assert.equal(cell.records.length, 2);
-  assert.ok(Math.abs(cell.records[1].trainLoss - (cell.folds![0].records[1].trainLoss + cell.folds![1].records[1].trainLoss) / 2) < 1e-12);
+  assert.ok(
+    Math.abs(
+      cell.records[1].trainLoss - (cell.folds![0].records[1].trainLoss + cell.folds![1].records[1].trainLoss) / 2,
+    ) < 1e-12,
+  );
   assert.match(experiments.experimentMarkdown('cv', results), /2-fold cross-validation[\s\S]*## Mean Dice per fold/);
   // Interrupted after fold 0: fold 0 is not re-run.
   const fold0 = readFileSync(join(cv.out, 'cells', cell.id, 'fold0', 'result.json'), 'utf8');
   rmSync(join(cv.out, 'cells', cell.id, 'result.json'));
   rmSync(join(cv.out, 'cells', cell.id, 'fold1'), { recursive: true });
   const folds: (number | undefined)[] = [];
-  await experiments.runExperiment(cv, { onCell: (_c, _i, _n, s, f) => { if (s === 'started') folds.push(f); } });
+  await experiments.runExperiment(cv, {
+    onCell: (_c, _i, _n, s, f) => {
+      if (s === 'started') folds.push(f);
+    },
+  });
   assert.deepEqual(folds, [1]);
   assert.equal(readFileSync(join(cv.out, 'cells', cell.id, 'fold0', 'result.json'), 'utf8'), fold0);
 });
@@ -132,10 +207,20 @@ test('Wilcoxon signed-rank matches the hand-computed normal approximation; paire
   const t = experiments.wilcoxon([1, -1, 2, 2, 3, 3])!;
   assert.equal(t.w, 19.5);
   assert.equal(experiments.wilcoxon([0, 0, 1, 2]), null, 'too few pairs');
-  const mk = (loss: string, dice: number[]) => ({
-    id: loss, network: { name: 'n', options: {}, label: 'n' }, loss: { name: loss, options: {}, label: loss }, seed: 0,
-    cases: dice.map((d, i) => ({ id: `c${i}`, organs: { a: { dice: d } } })), summary: {}, records: [], bestEpoch: null,
-  }) as unknown as experiments.CellResult;
+  const mk = (loss: string, dice: number[]) =>
+    ({
+      id: loss,
+      network: { name: 'n', options: {}, label: 'n' },
+      loss: { name: loss, options: {}, label: loss },
+      seed: 0,
+      cases: dice.map((d, i) => ({ id: `c${i}`, organs: { a: { dice: d } } })),
+      summary: {},
+      records: [],
+      bestEpoch: null,
+    }) as unknown as experiments.CellResult;
   const [p] = experiments.pairedComparison([mk('combo', [0.9, 0.8, 0.7]), mk('dice', [0.8, 0.8, 0.9])], 'combo');
-  assert.deepEqual({ ...p, meanDiff: +p.meanDiff.toFixed(6) }, { network: 'n', reference: 'combo', other: 'dice', cases: 3, meanDiff: -0.033333, wins: 1, losses: 1, p: null });
+  assert.deepEqual(
+    { ...p, meanDiff: +p.meanDiff.toFixed(6) },
+    { network: 'n', reference: 'combo', other: 'dice', cases: 3, meanDiff: -0.033333, wins: 1, losses: 1, p: null },
+  );
 });

@@ -9,7 +9,8 @@ import { data, experiments } from '../../src/index.js';
 import { Rng } from '../../src/util/random.js';
 
 test('the GP interpolates its points and is uncertain away from them; EI prefers promising places', () => {
-  const xs = [[0.1], [0.4], [0.9]], ys = [0.2, 0.8, 0.1];
+  const xs = [[0.1], [0.4], [0.9]],
+    ys = [0.2, 0.8, 0.1];
   const gp = experiments.fitGp(xs, ys);
   xs.forEach((x, i) => assert.ok(Math.abs(gp.mean(x) - ys[i]) < 0.02, `mean at ${x} = ${gp.mean(x)}`));
   assert.ok(gp.std([0.65]) > gp.std([0.4]) * 5, 'more uncertain between points');
@@ -20,14 +21,19 @@ test('Bayesian optimisation finds the optimum of a smooth function in fewer eval
   const f = (x: number[]) => -((x[0] - 0.31) ** 2) - 2 * (x[1] - 0.68) ** 2; // peak 0 at (0.31, 0.68)
   const grid = [0, 0.25, 0.5, 0.75, 1].flatMap((a) => [0, 0.25, 0.5, 0.75, 1].map((b) => f([a, b])));
   const gridBest = Math.max(...grid); // 25 evaluations
-  const rng = new Rng(3), xs: number[][] = [], ys: number[] = [];
+  const rng = new Rng(3),
+    xs: number[][] = [],
+    ys: number[] = [];
   for (let i = 0; i < 15; i++) {
     const x = experiments.suggest(xs, ys, 2, rng, 4, 1500);
     xs.push(x);
     ys.push(f(x));
   }
   const reached = ys.findIndex((_, i) => Math.max(...ys.slice(0, i + 1)) >= gridBest);
-  assert.ok(reached >= 0 && reached < 15, `reached the grid's best (${gridBest.toFixed(4)}) after ${reached + 1} of 15 evaluations; best ${Math.max(...ys).toFixed(4)}`);
+  assert.ok(
+    reached >= 0 && reached < 15,
+    `reached the grid's best (${gridBest.toFixed(4)}) after ${reached + 1} of 15 evaluations; best ${Math.max(...ys).toFixed(4)}`,
+  );
 });
 
 test('a tiny cross-validated α/β search runs, reports both methods and resumes without retraining', async () => {
@@ -35,11 +41,19 @@ test('a tiny cross-validated α/β search runs, reports both methods and resumes
   await data.writeSyntheticDataset({ kind: 'echo-lv', out: join(root, 'data'), cases: 4, seed: 1, size: [16, 16, 16] });
   const config = {
     base: {
-      data: { msd: join(root, 'data') }, network: { name: 'proposed', options: { channels: [4, 8] } },
-      loss: { name: 'combo', options: { alpha: 0.5 } }, sampler: { kind: 'whole', patchSize: 16 },
-      batchSize: 1, epochs: 1, optimizer: { name: 'adam', lr: 0.01 }, inference: { mode: 'whole' },
+      data: { msd: join(root, 'data') },
+      network: { name: 'proposed', options: { channels: [4, 8] } },
+      loss: { name: 'combo', options: { alpha: 0.5 } },
+      sampler: { kind: 'whole', patchSize: 16 },
+      batchSize: 1,
+      epochs: 1,
+      optimizer: { name: 'adam', lr: 0.01 },
+      inference: { mode: 'whole' },
     },
-    space: { beta: [0.2, 0.8] }, grid: { beta: [0.3, 0.7] }, folds: 2, bayes: { trials: 2, initial: 1, seed: 0 },
+    space: { beta: [0.2, 0.8] },
+    grid: { beta: [0.3, 0.7] },
+    folds: 2,
+    bayes: { trials: 2, initial: 1, seed: 0 },
     out: join(root, 'tune'),
   };
   let trainings = 0;
@@ -53,5 +67,8 @@ test('a tiny cross-validated α/β search runs, reports both methods and resumes
   const again = await experiments.runTune(config, { train: { onEpoch: () => trainings++ } });
   assert.equal(trainings, 0, 'resumed from the saved scores');
   assert.deepEqual(again.grid, r.grid);
-  assert.throws(() => experiments.parseTune({ ...config, grid: { gamma: [1] } }), /grid option 'gamma' is not in "space"/);
+  assert.throws(
+    () => experiments.parseTune({ ...config, grid: { gamma: [1] } }),
+    /grid option 'gamma' is not in "space"/,
+  );
 });

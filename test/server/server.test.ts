@@ -19,13 +19,30 @@ before(async () => {
   mkdirSync(join(f.root, 'outside-target'));
   s = await serve({ root: join(f.root), port: 0, maxUploadBytes: 64 * 1024 });
 });
-after(async () => { await s?.close(); });
+after(async () => {
+  await s?.close();
+});
 
-async function call(path: string, init?: RequestInit, page = true): Promise<{ status: number; body: any; bytes: Buffer; type: string; headers: Headers }> {
-  const r = await fetch(s.url + path, page && init?.method === 'POST' ? { ...init, headers: { 'x-comboseg': '1', ...(init.headers as Record<string, string>) } } : init);
+async function call(
+  path: string,
+  init?: RequestInit,
+  page = true,
+): Promise<{ status: number; body: any; bytes: Buffer; type: string; headers: Headers }> {
+  const r = await fetch(
+    s.url + path,
+    page && init?.method === 'POST'
+      ? { ...init, headers: { 'x-comboseg': '1', ...(init.headers as Record<string, string>) } }
+      : init,
+  );
   const bytes = Buffer.from(await r.arrayBuffer());
   const type = r.headers.get('content-type') ?? '';
-  return { status: r.status, bytes, type, headers: r.headers, body: type.includes('json') ? JSON.parse(bytes.toString('utf8')) : null };
+  return {
+    status: r.status,
+    bytes,
+    type,
+    headers: r.headers,
+    body: type.includes('json') ? JSON.parse(bytes.toString('utf8')) : null,
+  };
 }
 
 /** A raw request, so that `..` reaches the server unnormalised. */
@@ -35,7 +52,9 @@ function rawGet(path: string, host = '127.0.0.1'): Promise<{ status: number; bod
     const req = request({ host: u.hostname, port: u.port, path, headers: { host } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -53,7 +72,10 @@ async function waitJob(id: string): Promise<any> {
 test('the index lists the run; files inside the folder are served', async () => {
   const idx = await call('/api/index');
   assert.equal(idx.status, 200);
-  assert.deepEqual(idx.body.runs.map((r: any) => [r.path, r.hasModel, r.epochs]), [['runs/lv', true, 2]]);
+  assert.deepEqual(
+    idx.body.runs.map((r: any) => [r.path, r.hasModel, r.epochs]),
+    [['runs/lv', true, 2]],
+  );
   const cfg = await call('/files/runs/lv/config.json');
   assert.equal(cfg.status, 200);
   assert.equal(cfg.body.network.name, 'proposed');
@@ -67,7 +89,15 @@ test('the index lists the run; files inside the folder are served', async () => 
 test('paths cannot leave the served folder: .., encoded .., absolute, symbolic links', async () => {
   symlinkSync('/etc', join(f.root, 'escape'));
   writeFileSync(join(f.root, '..', `${f.root.split('/').pop()}-secret.txt`), 'TOP-SECRET-CONTENT');
-  for (const p of ['/files/../../../etc/passwd', '/files/..%2f..%2f..%2fetc%2fpasswd', '/files/%2e%2e/%2e%2e/etc/passwd', '/files/runs/../../x', '/files/%2Fetc%2Fpasswd', '/files/escape/passwd', `/files/..%2F${f.root.split('/').pop()}-secret.txt`]) {
+  for (const p of [
+    '/files/../../../etc/passwd',
+    '/files/..%2f..%2f..%2fetc%2fpasswd',
+    '/files/%2e%2e/%2e%2e/etc/passwd',
+    '/files/runs/../../x',
+    '/files/%2Fetc%2Fpasswd',
+    '/files/escape/passwd',
+    `/files/..%2F${f.root.split('/').pop()}-secret.txt`,
+  ]) {
     const r = await rawGet(p);
     assert.ok(r.status === 403 || r.status === 404, `${p}: ${r.status}`);
     assert.equal(typeof r.body.error, 'string', `${p}: JSON error`);
@@ -78,7 +108,10 @@ test('paths cannot leave the served folder: .., encoded .., absolute, symbolic l
     assert.ok([403, 404].includes(r.status), `${p}: ${r.status}`);
   }
   assert.equal((await rawGet('/files/escape/passwd')).status, 403, 'a link out of the folder is refused, not followed');
-  const model = await call('/api/jobs/upload?model=..%2F..%2Fetc&filename=a.nii', { method: 'POST', body: Buffer.alloc(10) });
+  const model = await call('/api/jobs/upload?model=..%2F..%2Fetc&filename=a.nii', {
+    method: 'POST',
+    body: Buffer.alloc(10),
+  });
   assert.equal(model.status, 403);
 });
 
@@ -89,7 +122,10 @@ test('errors are JSON with a status: unknown endpoint, bad JSON, unknown case, f
   const bad = await call('/api/jobs/case', { method: 'POST', body: '{nope' });
   assert.equal(bad.status, 400);
   assert.match(bad.body.error, /bad JSON/);
-  const missing = await call('/api/jobs/case', { method: 'POST', body: JSON.stringify({ run: 'runs/lv', case: 'no_such_case' }) });
+  const missing = await call('/api/jobs/case', {
+    method: 'POST',
+    body: JSON.stringify({ run: 'runs/lv', case: 'no_such_case' }),
+  });
   assert.equal(missing.status, 404);
   assert.match(missing.body.error, /case 'no_such_case' is not in the data set/);
   const noRun = await call('/api/jobs/case', { method: 'POST', body: JSON.stringify({ run: 'data', case: 'x' }) });
@@ -109,7 +145,8 @@ test('errors are JSON with a status: unknown endpoint, bad JSON, unknown case, f
   // A run whose metrics.jsonl is damaged: its detail says where; the index still answers.
   const broken = join(f.root, 'runs', 'broken');
   mkdirSync(broken, { recursive: true });
-  for (const n of ['config.json', 'split.json']) writeFileSync(join(broken, n), readFileSync(join(f.root, 'runs', 'lv', n)));
+  for (const n of ['config.json', 'split.json'])
+    writeFileSync(join(broken, n), readFileSync(join(f.root, 'runs', 'lv', n)));
   writeFileSync(join(broken, 'metrics.jsonl'), '{"epoch": 1}\n{oops\n');
   const detail = await call('/api/run?path=runs/broken');
   assert.equal(detail.status, 400);
@@ -121,40 +158,82 @@ test('errors are JSON with a status: unknown endpoint, bad JSON, unknown case, f
 
 test('work starts only from the page: a cross-site POST (no custom header, or marked cross-site) is refused', async () => {
   const body = JSON.stringify({ run: 'runs/lv', case: 'echo_lv_000' });
-  const plain = await call('/api/jobs/case', { method: 'POST', body, headers: { 'content-type': 'text/plain' } }, false);
+  const plain = await call(
+    '/api/jobs/case',
+    { method: 'POST', body, headers: { 'content-type': 'text/plain' } },
+    false,
+  );
   assert.equal(plain.status, 403);
   assert.match(plain.body.error, /x-comboseg: 1/);
-  const cross = await call('/api/jobs/case', { method: 'POST', body, headers: { 'x-comboseg': '1', 'sec-fetch-site': 'cross-site' } }, false);
+  const cross = await call(
+    '/api/jobs/case',
+    { method: 'POST', body, headers: { 'x-comboseg': '1', 'sec-fetch-site': 'cross-site' } },
+    false,
+  );
   assert.equal(cross.status, 403);
-  const upload = await call('/api/jobs/upload?model=runs/lv&filename=a.nii', { method: 'POST', body: Buffer.alloc(400) }, false);
+  const upload = await call(
+    '/api/jobs/upload?model=runs/lv&filename=a.nii',
+    { method: 'POST', body: Buffer.alloc(400) },
+    false,
+  );
   assert.equal(upload.status, 403);
   assert.equal(s.jobs.list().filter((j) => j.title === 'echo_lv_000').length, 0, 'no job was started');
 });
 
 test('uploads: too large (413), wrong type or content (415), a corrupt scan fails its job clearly and leaves nothing', async () => {
   const before = readdirSync(s.jobs.dir).length;
-  const big = await call('/api/jobs/upload?model=runs/lv&filename=big.nii', { method: 'POST', body: Buffer.alloc(65 * 1024) });
+  const big = await call('/api/jobs/upload?model=runs/lv&filename=big.nii', {
+    method: 'POST',
+    body: Buffer.alloc(65 * 1024),
+  });
   assert.equal(big.status, 413);
   assert.match(big.body.error, /upload too large: the limit is 64 KiB/);
   // Without a declared length (chunked), reading stops at the limit and the reply is still a 413.
   const chunks = Array.from({ length: 20 }, () => new Uint8Array(8 * 1024));
-  const stream = new ReadableStream({ pull(c) { const x = chunks.shift(); if (x) c.enqueue(x); else c.close(); } });
-  const chunked = await call('/api/jobs/upload?model=runs/lv&filename=big.nii', { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+  const stream = new ReadableStream({
+    pull(c) {
+      const x = chunks.shift();
+      if (x) c.enqueue(x);
+      else c.close();
+    },
+  });
+  const chunked = await call('/api/jobs/upload?model=runs/lv&filename=big.nii', {
+    method: 'POST',
+    body: stream,
+    duplex: 'half',
+  } as RequestInit);
   assert.equal(chunked.status, 413);
-  const txt = await call('/api/jobs/upload?model=runs/lv&filename=notes.txt', { method: 'POST', body: Buffer.from('hello') });
+  const txt = await call('/api/jobs/upload?model=runs/lv&filename=notes.txt', {
+    method: 'POST',
+    body: Buffer.from('hello'),
+  });
   assert.equal(txt.status, 415);
   assert.match(txt.body.error, /unsupported file type; upload one of \.nii\.gz, \.nii, \.nrrd, \.mha/);
-  const fake = await call('/api/jobs/upload?model=runs/lv&filename=scan.nii.gz', { method: 'POST', body: Buffer.from('not gzip at all') });
+  const fake = await call('/api/jobs/upload?model=runs/lv&filename=scan.nii.gz', {
+    method: 'POST',
+    body: Buffer.from('not gzip at all'),
+  });
   assert.equal(fake.status, 415);
   assert.match(fake.body.error, /is not a gzip-compressed NIfTI file/);
   const wrongMagic = Buffer.alloc(400);
   wrongMagic.writeInt32LE(348, 0);
-  const nii = await call('/api/jobs/upload?model=runs/lv&filename=scan.nii', { method: 'POST', body: gzipSync(wrongMagic) });
+  const nii = await call('/api/jobs/upload?model=runs/lv&filename=scan.nii', {
+    method: 'POST',
+    body: gzipSync(wrongMagic),
+  });
   assert.equal(nii.status, 415, 'gzip content under a .nii name');
-  const detached = await call('/api/jobs/upload?model=runs/lv&filename=d.nrrd', { method: 'POST', body: Buffer.from('NRRD0004\ntype: float\ndimension: 3\nsizes: 2 2 2\nencoding: raw\ndata file: /etc/passwd\n\n') });
+  const detached = await call('/api/jobs/upload?model=runs/lv&filename=d.nrrd', {
+    method: 'POST',
+    body: Buffer.from('NRRD0004\ntype: float\ndimension: 3\nsizes: 2 2 2\nencoding: raw\ndata file: /etc/passwd\n\n'),
+  });
   assert.equal(detached.status, 415);
   assert.match(detached.body.error, /keeps its data in another file/);
-  const mha = await call('/api/jobs/upload?model=runs/lv&filename=m.mha', { method: 'POST', body: Buffer.from('ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementType = MET_FLOAT\nElementDataFile = /etc/passwd\n') });
+  const mha = await call('/api/jobs/upload?model=runs/lv&filename=m.mha', {
+    method: 'POST',
+    body: Buffer.from(
+      'ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementType = MET_FLOAT\nElementDataFile = /etc/passwd\n',
+    ),
+  });
   assert.equal(mha.status, 415);
   // A valid NIfTI header whose data is cut short: accepted as a type, then the job reports the reader's error.
   const real = readFileSync(join(f.dataDir, 'imagesTr', readdirSync(join(f.dataDir, 'imagesTr'))[0]));
@@ -168,22 +247,39 @@ test('uploads: too large (413), wrong type or content (415), a corrupt scan fail
   assert.doesNotMatch(j.error, /internal error/);
   assert.match(j.error, /cut\.nii/, 'names the file');
   assert.equal(readdirSync(s.jobs.dir).length, before, 'no half-written job folder');
-  assert.equal(readdirSync(join(s.jobs.dir, '..')).filter((d) => d.startsWith('comboseg-uploads-')).every((d) => readdirSync(join(s.jobs.dir, '..', d)).length === 0), true, 'no upload left behind');
+  assert.equal(
+    readdirSync(join(s.jobs.dir, '..'))
+      .filter((d) => d.startsWith('comboseg-uploads-'))
+      .every((d) => readdirSync(join(s.jobs.dir, '..', d)).length === 0),
+    true,
+    'no upload left behind',
+  );
   assert.equal((await call(`/api/jobs/${j.id}/prediction.nii.gz`)).status, 409);
 });
 
 test('concurrent jobs: all finish, one at a time, each with the right result', async () => {
   const cases = ['echo_lv_000', 'echo_lv_001', 'echo_lv_002', 'echo_lv_003'];
-  const submitted = await Promise.all(cases.map((c) => call('/api/jobs/case', { method: 'POST', body: JSON.stringify({ run: 'runs/lv', case: c }) })));
-  assert.deepEqual(submitted.map((r) => r.status), [202, 202, 202, 202]);
+  const submitted = await Promise.all(
+    cases.map((c) => call('/api/jobs/case', { method: 'POST', body: JSON.stringify({ run: 'runs/lv', case: c }) })),
+  );
+  assert.deepEqual(
+    submitted.map((r) => r.status),
+    [202, 202, 202, 202],
+  );
   const jobs = await Promise.all(submitted.map((r) => waitJob(r.body.id)));
-  assert.deepEqual(jobs.map((j) => j.state), ['done', 'done', 'done', 'done']);
+  assert.deepEqual(
+    jobs.map((j) => j.state),
+    ['done', 'done', 'done', 'done'],
+  );
   const spans = jobs.map((j) => [Date.parse(j.started), Date.parse(j.finished)]).sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < spans.length; i++) assert.ok(spans[i][0] >= spans[i - 1][1], 'concurrency 1: no two jobs overlap');
+  for (let i = 1; i < spans.length; i++)
+    assert.ok(spans[i][0] >= spans[i - 1][1], 'concurrency 1: no two jobs overlap');
   for (const [i, j] of jobs.entries()) {
     assert.equal(j.title, cases[i]);
     const dir = join(s.jobs.dir, j.id);
-    const [pred, truth, diff] = await Promise.all(['prediction', 'label', 'difference'].map((n) => readVolume(join(dir, `${n}.nii.gz`))));
+    const [pred, truth, diff] = await Promise.all(
+      ['prediction', 'label', 'difference'].map((n) => readVolume(join(dir, `${n}.nii.gz`))),
+    );
     const truthFile = await readVolume(join(f.dataDir, 'labelsTr', `${cases[i]}.nii.gz`));
     assert.deepEqual([...truth.data], [...truthFile.data], `${cases[i]}: its own truth`);
     assert.deepEqual([...diff.data], [...differenceMap(pred.data, truth.data)]);
@@ -215,16 +311,28 @@ test('NRRD and MetaImage uploads segment to the same labels as the NIfTI of the 
   for (const name of ['scan.nii.gz', 'scan.nrrd', 'scan.mha']) {
     const file = join(dir, name);
     await writeVolume(file, scan);
-    const r = await call(`/api/jobs/upload?model=runs/lv&filename=${name}`, { method: 'POST', body: readFileSync(file) });
+    const r = await call(`/api/jobs/upload?model=runs/lv&filename=${name}`, {
+      method: 'POST',
+      body: readFileSync(file),
+    });
     assert.equal(r.status, 202, `${name}: ${JSON.stringify(r.body)}`);
     const j = await waitJob(r.body.id);
     assert.equal(j.state, 'done', `${name}: ${j.error}`);
-    assert.deepEqual(j.files.sort(), ['image.nii.gz', 'prediction.nii.gz', 'probability.nii.gz'], 'no truth, no difference');
-    const [pred, prob] = await Promise.all(['prediction', 'probability'].map((n) => readVolume(join(s.jobs.dir, j.id, `${n}.nii.gz`))));
+    assert.deepEqual(
+      j.files.sort(),
+      ['image.nii.gz', 'prediction.nii.gz', 'probability.nii.gz'],
+      'no truth, no difference',
+    );
+    const [pred, prob] = await Promise.all(
+      ['prediction', 'probability'].map((n) => readVolume(join(s.jobs.dir, j.id, `${n}.nii.gz`))),
+    );
     assert.deepEqual(pred.size, scan.size);
     results.push([...prob.data]);
   }
   // The probabilities (not just the mostly empty labels of an undertrained model) agree voxel for voxel.
-  assert.ok(results[0].some((p) => p > 0.01), 'a non-trivial probability map');
+  assert.ok(
+    results[0].some((p) => p > 0.01),
+    'a non-trivial probability map',
+  );
   for (const r of results.slice(1)) assert.ok(r.every((p, i) => Math.abs(p - results[0][i]) < 1e-6));
 });

@@ -32,7 +32,11 @@ const config = (out: string, extra: Record<string, unknown> = {}) => ({
 
 function weights(runDir: string, file = 'last.safetensors'): Record<string, number[]> {
   const st = loadSafetensors(join(runDir, file));
-  const out = Object.fromEntries(Object.entries(st.tensors).filter(([k]) => k.startsWith('model.')).map(([k, t]) => [k, t.toArray()]));
+  const out = Object.fromEntries(
+    Object.entries(st.tensors)
+      .filter(([k]) => k.startsWith('model.'))
+      .map(([k, t]) => [k, t.toArray()]),
+  );
   dispose(st.tensors);
   return out;
 }
@@ -41,29 +45,56 @@ test('train writes a run directory: config, split, metrics.jsonl, best and last 
   const out = join(root, 'run-a');
   const r = await training.train(config(out));
   assert.equal(r.records.length, 3);
-  for (const f of ['config.json', 'run.json', 'split.json', 'metrics.jsonl', 'best.safetensors', 'last.safetensors']) assert.ok(existsSync(join(out, f)), f);
-  const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => l.epoch), [1, 2, 3]);
+  for (const f of ['config.json', 'run.json', 'split.json', 'metrics.jsonl', 'best.safetensors', 'last.safetensors'])
+    assert.ok(existsSync(join(out, f)), f);
+  const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((l) => l.epoch),
+    [1, 2, 3],
+  );
   assert.ok(lines.every((l) => typeof l.trainLoss === 'number' && l.validation && typeof l.meanDice === 'number'));
   const best = lines.reduce((a, b) => (b.meanDice > a.meanDice ? b : a));
-  assert.equal(inference.loadModel(join(out, 'best')).meta.epoch, best.epoch, 'best.safetensors holds the epoch with the best validation Dice');
+  assert.equal(
+    inference.loadModel(join(out, 'best')).meta.epoch,
+    best.epoch,
+    'best.safetensors holds the epoch with the best validation Dice',
+  );
   assert.ok(lines[2].trainLoss < lines[0].trainLoss, 'training loss falls');
-  await assert.rejects(training.train(config(out)),
-    (e: unknown) => e instanceof ComboSegError && e.code === 'conflict' && /already holds a run; use --resume/.test(e.message));
+  await assert.rejects(
+    training.train(config(out)),
+    (e: unknown) =>
+      e instanceof ComboSegError && e.code === 'conflict' && /already holds a run; use --resume/.test(e.message),
+  );
 });
 
 test('a stopped run resumes mid-epoch to exactly the weights of an uninterrupted run', async () => {
   const out = join(root, 'run-b');
   const signal = { stop: false };
   let steps = 0;
-  const first = await training.train(config(out), { signal, events: { onStep: () => { if (++steps === 8) signal.stop = true; } } });
+  const first = await training.train(config(out), {
+    signal,
+    events: {
+      onStep: () => {
+        if (++steps === 8) signal.stop = true;
+      },
+    },
+  });
   assert.equal(first.stopped, true);
   const resumed = await training.train(config(out), { resume: true });
   assert.equal(resumed.stopped, false);
   assert.deepEqual(weights(out), weights(join(root, 'run-a')));
   // The epochs finished before the stop keep their records.
-  assert.deepEqual(resumed.records.map((r) => r.epoch), [1, 2, 3]);
-  assert.deepEqual(training.readEpochRecords(out).map((r) => r.epoch), [1, 2, 3]);
+  assert.deepEqual(
+    resumed.records.map((r) => r.epoch),
+    [1, 2, 3],
+  );
+  assert.deepEqual(
+    training.readEpochRecords(out).map((r) => r.epoch),
+    [1, 2, 3],
+  );
 });
 
 test('kill -9 during training loses at most the epoch in progress; resume reaches the same weights', async () => {
@@ -73,13 +104,19 @@ test('kill -9 during training loses at most the epoch in progress; resume reache
   const child = spawn(process.execPath, [bin, 'train', '--config', cfgPath], { stdio: 'ignore', detached: true });
   // Wait for the first epoch's checkpoint, then kill the whole process group hard.
   const t0 = Date.now();
-  while (!(existsSync(join(out, 'metrics.jsonl')) && readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length >= 1)) {
+  while (!(
+    existsSync(join(out, 'metrics.jsonl')) &&
+    readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length >= 1
+  )) {
     if (Date.now() - t0 > 120_000) throw new Error('training did not reach epoch 1');
     await new Promise((r) => setTimeout(r, 20));
   }
   process.kill(-child.pid!, 'SIGKILL');
   await new Promise((r) => child.once('exit', r));
-  assert.ok(readdirSync(out).every((f) => !f.startsWith('.')), 'no temporary files left behind by the kill');
+  assert.ok(
+    readdirSync(out).every((f) => !f.startsWith('.')),
+    'no temporary files left behind by the kill',
+  );
   execFileSync(process.execPath, [bin, 'train', '--resume', out], { stdio: 'ignore' });
   assert.deepEqual(weights(out), weights(join(root, 'run-a')));
 });
@@ -112,20 +149,62 @@ test('predict and evaluate the held-out cases from the command line', () => {
   const split = JSON.parse(readFileSync(join(out, 'split.json'), 'utf8'));
   const id = split.test[0];
   const pred = join(root, 'pred.nii.gz');
-  execFileSync(process.execPath, [bin, 'predict', '--model', join(out, 'best'), '-i', join(dataDir, 'imagesTr', `${id}.nii.gz`), '-o', pred, '--probabilities'], { stdio: 'pipe' });
+  execFileSync(
+    process.execPath,
+    [
+      bin,
+      'predict',
+      '--model',
+      join(out, 'best'),
+      '-i',
+      join(dataDir, 'imagesTr', `${id}.nii.gz`),
+      '-o',
+      pred,
+      '--probabilities',
+    ],
+    { stdio: 'pipe' },
+  );
   assert.ok(existsSync(pred) && existsSync(join(root, 'pred_prob_brain.nii.gz')));
-  const json = JSON.parse(execFileSync(process.execPath, [bin, 'evaluate', '--pred', pred, '--truth', join(dataDir, 'labelsTr', `${id}.nii.gz`), '--labels', '1:brain,2:heart,3:left kidney,4:right kidney,5:bladder', '--json'], { encoding: 'utf8' }));
+  const json = JSON.parse(
+    execFileSync(
+      process.execPath,
+      [
+        bin,
+        'evaluate',
+        '--pred',
+        pred,
+        '--truth',
+        join(dataDir, 'labelsTr', `${id}.nii.gz`),
+        '--labels',
+        '1:brain,2:heart,3:left kidney,4:right kidney,5:bladder',
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    ),
+  );
   assert.deepEqual(Object.keys(json.cases[0].organs), ['brain', 'heart', 'left kidney', 'right kidney', 'bladder']);
   assert.ok(typeof json.summary.overall.dice.mean === 'number');
 });
 
 test('configuration errors name the offending field', async () => {
-  await assert.rejects(training.train({ ...config(join(root, 'x')), epochs: 0 }),
-    (e: unknown) => e instanceof ComboSegError && /epochs: must be a positive integer, got 0/.test(e.message));
+  await assert.rejects(
+    training.train({ ...config(join(root, 'x')), epochs: 0 }),
+    (e: unknown) => e instanceof ComboSegError && /epochs: must be a positive integer, got 0/.test(e.message),
+  );
   await assert.rejects(training.train({ ...config(join(root, 'x')), optimiser: {} }), /unknown field 'optimiser'/);
-  await assert.rejects(training.train({ ...config(join(root, 'x')), loss: { name: 'combo', options: { beta: 2 } } }),
-    /loss\.options\.beta: must be a number in \[0, 1\], got 2/);
-  await assert.rejects(training.train({ ...config(join(root, 'y')) }, { resume: true }),
-    (e: unknown) => e instanceof ComboSegError && e.code === 'not-found' && /nothing to resume \(no last\.safetensors\)/.test(e.message));
-  await assert.rejects(training.train({ ...config(join(root, 'x')), sampler: { patchSize: 15 } }), /patchSize \[15,15,15\] must be a multiple of 2/);
+  await assert.rejects(
+    training.train({ ...config(join(root, 'x')), loss: { name: 'combo', options: { beta: 2 } } }),
+    /loss\.options\.beta: must be a number in \[0, 1\], got 2/,
+  );
+  await assert.rejects(
+    training.train({ ...config(join(root, 'y')) }, { resume: true }),
+    (e: unknown) =>
+      e instanceof ComboSegError &&
+      e.code === 'not-found' &&
+      /nothing to resume \(no last\.safetensors\)/.test(e.message),
+  );
+  await assert.rejects(
+    training.train({ ...config(join(root, 'x')), sampler: { patchSize: 15 } }),
+    /patchSize \[15,15,15\] must be a multiple of 2/,
+  );
 });

@@ -10,8 +10,13 @@ const { RunDir } = training;
 const fresh = () => new RunDir(join(mkdtempSync(join(tmpdir(), 'comboseg-rundir-')), 'run'));
 
 const record = (epoch: number, meanDice: number | null): training.EpochRecord => ({
-  epoch, trainLoss: 0.5 / epoch, patches: 12, seconds: 1.25,
-  validation: meanDice === null ? null : { liver: { dice: meanDice, hd95: null } }, meanDice, best: epoch === 1,
+  epoch,
+  trainLoss: 0.5 / epoch,
+  patches: 12,
+  seconds: 1.25,
+  validation: meanDice === null ? null : { liver: { dice: meanDice, hd95: null } },
+  meanDice,
+  best: epoch === 1,
 });
 
 const isBadFile = (pattern: RegExp) => (e: unknown) =>
@@ -23,7 +28,9 @@ test('config, run.json, split and metrics.jsonl round-trip through the one owner
   assert.equal(run.isRun(), false);
   run.create();
   const cfg = training.parseConfig({
-    data: { msd: 'data/x' }, network: { name: 'proposed' }, loss: { name: 'combo', options: { beta: 0.4 } },
+    data: { msd: 'data/x' },
+    network: { name: 'proposed' },
+    loss: { name: 'combo', options: { beta: 0.4 } },
     out: run.path,
   });
   run.writeConfig(cfg);
@@ -49,8 +56,11 @@ test('config, run.json, split and metrics.jsonl round-trip through the one owner
   assert.deepEqual(training.readEpochRecords(run.path), records);
   assert.equal(readFileSync(run.metricsPath, 'utf8').split('\n').length, 3, 'one line per epoch, newline-terminated');
   assert.ok(run.modified() instanceof Date);
-  assert.deepEqual(readdirSync(run.path).sort(), ['config.json', 'metrics.jsonl', 'run.json', 'split.json'],
-    'every file under its name, no temporary files left');
+  assert.deepEqual(
+    readdirSync(run.path).sort(),
+    ['config.json', 'metrics.jsonl', 'run.json', 'split.json'],
+    'every file under its name, no temporary files left',
+  );
 });
 
 test('checkpoint paths: RUN_DIR/best resolves to best.safetensors; the training state round-trips', () => {
@@ -65,7 +75,10 @@ test('checkpoint paths: RUN_DIR/best resolves to best.safetensors; the training 
   assert.equal(training.resolveModelPath(join(run.path, 'best')), run.bestPath);
 
   const cfg = training.parseConfig({
-    data: { msd: 'd' }, network: { name: 'proposed' }, loss: { name: 'dice' }, out: 'o',
+    data: { msd: 'd' },
+    network: { name: 'proposed' },
+    loss: { name: 'dice' },
+    out: 'o',
   });
   for (const best of [null, { dice: 0.75, epoch: 3 }]) {
     const state = { epoch: 4, index: 6, optimizerSteps: 27, best };
@@ -105,16 +118,21 @@ test('a bad training state in last.safetensors is refused, naming the file', () 
   for (const metadata of bad) {
     saveSafetensors(run.lastPath, {}, JSON.parse(JSON.stringify(metadata)));
     const loaded = loadSafetensors(run.lastPath);
-    assert.throws(() => run.readTrainingState(loaded.metadata),
-      isBadFile(/last\.safetensors: its training state .*; the run cannot resume from it/), JSON.stringify(metadata));
+    assert.throws(
+      () => run.readTrainingState(loaded.metadata),
+      isBadFile(/last\.safetensors: its training state .*; the run cannot resume from it/),
+      JSON.stringify(metadata),
+    );
   }
 });
 
 test('missing and damaged JSON files are named, with a code', () => {
   const run = fresh();
-  assert.throws(() => training.readRunConfig(run.path),
-    (e: unknown) => e instanceof ComboSegError && e.code === 'not-found'
-      && /not a run directory \(no config\.json\)/.test(e.message));
+  assert.throws(
+    () => training.readRunConfig(run.path),
+    (e: unknown) =>
+      e instanceof ComboSegError && e.code === 'not-found' && /not a run directory \(no config\.json\)/.test(e.message),
+  );
   run.create();
   writeFileSync(run.configPath, '{"data": ');
   assert.throws(() => run.readConfig(), isBadFile(/config\.json: not JSON/));

@@ -39,17 +39,30 @@ test('parseOptions fills defaults, freezes, and names each bad option with what 
       e instanceof ComboSegError &&
       e.code === 'invalid-option' &&
       e.path === 'a' &&
-      e.message === "thing 't': option 'a' must be a number in [0, 1], got 2; option 'mode' must be one of 'x', 'y', got \"z\"",
+      e.message ===
+        "thing 't': option 'a' must be a number in [0, 1], got 2; option 'mode' must be one of 'x', 'y', got \"z\"",
   );
-  assert.throws(() => parseOptions(schema, { mdoe: 'x' }, 't'), /unknown option 'mdoe' \(options: a, mode\)\. Did you mean 'mode'\?/);
+  assert.throws(
+    () => parseOptions(schema, { mdoe: 'x' }, 't'),
+    /unknown option 'mdoe' \(options: a, mode\)\. Did you mean 'mode'\?/,
+  );
   assert.throws(() => parseOptions(schema, [1], 't'), /t: options must be an object, got \[1\]/);
 });
 
 test('a loss, a network and an optimiser refuse a bad option the same way, naming it', () => {
-  assert.throws(() => losses.create('combo', { beta: 1.5 }), /^ComboSegError: loss 'combo': option 'beta' must be a number in \[0, 1\], got 1.5$/);
+  assert.throws(
+    () => losses.create('combo', { beta: 1.5 }),
+    /^ComboSegError: loss 'combo': option 'beta' must be a number in \[0, 1\], got 1.5$/,
+  );
   assert.throws(() => losses.create('wce', { weights: [1, -1] }), /option 'weights.1' must be a number ≥ 0, got -1/);
-  assert.throws(() => networks.create('vnet', { channels: [8, 16], encoderConvs: [1] }), /need 2 encoderConvs and 1 decoderConvs/);
-  assert.throws(() => new training.Sgd([], { momentum: 1 }), /optimiser 'sgd': option 'momentum' must be a number in \[0, 1\), got 1/);
+  assert.throws(
+    () => networks.create('vnet', { channels: [8, 16], encoderConvs: [1] }),
+    /need 2 encoderConvs and 1 decoderConvs/,
+  );
+  assert.throws(
+    () => new training.Sgd([], { momentum: 1 }),
+    /optimiser 'sgd': option 'momentum' must be a number in \[0, 1\), got 1/,
+  );
 });
 
 test('a training configuration checks nested options with the same schemas, path first', () => {
@@ -60,13 +73,31 @@ test('a training configuration checks nested options with the same schemas, path
       (e: unknown) => e instanceof ComboSegError && e.code === 'invalid-config' && e.message.split('\n').includes(line),
     );
   };
-  fails({ ...base, loss: { name: 'combo', options: { beta: 2 } } }, '  loss.options.beta: must be a number in [0, 1], got 2');
-  fails({ ...base, loss: { name: 'combi' } }, `  loss.name: must be one of ${losses.LOSS_NAMES.map((n) => `'${n}'`).join(', ')}, got "combi". Did you mean 'combo'?`);
-  fails({ ...base, network: { name: 'proposed', options: { upsampling: 'cubic' } } }, `  network.options.upsampling: must be one of 'nearest', 'trilinear', got "cubic"`);
-  fails({ ...base, network: { name: 'proposed', options: { outChannels: 3 } } }, '  network.options.outChannels: outChannels is set from the data and the run seed, not here');
-  fails({ ...base, optimizer: { name: 'adam', rho: 0.5 } }, "  optimizer: unknown field 'rho' in 'optimizer' (fields: lr, beta1, beta2, eps, name)");
+  fails(
+    { ...base, loss: { name: 'combo', options: { beta: 2 } } },
+    '  loss.options.beta: must be a number in [0, 1], got 2',
+  );
+  fails(
+    { ...base, loss: { name: 'combi' } },
+    `  loss.name: must be one of ${losses.LOSS_NAMES.map((n) => `'${n}'`).join(', ')}, got "combi". Did you mean 'combo'?`,
+  );
+  fails(
+    { ...base, network: { name: 'proposed', options: { upsampling: 'cubic' } } },
+    `  network.options.upsampling: must be one of 'nearest', 'trilinear', got "cubic"`,
+  );
+  fails(
+    { ...base, network: { name: 'proposed', options: { outChannels: 3 } } },
+    '  network.options.outChannels: outChannels is set from the data and the run seed, not here',
+  );
+  fails(
+    { ...base, optimizer: { name: 'adam', rho: 0.5 } },
+    "  optimizer: unknown field 'rho' in 'optimizer' (fields: lr, beta1, beta2, eps, name)",
+  );
   fails({ ...base, inference: { swBatch: 0 } }, '  inference.swBatch: must be a positive integer, got 0');
-  fails({ ...base, epoch: 3 }, `  (top level): unknown field 'epoch' (fields: ${Object.keys(training.TrainConfigSchema.shape).join(', ')}). Did you mean 'epochs'?`);
+  fails(
+    { ...base, epoch: 3 },
+    `  (top level): unknown field 'epoch' (fields: ${Object.keys(training.TrainConfigSchema.shape).join(', ')}). Did you mean 'epochs'?`,
+  );
   // What a configuration keeps is what the user wrote; defaults apply when the loss is built.
   const cfg = training.parseConfig({ ...base, loss: { name: 'combo', options: { beta: 0.4 } } });
   assert.deepEqual(cfg.loss.options, { beta: 0.4 });
@@ -75,7 +106,10 @@ test('a training configuration checks nested options with the same schemas, path
 
 test('optionRows documents every option with its default', () => {
   const rows = optionRows(losses.ComboOptionsSchema);
-  assert.deepEqual(rows.map((r) => r.name), ['alpha', 'beta', 'smooth', 'dice', 'variant', 'fromProbabilities']);
+  assert.deepEqual(
+    rows.map((r) => r.name),
+    ['alpha', 'beta', 'smooth', 'dice', 'variant', 'fromProbabilities'],
+  );
   assert.deepEqual(rows[1], {
     name: 'beta',
     allowed: 'a number in [0, 1]',
@@ -90,9 +124,15 @@ test('checkpoint metadata is validated when read, never cast', () => {
     const path = join(dir, 'bad.safetensors');
     const w = tensor([1], [1]);
     const meta = {
-      network: 'proposed', options: {}, labels: { values: [1], names: ['organ'] },
-      normalisation: { kind: 'minmax', min: 0, max: 1 }, perPatchMinMax: true, patchSize: [16, 16, 'x'],
-      inference: {}, epoch: 1, validationDice: null,
+      network: 'proposed',
+      options: {},
+      labels: { values: [1], names: ['organ'] },
+      normalisation: { kind: 'minmax', min: 0, max: 1 },
+      perPatchMinMax: true,
+      patchSize: [16, 16, 'x'],
+      inference: {},
+      epoch: 1,
+      validationDice: null,
     };
     saveSafetensors(path, { 'model.x': w }, { model: meta });
     w.dispose();
@@ -112,5 +152,8 @@ test('checkpoint metadata is validated when read, never cast', () => {
 
 test('problemsOf finds the branch of a union to describe a nested field', () => {
   const schema = z.object({ w: z.union([z.array(z.number().min(0)), z.enum(['auto'])]) }).strict();
-  assert.deepEqual(problemsOf(schema, { w: [1, -2] }).map((p) => [p.path, p.problem]), [['w.1', 'must be a number ≥ 0, got -2']]);
+  assert.deepEqual(
+    problemsOf(schema, { w: [1, -2] }).map((p) => [p.path, p.problem]),
+    [['w.1', 'must be a number ≥ 0, got -2']],
+  );
 });

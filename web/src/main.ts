@@ -13,23 +13,38 @@ const viewer = new CaseViewer($<HTMLCanvasElement>('viewer'));
 let liveEvents: EventSource | null = null;
 
 /** Marks for tests and people: what the viewer is doing. */
-const setViewerState = (s: 'empty' | 'loading' | 'ready' | 'error') => { document.body.dataset.viewer = s; $('viewer-empty').hidden = s === 'ready'; };
+const setViewerState = (s: 'empty' | 'loading' | 'ready' | 'error') => {
+  document.body.dataset.viewer = s;
+  $('viewer-empty').hidden = s === 'ready';
+};
 
 function showError(where: HTMLElement, e: unknown): void {
   where.innerHTML = `<p class="error">${esc(e instanceof Error ? e.message : String(e))}</p>`;
 }
 
 function legend(): void {
-  $('legend').innerHTML = viewer.legend().map((l) => `<span style="--c: rgb(${l.rgb.join(',')})">${esc(l.name)}</span>`).join('');
+  $('legend').innerHTML = viewer
+    .legend()
+    .map((l) => `<span style="--c: rgb(${l.rgb.join(',')})">${esc(l.name)}</span>`)
+    .join('');
 }
 
 function metricsTable(rows: CaseMetrics[], clickable: boolean): string {
   const organs = [...new Set(rows.flatMap((r) => Object.keys(r.organs)))];
   const head = `<tr><th>case</th>${organs.map((o) => `<th>${esc(o)} Dice</th><th>FPR</th><th>FNR</th><th>HD95 mm</th>`).join('')}</tr>`;
-  const body = rows.map((r, i) => `<tr class="${clickable ? 'case' : ''}" data-index="${i}"><td>${esc(r.id)}</td>${organs.map((o) => {
-    const m = r.organs[o];
-    return m ? `<td>${num(m.dice)}</td><td>${num(m.fpr, 4)}</td><td>${num(m.fnr)}</td><td>${num(m.hd95, 1)}</td>` : '<td colspan="4">–</td>';
-  }).join('')}</tr>`).join('');
+  const body = rows
+    .map(
+      (r, i) =>
+        `<tr class="${clickable ? 'case' : ''}" data-index="${i}"><td>${esc(r.id)}</td>${organs
+          .map((o) => {
+            const m = r.organs[o];
+            return m
+              ? `<td>${num(m.dice)}</td><td>${num(m.fpr, 4)}</td><td>${num(m.fnr)}</td><td>${num(m.hd95, 1)}</td>`
+              : '<td colspan="4">–</td>';
+          })
+          .join('')}</tr>`,
+    )
+    .join('');
   return `<table>${head}${body}</table>`;
 }
 
@@ -44,7 +59,10 @@ async function runJob(start: Promise<Job>): Promise<Job | null> {
       const p = $<HTMLProgressElement>('job-progress');
       p.max = Math.max(1, j.total);
       p.value = j.done;
-      $('job-stage').textContent = j.state === 'error' ? `failed: ${j.error}` : `${j.stage}${j.state === 'running' && j.total > 1 ? ` ${j.done}/${j.total}` : ''}`;
+      $('job-stage').textContent =
+        j.state === 'error'
+          ? `failed: ${j.error}`
+          : `${j.stage}${j.state === 'running' && j.total > 1 ? ` ${j.done}/${j.total}` : ''}`;
       $('job-stage').className = j.state === 'error' ? 'error' : 'muted';
     });
     if (done.state !== 'done') return null;
@@ -85,7 +103,8 @@ async function segmentAndOpen(run: string, caseId: string): Promise<void> {
   }
 }
 
-const recordRow = (r: RunDetail['records'][number]) => `<tr><td>${int(r.epoch)}</td><td>${num(r.trainLoss, 4)}</td><td>${num(r.meanDice)}</td><td>${num(r.seconds, 1)}</td></tr>`;
+const recordRow = (r: RunDetail['records'][number]) =>
+  `<tr><td>${int(r.epoch)}</td><td>${num(r.trainLoss, 4)}</td><td>${num(r.meanDice)}</td><td>${num(r.seconds, 1)}</td></tr>`;
 
 function renderRun(run: RunDetail): void {
   const cases = [...run.split.test.map((id) => [id, 'test']), ...run.split.validation.map((id) => [id, 'validation'])];
@@ -96,7 +115,9 @@ function renderRun(run: RunDetail): void {
     <table id="records"><tr><th>epoch</th><th>train loss</th><th>validation Dice</th><th>s</th></tr>${last.map(recordRow).join('')}</table>
     <h3>Cases ${run.hasModel ? '<span class="muted">(click to segment with this run\'s best model and view)</span>' : '<span class="muted">(no model saved yet)</span>'}</h3>
     <table id="cases"><tr><th>case</th><th>part</th></tr>${cases.map(([id, part]) => `<tr class="case" data-case="${esc(id)}"><td>${esc(id)}</td><td>${esc(part)}</td></tr>`).join('')}</table>`;
-  if (run.hasModel) for (const tr of detail.querySelectorAll<HTMLTableRowElement>('#cases tr.case')) tr.onclick = () => void segmentAndOpen(run.path, tr.dataset.case!);
+  if (run.hasModel)
+    for (const tr of detail.querySelectorAll<HTMLTableRowElement>('#cases tr.case'))
+      tr.onclick = () => void segmentAndOpen(run.path, tr.dataset.case!);
 }
 
 async function openRun(path: string): Promise<void> {
@@ -114,9 +135,11 @@ async function openRun(path: string): Promise<void> {
     if (img) img.src = api.curvesUrl(path);
     const prog = document.getElementById('run-progress');
     const dice = records.map((r) => r.meanDice).filter((d): d is number => d !== null);
-    if (prog) prog.textContent = `${records.length} epochs so far; best validation Dice ${num(dice.length ? Math.max(...dice) : null)} (live)`;
+    if (prog)
+      prog.textContent = `${records.length} epochs so far; best validation Dice ${num(dice.length ? Math.max(...dice) : null)} (live)`;
     const table = document.getElementById('records');
-    if (table) table.innerHTML = `<tr><th>epoch</th><th>train loss</th><th>validation Dice</th><th>s</th></tr>${records.slice(-5).reverse().map(recordRow).join('')}`;
+    if (table)
+      table.innerHTML = `<tr><th>epoch</th><th>train loss</th><th>validation Dice</th><th>s</th></tr>${records.slice(-5).reverse().map(recordRow).join('')}`;
   });
 }
 
@@ -142,30 +165,66 @@ async function refreshIndex(): Promise<void> {
   const idx = await api.index();
   $('root').textContent = idx.root;
   const runs = $('runs');
-  runs.innerHTML = idx.runs.map((r, i) => `<li data-i="${i}">${esc(r.path)}<span class="sub">${esc(r.network)} · ${esc(r.loss)} · ${int(r.epochs)}/${int(r.epochsPlanned)} epochs · Dice ${num(r.bestDice)}</span></li>`).join('') || '<li class="muted">none</li>';
-  for (const li of runs.querySelectorAll<HTMLLIElement>('li[data-i]')) li.onclick = () => void openRun(idx.runs[Number(li.dataset.i)].path);
+  runs.innerHTML =
+    idx.runs
+      .map(
+        (r, i) =>
+          `<li data-i="${i}">${esc(r.path)}<span class="sub">${esc(r.network)} · ${esc(r.loss)} · ${int(r.epochs)}/${int(r.epochsPlanned)} epochs · Dice ${num(r.bestDice)}</span></li>`,
+      )
+      .join('') || '<li class="muted">none</li>';
+  for (const li of runs.querySelectorAll<HTMLLIElement>('li[data-i]'))
+    li.onclick = () => void openRun(idx.runs[Number(li.dataset.i)].path);
   const exps = $('experiments');
-  exps.innerHTML = idx.experiments.map((x, i) => `<li data-i="${i}">${esc(x.path)}<span class="sub">${int(x.finished)}/${int(x.cells)} cells</span></li>`).join('') || '<li class="muted">none</li>';
+  exps.innerHTML =
+    idx.experiments
+      .map(
+        (x, i) =>
+          `<li data-i="${i}">${esc(x.path)}<span class="sub">${int(x.finished)}/${int(x.cells)} cells</span></li>`,
+      )
+      .join('') || '<li class="muted">none</li>';
   for (const li of exps.querySelectorAll<HTMLLIElement>('li[data-i]')) {
-    li.onclick = () => void api.experiment(idx.experiments[Number(li.dataset.i)].path).then(renderExperiment, (e) => showError(detail, e));
+    li.onclick = () =>
+      void api
+        .experiment(idx.experiments[Number(li.dataset.i)].path)
+        .then(renderExperiment, (e) => showError(detail, e));
   }
   const select = $<HTMLSelectElement>('upload-model');
   const chosen = select.value;
-  select.innerHTML = idx.runs.filter((r) => r.hasModel).map((r) => `<option value="${esc(r.path)}">${esc(r.path)} (${esc(r.network)}, ${esc(r.loss)})</option>`).join('');
+  select.innerHTML = idx.runs
+    .filter((r) => r.hasModel)
+    .map((r) => `<option value="${esc(r.path)}">${esc(r.path)} (${esc(r.network)}, ${esc(r.loss)})</option>`)
+    .join('');
   if (chosen) select.value = chosen;
 }
 
 function wireControls(): void {
   const on = (id: string, f: (el: HTMLInputElement & HTMLSelectElement) => void) => {
     const el = $<HTMLInputElement & HTMLSelectElement>(id);
-    el.addEventListener('input', () => { f(el); viewer.apply(); legend(); });
+    el.addEventListener('input', () => {
+      f(el);
+      viewer.apply();
+      legend();
+    });
   };
-  on('mode', (el) => { viewer.mode = el.value as OverlayMode; });
-  on('opacity', (el) => { viewer.opacity = Number(el.value); });
-  on('threshold', (el) => { viewer.threshold = Number(el.value); $('threshold-value').textContent = viewer.threshold.toFixed(2); });
-  on('window-min', (el) => { viewer.window = [Number(el.value), viewer.window[1]]; });
-  on('window-max', (el) => { viewer.window = [viewer.window[0], Number(el.value)]; });
-  $<HTMLSelectElement>('layout').addEventListener('input', (ev) => viewer.setLayout((ev.target as HTMLSelectElement).value as Layout));
+  on('mode', (el) => {
+    viewer.mode = el.value as OverlayMode;
+  });
+  on('opacity', (el) => {
+    viewer.opacity = Number(el.value);
+  });
+  on('threshold', (el) => {
+    viewer.threshold = Number(el.value);
+    $('threshold-value').textContent = viewer.threshold.toFixed(2);
+  });
+  on('window-min', (el) => {
+    viewer.window = [Number(el.value), viewer.window[1]];
+  });
+  on('window-max', (el) => {
+    viewer.window = [viewer.window[0], Number(el.value)];
+  });
+  $<HTMLSelectElement>('layout').addEventListener('input', (ev) =>
+    viewer.setLayout((ev.target as HTMLSelectElement).value as Layout),
+  );
   $<HTMLFormElement>('upload').addEventListener('submit', (ev) => {
     ev.preventDefault();
     const file = $<HTMLInputElement>('upload-file').files?.[0];

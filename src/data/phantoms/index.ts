@@ -24,10 +24,10 @@ export type PhantomKind = keyof typeof PHANTOM_KINDS;
 export function phantomCase(kind: PhantomKind, seed: number, index: number, size?: Vec3): Phantom {
   const k = PHANTOM_KINDS[kind];
   if (!k) {
-    throw new ComboSegError(
-      `unknown phantom kind '${kind}'; kinds: ${Object.keys(PHANTOM_KINDS).join(', ')}`,
-      { code: 'invalid-option', path: 'kind' },
-    );
+    throw new ComboSegError(`unknown phantom kind '${kind}'; kinds: ${Object.keys(PHANTOM_KINDS).join(', ')}`, {
+      code: 'invalid-option',
+      path: 'kind',
+    });
   }
   return k.make((seed * 7919 + index * 104729 + 1) >>> 0, size ?? k.defaultSize);
 }
@@ -44,28 +44,28 @@ export interface SynthOptions {
 /** Writes an MSD-layout data set: dataset.json, imagesTr/, labelsTr/ (NIfTI, gzip). */
 export async function writeSyntheticDataset(o: SynthOptions): Promise<string[]> {
   if (!(o.kind in PHANTOM_KINDS)) {
-    throw new ComboSegError(
-      `unknown phantom kind '${o.kind}'; kinds: ${Object.keys(PHANTOM_KINDS).join(', ')}`,
-      { code: 'invalid-option', path: '--kind' },
-    );
+    throw new ComboSegError(`unknown phantom kind '${o.kind}'; kinds: ${Object.keys(PHANTOM_KINDS).join(', ')}`, {
+      code: 'invalid-option',
+      path: '--kind',
+    });
   }
   if (!Number.isInteger(o.cases) || o.cases < 1) {
-    throw new ComboSegError(
-      `--cases must be a positive integer, got ${o.cases}`,
-      { code: 'invalid-option', path: '--cases' },
-    );
+    throw new ComboSegError(`--cases must be a positive integer, got ${o.cases}`, {
+      code: 'invalid-option',
+      path: '--cases',
+    });
   }
   if (o.size && o.size.some((s) => !Number.isInteger(s) || s < 8)) {
-    throw new ComboSegError(
-      `--size must be three integers ≥ 8, got ${o.size.join('x')}`,
-      { code: 'invalid-option', path: '--size' },
-    );
+    throw new ComboSegError(`--size must be three integers ≥ 8, got ${o.size.join('x')}`, {
+      code: 'invalid-option',
+      path: '--size',
+    });
   }
   if (existsSync(join(o.out, 'dataset.json'))) {
-    throw new ComboSegError(
-      `${o.out} already holds a data set (dataset.json); choose another --out`,
-      { code: 'conflict', path: o.out },
-    );
+    throw new ComboSegError(`${o.out} already holds a data set (dataset.json); choose another --out`, {
+      code: 'conflict',
+      path: o.out,
+    });
   }
   mkdirSync(join(o.out, 'imagesTr'), { recursive: true });
   mkdirSync(join(o.out, 'labelsTr'), { recursive: true });
@@ -77,7 +77,12 @@ export async function writeSyntheticDataset(o: SynthOptions): Promise<string[]> 
     names = p.names;
     modality = p.modality;
     const id = `${o.kind.replace('-', '_')}_${String(i).padStart(3, '0')}`;
-    const geometry = { size: p.size, spacing: p.spacing, origin: [0, 0, 0] as Vec3, direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+    const geometry = {
+      size: p.size,
+      spacing: p.spacing,
+      origin: [0, 0, 0] as Vec3,
+      direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+    };
     await writeVolume(join(o.out, 'imagesTr', `${id}.nii.gz`), { ...geometry, data: p.image, pixelType: 'float32' });
     await writeVolume(join(o.out, 'labelsTr', `${id}.nii.gz`), { ...geometry, data: p.labels, pixelType: 'uint8' });
     training.push({ image: `./imagesTr/${id}.nii.gz`, label: `./labelsTr/${id}.nii.gz` });

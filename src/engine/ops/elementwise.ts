@@ -7,13 +7,17 @@ type Operand = Tensor | number;
 const isNum = (v: Operand): v is number => typeof v === 'number';
 
 /** a + b (broadcasting). */
-export const add = (a: Tensor, b: Operand): Tensor => (isNum(b) ? callT('aten::add.Scalar', a, b) : callT('aten::add.Tensor', a, b));
+export const add = (a: Tensor, b: Operand): Tensor =>
+  isNum(b) ? callT('aten::add.Scalar', a, b) : callT('aten::add.Tensor', a, b);
 /** a − b (broadcasting). */
-export const sub = (a: Tensor, b: Operand): Tensor => (isNum(b) ? callT('aten::sub.Scalar', a, b) : callT('aten::sub.Tensor', a, b));
+export const sub = (a: Tensor, b: Operand): Tensor =>
+  isNum(b) ? callT('aten::sub.Scalar', a, b) : callT('aten::sub.Tensor', a, b);
 /** a · b (broadcasting). */
-export const mul = (a: Tensor, b: Operand): Tensor => (isNum(b) ? callT('aten::mul.Scalar', a, b) : callT('aten::mul.Tensor', a, b));
+export const mul = (a: Tensor, b: Operand): Tensor =>
+  isNum(b) ? callT('aten::mul.Scalar', a, b) : callT('aten::mul.Tensor', a, b);
 /** a / b (broadcasting, true division). */
-export const div = (a: Tensor, b: Operand): Tensor => (isNum(b) ? callT('aten::div.Scalar', a, b) : callT('aten::div.Tensor', a, b));
+export const div = (a: Tensor, b: Operand): Tensor =>
+  isNum(b) ? callT('aten::div.Scalar', a, b) : callT('aten::div.Tensor', a, b);
 /** a ^ e. */
 export const pow = (a: Tensor, e: Operand): Tensor =>
   isNum(e) ? callT('aten::pow.Tensor_Scalar', a, e) : callT('aten::pow.Tensor_Tensor', a, e);
@@ -52,8 +56,10 @@ export const clamp = (a: Tensor, min: number | null, max: number | null): Tensor
 /** Converts to another dtype (returns an alias if it already has it). */
 export const cast = (a: Tensor, dtype: DType): Tensor => callT('aten::to.dtype', a, SCALAR_TYPE[dtype]);
 
-const cmp = (name: string) => (a: Tensor, b: Operand): Tensor =>
-  isNum(b) ? callT(`aten::${name}.Scalar`, a, b) : callT(`aten::${name}.Tensor`, a, b);
+const cmp =
+  (name: string) =>
+  (a: Tensor, b: Operand): Tensor =>
+    isNum(b) ? callT(`aten::${name}.Scalar`, a, b) : callT(`aten::${name}.Tensor`, a, b);
 /** Elementwise comparisons, giving bool tensors. */
 export const eq = cmp('eq');
 export const ne = cmp('ne');

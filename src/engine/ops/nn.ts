@@ -48,7 +48,12 @@ export interface ConvTranspose3dOptions extends Conv3dOptions {
 }
 
 /** Transposed 3-D convolution. x [N, Cin, D, H, W], w [Cin, Cout/groups, kD, kH, kW], bias [Cout] or null. */
-export function convTranspose3d(x: Tensor, w: Tensor, bias: Tensor | null = null, o: ConvTranspose3dOptions = {}): Tensor {
+export function convTranspose3d(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null = null,
+  o: ConvTranspose3dOptions = {},
+): Tensor {
   check5d(x, 'convTranspose3d');
   const { stride = 1, padding = 0, dilation = 1, groups = 1, outputPadding = 0 } = o;
   const backend = o.backend ?? (x.dtype === 'float32' ? 'onednn' : 'stock');
@@ -56,7 +61,18 @@ export function convTranspose3d(x: Tensor, w: Tensor, bias: Tensor | null = null
     return callT('aten::conv_transpose3d.input', x, w, bias, stride, padding, outputPadding, groups, dilation);
   }
   try {
-    return new Tensor(native.convTranspose3d(x.handle, w.handle, bias?.handle ?? null, stride, padding, dilation, groups, outputPadding));
+    return new Tensor(
+      native.convTranspose3d(
+        x.handle,
+        w.handle,
+        bias?.handle ?? null,
+        stride,
+        padding,
+        dilation,
+        groups,
+        outputPadding,
+      ),
+    );
   } catch (e) {
     rethrowNative(e, 'convTranspose3d');
   }
@@ -81,7 +97,12 @@ export function batchNorm(
 }
 
 /** Max-pooling that also returns the argmax indices (for max-unpooling). */
-export function maxPool3dWithIndices(x: Tensor, kernel: Triple, stride?: Triple, padding: Triple = 0): [Tensor, Tensor] {
+export function maxPool3dWithIndices(
+  x: Tensor,
+  kernel: Triple,
+  stride?: Triple,
+  padding: Triple = 0,
+): [Tensor, Tensor] {
   check5d(x, 'maxPool3dWithIndices');
   const [out, idx] = callTs('aten::max_pool3d_with_indices', x, kernel, stride ?? kernel, padding);
   return [out, idx];
@@ -93,7 +114,13 @@ export function maxPool3d(x: Tensor, kernel: Triple, stride?: Triple, padding: T
 }
 
 /** Places each value at its pooling index in a zero tensor of spatial size `outputSize`. */
-export function maxUnpool3d(x: Tensor, indices: Tensor, outputSize: [number, number, number], stride: Triple, padding: Triple = 0): Tensor {
+export function maxUnpool3d(
+  x: Tensor,
+  indices: Tensor,
+  outputSize: [number, number, number],
+  stride: Triple,
+  padding: Triple = 0,
+): Tensor {
   check5d(x, 'maxUnpool3d');
   return callT('aten::max_unpool3d', x, indices, outputSize, stride, padding);
 }

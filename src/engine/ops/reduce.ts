@@ -15,4 +15,5 @@ export const amin = (a: Tensor, dims: number[], keepDim = false): Tensor => call
 /** Index of the largest element along `dim` (int64). */
 export const argmax = (a: Tensor, dim: number, keepDim = false): Tensor => callT('aten::argmax', a, dim, keepDim);
 /** log Σ exp along `dims`, computed stably. */
-export const logsumexp = (a: Tensor, dims: number[], keepDim = false): Tensor => callT('aten::logsumexp', a, dims, keepDim);
+export const logsumexp = (a: Tensor, dims: number[], keepDim = false): Tensor =>
+  callT('aten::logsumexp', a, dims, keepDim);

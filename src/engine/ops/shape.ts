@@ -56,6 +56,7 @@ export function pad(a: Tensor, widths: number[], mode: PadMode = 'constant', val
 /** Integer labels (int64) → one-hot along a new last dimension. */
 export const oneHot = (labels: Tensor, numClasses: number): Tensor => callT('aten::one_hot', labels, numClasses);
 export const gather = (a: Tensor, dim: number, index: Tensor): Tensor => callT('aten::gather', a, dim, index);
-export const indexSelect = (a: Tensor, dim: number, index: Tensor): Tensor => callT('aten::index_select', a, dim, index);
+export const indexSelect = (a: Tensor, dim: number, index: Tensor): Tensor =>
+  callT('aten::index_select', a, dim, index);
 /** Matrix product with broadcasting (torch.matmul). */
 export const matmul = (a: Tensor, b: Tensor): Tensor => callT('aten::matmul', a, b);
