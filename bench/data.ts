@@ -13,7 +13,8 @@ export async function dataBench(quick: boolean): Promise<void> {
     origin: [0, 0, 0] as [number, number, number],
     direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
   };
-  const ct = new Int16Array(512 * 512 * 200).map((_, i) => (((i * 2654435761) >>> 20) % 2000) - 1000); // CT-like int16, 512×512×200
+  // CT-like int16, 512×512×200
+  const ct = new Int16Array(512 * 512 * 200).map((_, i) => (((i * 2654435761) >>> 20) % 2000) - 1000);
   const files: [string, number][] = [];
   await data.writeVolume(join(dir, 'pet.nii.gz'), { ...geometry, data: cases[0].image, pixelType: 'float32' });
   files.push([join(dir, 'pet.nii.gz'), cases[0].image.byteLength]);
@@ -33,8 +34,11 @@ export async function dataBench(quick: boolean): Promise<void> {
     const t0 = performance.now();
     for (let r = 0; r < reps; r++) await data.readVolume(path);
     const s = (performance.now() - t0) / 1000 / reps;
+    const name = path.slice(path.lastIndexOf('/') + 1);
     console.log(
-      `  ${path.split('/').pop()!.padEnd(12)} ${(statSync(path).size / 2 ** 20).toFixed(1)} MiB on disk, ${(bytes / 2 ** 20).toFixed(0)} MiB decoded: ${(s * 1000).toFixed(0)} ms = ${(bytes / 2 ** 20 / s).toFixed(0)} MiB/s decoded`,
+      `  ${name.padEnd(12)} ${(statSync(path).size / 2 ** 20).toFixed(1)} MiB on disk, ` +
+        `${(bytes / 2 ** 20).toFixed(0)} MiB decoded: ${(s * 1000).toFixed(0)} ms = ` +
+        `${(bytes / 2 ** 20 / s).toFixed(0)} MiB/s decoded`,
     );
   }
   const sampleCases = cases.map((p, i) => ({
@@ -65,9 +69,11 @@ export async function dataBench(quick: boolean): Promise<void> {
     `\npaper sampler, 80³ patches from two 128×128×300 PET phantoms (first call builds the per-case indexes):`,
   );
   console.log(
-    `  ${got} patches in ${s.toFixed(2)} s = ${(got / s).toFixed(0)} patches/s; cutting 2 patches and making the batch tensors (per-patch min–max, one-hot of 5 organs) takes ${batchMs.toFixed(0)} ms`,
+    `  ${got} patches in ${s.toFixed(2)} s = ${(got / s).toFixed(0)} patches/s; cutting 2 patches and making ` +
+      `the batch tensors (per-patch min–max, one-hot of 5 organs) takes ${batchMs.toFixed(0)} ms`,
   );
   console.log(
-    `  against a 7.4 s training step of the proposed network at batch 2, 80³, that is ${((batchMs / 7400) * 100).toFixed(2)} % of the step`,
+    `  against a 7.4 s training step of the proposed network at batch 2, 80³, ` +
+      `that is ${((batchMs / 7400) * 100).toFixed(2)} % of the step`,
   );
 }

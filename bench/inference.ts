@@ -43,7 +43,8 @@ export function inferenceBench(quick: boolean): void {
   const rate = convForwardGflops();
   const volume: [number, number, number] = quick ? [96, 128, 128] : [300, 128, 128]; // [D, H, W]
   console.log(
-    `\ninference, proposed network (default widths), volume ${volume[2]}×${volume[1]}×${volume[0]}; conv3d forward rate ${rate.toFixed(0)} GFLOP/s (32→32 at 80³):`,
+    `\ninference, proposed network (default widths), volume ${volume[2]}×${volume[1]}×${volume[0]}; ` +
+      `conv3d forward rate ${rate.toFixed(0)} GFLOP/s (32→32 at 80³):`,
   );
   const perWindow = convFlops(net, [1, 1, 80, 80, 80]);
   const image: Tensor = rand([1, 1, ...volume]);
@@ -61,7 +62,8 @@ export function inferenceBench(quick: boolean): void {
     const s = (performance.now() - t0) / 1000;
     const floor = (windows * perWindow) / 1e9 / rate;
     console.log(
-      `  80³ window, stride ${stride}: ${windows} windows in ${s.toFixed(1)} s; FLOP floor ${floor.toFixed(1)} s; ratio ${(s / floor).toFixed(2)}  [target ≤ 1.2]`,
+      `  80³ window, stride ${stride}: ${windows} windows in ${s.toFixed(1)} s; ` +
+        `FLOP floor ${floor.toFixed(1)} s; ratio ${(s / floor).toFixed(2)}  [target ≤ 1.2]`,
     );
   }
   const padded = volume.map((l) => Math.ceil(l / net.divisor) * net.divisor);
@@ -71,7 +73,8 @@ export function inferenceBench(quick: boolean): void {
   const s = (performance.now() - t0) / 1000;
   const floor = wholeFlops / 1e9 / rate;
   console.log(
-    `  whole volume (one pass over ${padded.join('×')}): ${s.toFixed(1)} s; FLOP floor ${floor.toFixed(1)} s; ratio ${(s / floor).toFixed(2)}  [target ≤ 1.2]`,
+    `  whole volume (one pass over ${padded.join('×')}): ${s.toFixed(1)} s; ` +
+      `FLOP floor ${floor.toFixed(1)} s; ratio ${(s / floor).toFixed(2)}  [target ≤ 1.2]`,
   );
   image.dispose();
   net.dispose();

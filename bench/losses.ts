@@ -1,5 +1,5 @@
 // Loss forward + backward time at [2, 5, 80, 80, 80] for every sigmoid loss.
-import { losses, tidy, rand, type Tensor } from '../src/index.js';
+import { losses, tidy, rand } from '../src/index.js';
 
 export function lossStepMs(name: string, shape: number[], reps: number): number {
   const loss = losses.create(name);
@@ -8,7 +8,7 @@ export function lossStepMs(name: string, shape: number[], reps: number): number 
   logits.requiresGrad = true;
   const run = () =>
     tidy(() => {
-      (loss(logits, target) as Tensor).backward();
+      loss(logits, target).backward();
       logits.zeroGrad();
     });
   run();

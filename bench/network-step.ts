@@ -14,7 +14,10 @@ import {
   type Tensor,
 } from '../src/index.js';
 
-const [name, batchArg, width, sizeArg, stepsArg] = process.argv.slice(2);
+// Trailing arguments may be missing: type them so, and default the optional ones.
+const args: (string | undefined)[] = process.argv.slice(2);
+const [name, batchArg, width, sizeArg, stepsArg] = args;
+if (name === undefined) throw new Error('usage: network-step.ts NAME BATCH WIDTH SIZE STEPS');
 const batch = Number(batchArg),
   size = Number(sizeArg ?? 64),
   steps = Number(stepsArg ?? 3);

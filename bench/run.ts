@@ -4,7 +4,6 @@ import { execFileSync } from 'node:child_process';
 import { engineInfo, losses } from '../src/index.js';
 import { convGflops } from './conv.js';
 import { unetStepMs } from './unet.js';
-// @ts-expect-error plain ESM helper without types
 import { buildReference } from './build-ref.mjs';
 import { lossStepMs } from './losses.js';
 import { dataBench } from './data.js';
@@ -12,7 +11,9 @@ import { inferenceBench } from './inference.js';
 
 const quick = process.argv.includes('--quick');
 const onlyArg = process.argv.indexOf('--only');
-const only = onlyArg > 0 ? process.argv[onlyArg + 1].split(',') : ['engine', 'networks', 'losses', 'data', 'inference'];
+const onlyValue: string | undefined = onlyArg > 0 ? process.argv[onlyArg + 1] : undefined;
+if (onlyArg > 0 && onlyValue === undefined) throw new Error('--only needs a comma-separated list of benches');
+const only = onlyValue?.split(',') ?? ['engine', 'networks', 'losses', 'data', 'inference'];
 const info = engineInfo();
 console.log(
   `engine: libtorch ${info.torchVersion}, ${info.threads} threads, oneDNN ${info.mkldnn}, tcmalloc ${info.tcmalloc}`,
@@ -31,16 +32,18 @@ function engineBench(): void {
     const fast = convGflops(size, 16, 'onednn', reps);
     const stock = convGflops(size, 16, 'stock', reps);
     console.log(
-      `  ${size}³: oneDNN path ${fast.toFixed(0)} GFLOP/s; libtorch's own choice ${stock.toFixed(0)} GFLOP/s (${(fast / stock).toFixed(2)}×)  [target ≥ 200]`,
+      `  ${size}³: oneDNN path ${fast.toFixed(0)} GFLOP/s; ` +
+        `libtorch's own choice ${stock.toFixed(0)} GFLOP/s (${(fast / stock).toFixed(2)}×)  [target ≥ 200]`,
     );
   }
 
   const steps = quick ? 3 : 10;
   const rounds = quick ? 1 : 3;
   console.log(
-    `\nsmall 3-D U-Net training step (1→16→32→32, 64³, batch 1, BN, BCE, SGD), median of ${steps} steps, ${rounds} interleaved rounds:`,
+    `\nsmall 3-D U-Net training step (1→16→32→32, 64³, batch 1, BN, BCE, SGD), ` +
+      `median of ${steps} steps, ${rounds} interleaved rounds:`,
   );
-  const ref = buildReference() as string;
+  const ref = buildReference();
   const cpp: number[] = [];
   const ts: number[] = [];
   for (let r = 0; r < rounds; r++) {
@@ -50,7 +53,8 @@ function engineBench(): void {
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   console.log(
-    `  C++ (libtorch direct): ${cpp.map((v) => v.toFixed(1)).join(' / ')} ms; TypeScript: ${ts.map((v) => v.toFixed(1)).join(' / ')} ms`,
+    `  C++ (libtorch direct): ${cpp.map((v) => v.toFixed(1)).join(' / ')} ms; ` +
+      `TypeScript: ${ts.map((v) => v.toFixed(1)).join(' / ')} ms`,
   );
   console.log(`  ratio TypeScript / C++ (medians) = ${(median(ts) / median(cpp)).toFixed(3)}  [target ≤ 1.10]`);
 }
@@ -83,7 +87,9 @@ function networkStep(name: string, batch: number, width: string, size: number, s
     ],
     { encoding: 'utf8' },
   );
-  return JSON.parse(out.trim().split('\n').pop()!) as StepResult;
+  const last = out.trim().split('\n').pop();
+  if (last === undefined) throw new Error(`network-step.ts ${name} printed nothing`);
+  return JSON.parse(last) as StepResult;
 }
 
 function networksBench(): void {
@@ -95,8 +101,11 @@ function networksBench(): void {
     for (const width of ['default', 'small']) {
       for (const batch of [1, 2]) {
         const r = networkStep(name, batch, width, 64, quick || width === 'default' ? 2 : 3);
+        const convShare = (100 * Math.min(1, r.convMs / r.stepMs)).toFixed(0);
         console.log(
-          `  ${name.padEnd(10)} ${width.padEnd(8)} ${String(batch).padEnd(6)} ${String(r.params).padEnd(12)} ${r.stepMs.toFixed(0).padStart(7)}  ${(100 * Math.min(1, r.convMs / r.stepMs)).toFixed(0).padStart(8)} %  ${r.peakMiB.toFixed(0).padStart(6)} (${r.baseMiB.toFixed(0)})`,
+          `  ${name.padEnd(10)} ${width.padEnd(8)} ${String(batch).padEnd(6)} ${String(r.params).padEnd(12)} ` +
+            `${r.stepMs.toFixed(0).padStart(7)}  ${convShare.padStart(8)} %  ` +
+            `${r.peakMiB.toFixed(0).padStart(6)} (${r.baseMiB.toFixed(0)})`,
         );
       }
     }
@@ -105,7 +114,8 @@ function networksBench(): void {
     '  small widths: proposed [8,16,32,64,64], unet3d [8,16,32,64], vnet [4,8,16,32,64], segnet3d [8,16,32,64]',
   );
   console.log(
-    '  conv share: every convolution of the step replayed alone (forward + backward) with the same shapes, summed, over the step time',
+    '  conv share: every convolution of the step replayed alone (forward + backward) with the same shapes, ' +
+      'summed, over the step time',
   );
 }
 
@@ -113,7 +123,8 @@ function lossesBench(): void {
   const shape = [2, 5, 80, 80, 80];
   const step = networkStep('proposed', 2, 'default', 80, quick ? 1 : 2);
   console.log(
-    `\nloss forward + backward at [${shape}] against one training step of 'proposed' (default widths, [2, 1, 80, 80, 80] → 5 channels): ${step.stepMs.toFixed(0)} ms`,
+    `\nloss forward + backward at [${shape}] against one training step of 'proposed' ` +
+      `(default widths, [2, 1, 80, 80, 80] → 5 channels): ${step.stepMs.toFixed(0)} ms`,
   );
   for (const name of losses.LOSS_NAMES.filter((n) => !losses.SOFTMAX_LOSSES.includes(n))) {
     const ms = lossStepMs(name, shape, quick ? 2 : 5);

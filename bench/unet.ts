@@ -68,7 +68,9 @@ export function unetStepMs(steps: number, size = 64): number {
       loss.backward();
       noGrad(() => {
         for (const p of params) {
-          p.add_(p.grad!, -0.01);
+          const grad = p.grad;
+          if (!grad) throw new Error('unet bench: a parameter has no gradient after backward');
+          p.add_(grad, -0.01);
           p.zeroGrad();
         }
       });

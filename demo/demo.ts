@@ -54,12 +54,16 @@ mkdirSync(predDir, { recursive: true });
 const acc = new metrics.MetricsAccumulator();
 const reportCases: experiments.ReportCase[] = [];
 for (const id of split.test) {
-  const c = await data.loadCase(ds.training.find((t) => t.id === id)!);
+  const entry = ds.training.find((t) => t.id === id);
+  if (!entry) throw new Error(`demo: test case ${id} of split.json is not in ${dataDir}`);
+  const c = await data.loadCase(entry);
+  const truth = c.labels;
+  if (!truth) throw new Error(`demo: test case ${id} has no label volume`);
   const pred = inference.predictVolume(model.network, model.meta, c.image);
   await data.writeVolume(join(predDir, `${id}.nii.gz`), pred.labels);
-  const m = metrics.evaluateCase(id, pred.labels, c.labels!, ds.labels);
+  const m = metrics.evaluateCase(id, pred.labels, truth, ds.labels);
   acc.add(m);
-  reportCases.push({ id, image: c.image, pred: pred.labels, truth: c.labels!, metrics: m });
+  reportCases.push({ id, image: c.image, pred: pred.labels, truth, metrics: m });
 }
 model.network.dispose();
 
@@ -70,7 +74,10 @@ writeFileAtomic(join(runRoot, 'metrics.csv'), Buffer.from(metrics.casesCsv(acc.c
 await experiments.writeRunReport({
   path: join(runRoot, 'report.html'),
   title: 'comboseg demo: Combo loss on synthetic whole-body PET',
-  description: `Proposed network (widths 8-16-32-64), Combo loss α = 0.5, β = 0.4 (per-class Dice), Adadelta, whole-volume training; ${records.length} epoch(s); best epoch chosen on validation Dice; ${split.test.length} held-out test cases.`,
+  description:
+    'Proposed network (widths 8-16-32-64), Combo loss α = 0.5, β = 0.4 (per-class Dice), Adadelta, ' +
+    `whole-volume training; ${records.length} epoch(s); best epoch chosen on validation Dice; ` +
+    `${split.test.length} held-out test cases.`,
   labels: ds.labels,
   summary,
   cases: reportCases,

@@ -8,7 +8,6 @@ import {
   tidy,
   noGrad,
   manualSeed,
-  randn,
   zeros,
   ones,
   conv3d,
@@ -39,7 +38,8 @@ function phantom(seed: number): { image: Float32Array; mask: Float32Array } {
     for (let y = 0; y < SIZE; y++)
       for (let x = 0; x < SIZE; x++, i++) {
         const inSphere = (z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2 <= r * r;
-        const inBar = Math.abs(z - b[0]) < 1.5 && Math.abs(y - b[1]) < 1.5 && Math.abs(x - b[2]) < 6; // a "normal active region"
+        // a "normal active region"
+        const inBar = Math.abs(z - b[0]) < 1.5 && Math.abs(y - b[1]) < 1.5 && Math.abs(x - b[2]) < 6;
         mask[i] = inSphere ? 1 : 0;
         image[i] = (inSphere ? 1 : inBar ? 0.9 : 0.1) + 0.15 * (rnd() - 0.5);
       }
@@ -100,7 +100,8 @@ function combo(logits: Tensor, t: Tensor, alpha = 0.5, beta = 0.5): Tensor {
 
 const info = engineInfo();
 console.log(
-  `comboseg engine demo: libtorch ${info.torchVersion}, ${info.threads} threads, oneDNN ${info.mkldnn}, tcmalloc ${info.tcmalloc}`,
+  `comboseg engine demo: libtorch ${info.torchVersion}, ${info.threads} threads, ` +
+    `oneDNN ${info.mkldnn}, tcmalloc ${info.tcmalloc}`,
 );
 const train = Array.from({ length: 8 }, (_, i) => phantom(100 + i));
 const bar = new Progress({ label: 'training', total: STEPS, unit: 'step' });
@@ -115,7 +116,8 @@ for (let step = 1; step <= STEPS; step++) {
     noGrad(() =>
       params.forEach((p, k) => {
         // Adam, lr 1e-2
-        const g = p.grad!;
+        const g = p.grad;
+        if (!g) throw new Error('engine demo: a parameter has no gradient after backward');
         adam[k].m.mul_(0.9).add_(g, 0.1);
         adam[k].v.mul_(0.999).addcmul_(g, g, 0.001);
         const mHat = adam[k].m.div(1 - 0.9 ** step),
@@ -143,7 +145,8 @@ const dices = Array.from({ length: 4 }, (_, i) => phantom(900 + i)).map(({ image
   ),
 );
 console.log(
-  `loss ${firstLoss.toFixed(4)} → ${lastLoss.toFixed(4)}; Dice on 4 unseen phantoms: ${dices.map((d) => d.toFixed(3)).join(', ')}`,
+  `loss ${firstLoss.toFixed(4)} → ${lastLoss.toFixed(4)}; ` +
+    `Dice on 4 unseen phantoms: ${dices.map((d) => d.toFixed(3)).join(', ')}`,
 );
 if (!(lastLoss < firstLoss) || dices.some((d) => !(d > 0.5))) {
   console.error('demo: the network did not learn the phantom organ');

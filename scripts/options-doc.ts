@@ -41,7 +41,8 @@ export function optionsBlock(): string {
     ),
     '',
     '**Networks** (`network.options`, `--network-options`, or `networks.create(name, options)`; ' +
-      `in a training configuration ${RUN_SET_OPTIONS.map((k) => `\`${k}\``).join(', ')} come from the data and the run):`,
+      `in a training configuration ${RUN_SET_OPTIONS.map((k) => `\`${k}\``).join(', ')} ` +
+      'come from the data and the run):',
     '',
     table('network', [
       ['(every one)', NetworkOptionsSchema],

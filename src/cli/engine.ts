@@ -13,7 +13,8 @@ export function engineCommand(): Command {
         return;
       }
       console.log(
-        `libtorch ${info.torchVersion}, ${info.threads} thread(s), oneDNN ${info.mkldnn ? 'yes' : 'no'}, tcmalloc ${info.tcmalloc ? 'preloaded' : 'not preloaded'}`,
+        `libtorch ${info.torchVersion}, ${info.threads} thread(s), oneDNN ${info.mkldnn ? 'yes' : 'no'}, ` +
+          `tcmalloc ${info.tcmalloc ? 'preloaded' : 'not preloaded'}`,
       );
       console.log(info.parallel.trim());
     });

@@ -21,7 +21,7 @@ export function parseLabels(spec: string): LabelSet {
         path: '--labels',
       });
     }
-    map[m[1]] = m[2] ?? `label ${m[1]}`;
+    map[m[1]] = m.at(2) ?? `label ${m[1]}`; // the ':name' group is optional
   }
   return labelSetFrom(map);
 }
@@ -33,7 +33,8 @@ function pairs(pred: string, truth: string): [string, string, string][] {
   for (const p of [pred, truth]) {
     if (!existsSync(p)) throw new ComboSegError(`${p}: no such file or folder`, { code: 'not-found', path: p });
   }
-  if (statSync(pred).isFile() && statSync(truth).isFile()) return [[caseId(pred.split('/').pop()!), pred, truth]];
+  if (statSync(pred).isFile() && statSync(truth).isFile())
+    return [[caseId(pred.slice(pred.lastIndexOf('/') + 1)), pred, truth]];
   if (!statSync(pred).isDirectory() || !statSync(truth).isDirectory()) {
     throw new ComboSegError('--pred and --truth must both be files or both be folders', {
       code: 'invalid-option',

@@ -18,10 +18,10 @@ export function experimentCommand(): Command {
         barKey = '';
       const results = await runExperiment(cfg, {
         onCell: (cell, i, total, state, fold) => {
-          if (state !== 'done')
-            console.log(
-              `cell ${i + 1}/${total} ${cell.id}${fold === undefined ? '' : ` fold ${fold + 1}/${cfg.folds}`}: ${state}`,
-            );
+          if (state !== 'done') {
+            const foldText = fold === undefined ? '' : ` fold ${fold + 1}/${cfg.folds}`;
+            console.log(`cell ${i + 1}/${total} ${cell.id}${foldText}: ${state}`);
+          }
           barKey = '';
         },
         train: {
@@ -42,7 +42,8 @@ export function experimentCommand(): Command {
       await writeExperimentReport(cfg, out, results);
       console.log(`\n${experimentMarkdown(`Experiment ${out.split('/').pop()}`, results, 'combo', cfg.sweep?.option)}`);
       console.log(
-        `results: ${join(out, 'results.json')}\nreport:  ${join(out, 'report.html')} and report.md, figures in ${join(out, 'figures')}`,
+        `results: ${join(out, 'results.json')}\n` +
+          `report:  ${join(out, 'report.html')} and report.md, figures in ${join(out, 'figures')}`,
       );
     });
 }

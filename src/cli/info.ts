@@ -17,14 +17,15 @@ export function infoCommand(): Command {
         return;
       }
       const d = info.direction.map((x) => +x.toFixed(4));
-      console.log(`${file}`);
+      console.log(file);
       console.log(`  size       ${info.size.join(' × ')} voxels`);
       console.log(`  spacing    ${fmt(info.spacing)} mm`);
       console.log(`  origin     (${info.origin.map((x) => +x.toFixed(3)).join(', ')}) mm, LPS`);
       console.log(`  direction  [${d.slice(0, 3).join(' ')}; ${d.slice(3, 6).join(' ')}; ${d.slice(6).join(' ')}]`);
       console.log(`  pixel type ${info.pixelType}`);
       console.log(
-        `  values     min ${+info.min.toPrecision(6)}, max ${+info.max.toPrecision(6)}, mean ${+info.mean.toPrecision(6)}`,
+        `  values     min ${+info.min.toPrecision(6)}, max ${+info.max.toPrecision(6)}, ` +
+          `mean ${+info.mean.toPrecision(6)}`,
       );
       if (info.labels) {
         const total = info.size.reduce((a, b) => a * b, 1);

@@ -101,7 +101,13 @@ export function predictCommand(): Command {
         });
         await writeVolume(out, pred.labels);
         if (o.probabilities) {
-          const ext = imageExtension(out)!;
+          const ext = imageExtension(out);
+          if (ext === null) {
+            throw new ComboSegError(`${out}: not an image file name (.nii.gz, .nii, .nrrd, .mha, ...)`, {
+              code: 'invalid-option',
+              path: '--output',
+            });
+          }
           for (const [k, p] of pred.probabilities.entries())
             await writeVolume(
               `${out.slice(0, -ext.length)}_prob_${model.meta.labels.names[k].replace(/\W+/g, '_')}${ext}`,

@@ -6,7 +6,8 @@ import { serve } from '../server/server.js';
 export function serveCommand(): Command {
   return new Command('serve')
     .description(
-      'serve the viewer, the runs and experiment reports under DIR, and segmentation jobs (localhost only unless --host)',
+      'serve the viewer, the runs and experiment reports under DIR, and segmentation jobs ' +
+        '(localhost only unless --host)',
     )
     .argument('[dir]', 'folder with runs and experiments', 'runs')
     .option('--port <p>', 'port (0: any free one)', '8765')

@@ -32,7 +32,8 @@ function positiveInt(name: string) {
 export function synthCommand(): Command {
   return new Command('synth')
     .description(
-      `write a synthetic data set in the Medical Segmentation Decathlon layout (kinds: ${Object.keys(PHANTOM_KINDS).join(', ')})`,
+      'write a synthetic data set in the Medical Segmentation Decathlon layout ' +
+        `(kinds: ${Object.keys(PHANTOM_KINDS).join(', ')})`,
     )
     .argument('<kind>', Object.keys(PHANTOM_KINDS).join(' | '))
     .requiredOption('--out <dir>', 'output folder (created; must not hold a data set already)')

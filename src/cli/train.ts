@@ -50,7 +50,8 @@ export async function runTraining(
                   .join(', ')
               : 'no validation cases';
             console.log(
-              `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; validation Dice ${r.meanDice?.toFixed(3) ?? 'n/a'} (${dice})${r.best ? '  ← best' : ''}`,
+              `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; ` +
+                `validation Dice ${r.meanDice?.toFixed(3) ?? 'n/a'} (${dice})${r.best ? '  ← best' : ''}`,
             );
           }
         } else if (m.type === 'log') {
@@ -78,7 +79,7 @@ export async function runTraining(
 
 function parseJsonFlag(name: string, text: string): Record<string, unknown> {
   try {
-    const v = JSON.parse(text);
+    const v: unknown = JSON.parse(text);
     if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
   } catch {
     // fall through
@@ -120,7 +121,7 @@ interface TrainFlags {
 }
 
 /** The configuration field each flag sets: the schema's messages about that field name the flag. */
-const FLAG_FIELDS: Record<string, string> = {
+const FLAG_FIELDS: Partial<Record<string, string>> = {
   '--msd': 'data',
   '--images': 'data',
   '--labels': 'data',
@@ -156,11 +157,12 @@ export function checkTrainConfig(config: Record<string, unknown>, flags: TrainFl
     .filter((k) => flags[k as keyof TrainFlags] !== undefined)
     .map(flagName);
   const lines = problemsOf(TrainConfigSchema, config, 'field').map((p) => {
-    const flag = given
-      .filter(
-        (f) => FLAG_FIELDS[f] !== undefined && (p.path === FLAG_FIELDS[f] || p.path.startsWith(`${FLAG_FIELDS[f]}.`)),
-      )
-      .sort((a, b) => FLAG_FIELDS[b].length - FLAG_FIELDS[a].length)[0];
+    const matching = given.filter((f) => {
+      const field = FLAG_FIELDS[f]; // flags like --config set no field
+      return field !== undefined && (p.path === field || p.path.startsWith(`${field}.`));
+    });
+    const depth = (f: string) => FLAG_FIELDS[f]?.length ?? 0;
+    const flag = matching.sort((a, b) => depth(b) - depth(a))[0];
     return flag ? `  ${flag}: ${p.problem}` : `  ${p.path || '(top level)'}: ${p.problem}`;
   });
   if (lines.length) {
@@ -181,7 +183,11 @@ export function configFromFlags(base: Record<string, unknown>, f: TrainFlags): R
         code: 'invalid-option',
       });
     }
-    const pairs = f.labelNames.split(',').map((p) => p.split(':').map((x) => x.trim()));
+    // 'value:name' pairs; a pair without ':' has no name (the schema reports it).
+    const pairs = f.labelNames.split(',').map((p): [string, string | undefined] => {
+      const [value, name] = p.split(':').map((x) => x.trim());
+      return [value, name];
+    });
     c.data = { images: f.images, labels: f.labels, labelNames: Object.fromEntries(pairs) };
   }
   if (f.network) c.network = { name: f.network, options: {} };
@@ -237,16 +243,17 @@ export function trainCommand(): Command {
     .option('--folds <k>', 'k-fold cross-validation (with --fold)', num('--folds'))
     .option('--fold <i>', 'which fold validates (0-based)', num('--fold'))
     .action(async (o: TrainFlags) => {
-      let config: Record<string, unknown>;
+      let config: unknown; // checked again by the trainer
       if (o.resume) {
         if (o.config || Object.keys(o).some((k) => k !== 'resume'))
           throw new ComboSegError('--resume continues a run with its own configuration; give no other option');
-        config = readRunConfig(o.resume) as unknown as Record<string, unknown>;
+        config = readRunConfig(o.resume);
       } else {
         let base: Record<string, unknown> = {};
         if (o.config) base = readJsonFile(o.config) as Record<string, unknown>;
-        config = configFromFlags(base, o);
-        checkTrainConfig(config, o, o.config ?? 'flags');
+        const fromFlags = configFromFlags(base, o);
+        checkTrainConfig(fromFlags, o, o.config ?? 'flags');
+        config = fromFlags;
       }
       const r = await runTraining(config, Boolean(o.resume));
       if (r.stopped) process.exitCode = 130;

@@ -25,6 +25,53 @@ export interface Dataset {
 }
 
 const stripExt = (f: string) => f.slice(0, f.length - (imageExtension(f)?.length ?? 0));
+/** The last `/`-separated part of a path (a folder's or file's own name). */
+const lastSegment = (p: string) => p.split('/').pop() ?? '';
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/** dataset.json as read: its fields unchecked (anything but an object reads as `{}`). */
+function readMsdJson(jsonPath: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(jsonPath, 'utf8'));
+  } catch (e) {
+    throw new ComboSegError(`${jsonPath}: not valid JSON (${(e as Error).message})`, {
+      code: 'bad-file',
+      path: jsonPath,
+      cause: e,
+    });
+  }
+  return isObject(parsed) ? parsed : {};
+}
+
+/** dataset.json's "labels": an object of label names (strings). */
+function msdLabels(labels: unknown, jsonPath: string): Record<string, string> {
+  if (!isObject(labels)) {
+    throw new ComboSegError(`${jsonPath}: no "labels" map`, { code: 'bad-file', path: jsonPath });
+  }
+  const names: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels)) {
+    if (typeof v !== 'string') {
+      throw new ComboSegError(`${jsonPath}: label ${k} needs a name (a string)`, { code: 'bad-file', path: jsonPath });
+    }
+    names[k] = v;
+  }
+  return names;
+}
+
+/** dataset.json's "test": file names, or objects with "image". */
+function msdTestImages(test: unknown, jsonPath: string): string[] {
+  if (test === undefined || test === null) return [];
+  if (!Array.isArray(test)) {
+    throw new ComboSegError(`${jsonPath}: "test" must be a list`, { code: 'bad-file', path: jsonPath });
+  }
+  const list: unknown[] = test;
+  return list.map((t, i) => {
+    if (typeof t === 'string') return t;
+    if (isObject(t) && typeof t.image === 'string') return t.image;
+    throw new ComboSegError(`${jsonPath}: test[${i}] needs "image"`, { code: 'bad-file', path: jsonPath });
+  });
+}
 
 /** Reads an MSD folder; every referenced file must exist. */
 export function readMsd(dir: string): Dataset {
@@ -36,27 +83,12 @@ export function readMsd(dir: string): Dataset {
       path: jsonPath,
     });
   }
-  let json: {
-    name?: string;
-    labels?: Record<string, string>;
-    training?: { image: string; label: string }[];
-    test?: (string | { image: string })[];
-  };
-  try {
-    json = JSON.parse(readFileSync(jsonPath, 'utf8'));
-  } catch (e) {
-    throw new ComboSegError(`${jsonPath}: not valid JSON (${(e as Error).message})`, {
-      code: 'bad-file',
-      path: jsonPath,
-      cause: e,
-    });
-  }
-  if (!json.labels || typeof json.labels !== 'object') {
-    throw new ComboSegError(`${jsonPath}: no "labels" map`, { code: 'bad-file', path: jsonPath });
-  }
+  const json = readMsdJson(jsonPath);
+  const labels = msdLabels(json.labels, jsonPath);
   if (!Array.isArray(json.training)) {
     throw new ComboSegError(`${jsonPath}: no "training" list`, { code: 'bad-file', path: jsonPath });
   }
+  const trainingList: unknown[] = json.training;
   const file = (rel: string, what: string) => {
     const p = join(root, rel);
     if (!existsSync(p)) {
@@ -64,9 +96,9 @@ export function readMsd(dir: string): Dataset {
     }
     return p;
   };
-  const idOf = (p: string) => stripExt(p.split('/').pop()!);
-  const training = json.training.map((t, i) => {
-    if (!t || typeof t.image !== 'string' || typeof t.label !== 'string') {
+  const idOf = (p: string) => stripExt(lastSegment(p));
+  const training = trainingList.map((t, i) => {
+    if (!isObject(t) || typeof t.image !== 'string' || typeof t.label !== 'string') {
       throw new ComboSegError(`${jsonPath}: training[${i}] needs "image" and "label"`, {
         code: 'bad-file',
         path: jsonPath,
@@ -78,11 +110,9 @@ export function readMsd(dir: string): Dataset {
       label: file(t.label, `training[${i}].label`),
     };
   });
-  const test = (json.test ?? []).map((t, i) => {
-    const rel = typeof t === 'string' ? t : t.image;
-    return { id: idOf(rel), image: file(rel, `test[${i}]`) };
-  });
-  return { name: json.name ?? root.split('/').pop()!, root, labels: labelSetFrom(json.labels), training, test };
+  const test = msdTestImages(json.test, jsonPath).map((rel, i) => ({ id: idOf(rel), image: file(rel, `test[${i}]`) }));
+  const name = typeof json.name === 'string' ? json.name : lastSegment(root);
+  return { name, root, labels: labelSetFrom(labels), training, test };
 }
 
 /**
@@ -122,7 +152,7 @@ export function readPairs(imagesDir: string, labelsDir: string, labels: Record<s
     );
   }
   return {
-    name: resolve(imagesDir).split('/').pop()!,
+    name: lastSegment(resolve(imagesDir)),
     root: resolve(imagesDir),
     labels: labelSetFrom(labels),
     training,
@@ -153,7 +183,7 @@ export function readCaseFolders(dir: string, image: string, label: string, label
   if (!training.length) {
     throw new ComboSegError(`${dir}: no case folder holds ${image} and ${label}`, { code: 'not-found', path: dir });
   }
-  return { name: resolve(dir).split('/').pop()!, root: resolve(dir), labels: labelSetFrom(labels), training, test: [] };
+  return { name: lastSegment(resolve(dir)), root: resolve(dir), labels: labelSetFrom(labels), training, test: [] };
 }
 
 /** Where a data set is: an MSD folder, two folders of pairs, or one folder per case. */

@@ -105,9 +105,10 @@ export async function readVolume(path: string, options: ReadOptions = {}): Promi
     raw instanceof BigInt64Array || raw instanceof BigUint64Array
       ? Float64Array.from(raw, Number)
       : (raw as VoxelArray);
-  if (data.length !== voxelCount({ size })) data = data.subarray(0, voxelCount({ size })); // a trailing singleton 4th axis
+  // A trailing singleton 4th axis.
+  if (data.length !== voxelCount({ size })) data = data.subarray(0, voxelCount({ size }));
   const stored = img.metadata instanceof Map ? img.metadata.get('datatype') : undefined;
-  const pixelType = stored !== undefined ? datatypeName(Number(stored)) : String(t.componentType);
+  const pixelType = stored !== undefined ? datatypeName(Number(stored)) : t.componentType;
   return { data, size, spacing, origin, direction, pixelType };
 }
 
@@ -183,7 +184,7 @@ export async function writeVolume(path: string, vol: Volume): Promise<void> {
   // Posting to the ITK worker and itk-wasm both copy the whole underlying buffer, not the view:
   // a view into a larger buffer is copied out first.
   const whole = vol.data.byteOffset === 0 && vol.data.byteLength === vol.data.buffer.byteLength;
-  img.data = (whole ? vol.data : vol.data.slice()) as never;
+  img.data = whole ? vol.data : vol.data.slice();
   // ITK writes into a private folder beside the target, under the final name (a .mhd
   // or .hdr names its data file); the files are then renamed into place.
   const tmpDir = join(dirname(path), `.comboseg-write-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);

@@ -38,7 +38,8 @@ async function run(job: ItkJob): Promise<Image | null> {
   return null;
 }
 
-const port = parentPort!;
+const port = parentPort;
+if (!port) throw new Error('itk-worker.ts runs in a worker thread (started by ./itk.ts), not on its own');
 let queue = Promise.resolve();
 port.on('message', (m: ItkRequest) => {
   queue = queue.then(async () => {

@@ -124,7 +124,10 @@ export async function checkNifti(path: string): Promise<string | null> {
     const offset = h.singleFile ? Math.max(352, h.voxOffset) : 0;
     const have = statSync(dataFile).size - offset;
     if (have < bytes)
-      return `header promises ${bytes} bytes of voxel data (${h.dims.slice(1, 4).join('×')} ${datatypeName(h.datatype)}) but the file holds ${Math.max(0, have)}`;
+      return (
+        `header promises ${bytes} bytes of voxel data (${h.dims.slice(1, 4).join('×')} ${datatypeName(h.datatype)})` +
+        ` but the file holds ${Math.max(0, have)}`
+      );
   }
   return null;
 }

@@ -34,7 +34,7 @@ export function computeNormalisation(
     m2 = 0;
   for (const data of volumes) {
     for (let i = 0; i < data.length; i++) {
-      const x = Number(data[i]);
+      const x = data[i];
       if (x < min) min = x;
       if (x > max) max = x;
       n++;
@@ -65,7 +65,7 @@ export function normalise(data: VoxelArray, n: Normalisation): Float32Array {
     scale = 1 / (n.high - n.low);
   }
   for (let i = 0; i < data.length; i++) {
-    let x = Number(data[i]);
+    let x = data[i];
     if (n.kind === 'window') x = x < n.low ? n.low : x > n.high ? n.high : x;
     out[i] = (x - shift) * scale;
   }

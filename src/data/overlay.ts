@@ -65,22 +65,24 @@ function renderSlice(
   return { rgb, width, height };
 }
 
-function greyScale(image: VoxelArray, lo?: number, hi?: number): (i: number) => number {
-  let mn = lo,
-    mx = hi;
-  if (mn === undefined || mx === undefined) {
-    let a = Infinity,
-      b = -Infinity;
-    for (let i = 0; i < image.length; i++) {
-      const x = Number(image[i]);
-      if (x < a) a = x;
-      if (x > b) b = x;
-    }
-    mn ??= a;
-    mx ??= b;
+/** The smallest and largest value of an image. */
+function valueRange(image: VoxelArray): [number, number] {
+  let a = Infinity,
+    b = -Infinity;
+  for (let i = 0; i < image.length; i++) {
+    const x = image[i];
+    if (x < a) a = x;
+    if (x > b) b = x;
   }
+  return [a, b];
+}
+
+function greyScale(image: VoxelArray, lo?: number, hi?: number): (i: number) => number {
+  const range = lo === undefined || hi === undefined ? valueRange(image) : [lo, hi];
+  const mn = lo ?? range[0],
+    mx = hi ?? range[1];
   const s = 255 / (mx - mn || 1);
-  return (i) => Math.max(0, Math.min(255, (Number(image[i]) - mn!) * s));
+  return (i) => Math.max(0, Math.min(255, (image[i] - mn) * s));
 }
 
 const blend = (g: number, c: Rgb, a: number): Rgb => [
@@ -104,13 +106,14 @@ export function sliceOverlay(
   const dims = axis === 'axial' ? [0, 1] : axis === 'coronal' ? [0, 2] : [1, 2];
   return renderSlice(size, spacing, axis, index, opts.zoom ?? 2, (i, u, v) => {
     const g = grey(i);
-    const l = labels ? Number(labels[i]) : 0;
+    if (!labels) return [g, g, g];
+    const l = labels[i];
     if (l <= 0) return [g, g, g];
     const nb = (du: number, dv: number) => {
       const uu = u + du,
         vv = v + dv;
       if (uu < 0 || vv < 0 || uu >= size[dims[0]] || vv >= size[dims[1]]) return -1;
-      return Number(labels![i + du * strides[dims[0]] + (axis === 'axial' ? dv : -dv) * strides[dims[1]]]);
+      return labels[i + du * strides[dims[0]] + (axis === 'axial' ? dv : -dv) * strides[dims[1]]];
     };
     const edge = nb(-1, 0) !== l || nb(1, 0) !== l || nb(0, -1) !== l || nb(0, 1) !== l;
     return blend(g, LABEL_COLOURS[(l - 1) % LABEL_COLOURS.length], edge ? 1 : 0.35);
@@ -134,8 +137,8 @@ export function errorOverlay(
   const grey = greyScale(image);
   return renderSlice(size, spacing, axis, index, zoom, (i) => {
     const g = grey(i),
-      p = Number(pred[i]),
-      t = Number(truth[i]);
+      p = pred[i],
+      t = truth[i];
     if (p === 0 && t === 0) return [g, g, g];
     if (p === t) return blend(g, LABEL_COLOURS[(p - 1) % LABEL_COLOURS.length], 0.5);
     return blend(g, p > 0 && (t === 0 || t !== p) ? ERROR_COLOURS.fp : ERROR_COLOURS.fn, 0.85);

@@ -22,7 +22,7 @@ export function extractPatch<T extends VoxelArray>(data: T, size: Vec3, start: V
       const vy = start[1] + y;
       if (vy < 0 || vy >= sy) continue;
       const src = (vz * sy + vy) * sx;
-      out.set(data.subarray(src + x0, src + x1) as never, (z * py + y) * px + (x0 - start[0]));
+      out.set(data.subarray(src + x0, src + x1), (z * py + y) * px + (x0 - start[0]));
     }
   }
   return out;

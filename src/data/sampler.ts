@@ -112,7 +112,8 @@ class CaseIndex {
   }
 }
 
-function checkPatchSize(p: Vec3): void {
+/** `p` is typed as a Vec3 but may come unchecked from JavaScript or JSON: its length is checked too. */
+function checkPatchSize(p: readonly number[]): void {
   if (p.length !== 3 || p.some((v) => !Number.isInteger(v) || v < 1)) {
     throw new ComboSegError(`sampler: patchSize must be 3 positive integers (x, y, z), got [${p}]`, {
       code: 'invalid-option',
@@ -193,13 +194,14 @@ export class PaperSampler implements Sampler {
   }
 
   patch(epoch: number, index: number): Patch | null {
-    const slot = this.#epochOrder(epoch)[index];
-    if (!slot) {
+    const order = this.#epochOrder(epoch);
+    if (!Number.isInteger(index) || index < 0 || index >= order.length) {
       throw new ComboSegError(`sampler: index ${index} is past the epoch (${this.epochLength} patches)`, {
         code: 'invalid-option',
         path: 'index',
       });
     }
+    const slot = order[index];
     const rng = new Rng(mixSeed(this.options.seed, epoch, index));
     const ci = this.#cases[slot.c];
     const p = this.options.patchSize;

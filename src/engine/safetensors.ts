@@ -19,7 +19,8 @@ const CODES: Record<DType, string> = {
   uint8: 'U8',
   bool: 'BOOL',
 };
-const DTYPES = Object.fromEntries(Object.entries(CODES).map(([k, v]) => [v, k])) as Record<string, DType>;
+// Code → dtype; a code that is not here (the file's own dtype string) is undefined.
+const DTYPES = Object.fromEntries(Object.entries(CODES).map(([k, v]) => [v, k])) as Partial<Record<string, DType>>;
 const BYTES: Record<DType, number> = {
   float32: 4,
   float64: 8,
@@ -42,6 +43,9 @@ const ARRAYS: Record<DType, new (b: ArrayBuffer) => TypedArray> = {
 };
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
+
+const isJsonObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
 
 export interface Safetensors {
   tensors: Record<string, Tensor>;
@@ -98,13 +102,13 @@ export function decodeSafetensors(buf: Uint8Array, source?: string): Safetensors
   const n = Number(view.getBigUint64(0, true));
   if (n > buf.byteLength - 8 || n > 100 * 2 ** 20)
     fail(`header length ${n} exceeds the file (${buf.byteLength} bytes)`);
-  let header: Record<string, unknown>;
+  let header: unknown;
   try {
-    header = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, n).toString('utf8')) as Record<string, unknown>;
+    header = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, n).toString('utf8'));
   } catch (e) {
     return fail(`header is not JSON (${(e as Error).message})`, e);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
+  if (!isJsonObject(header)) return fail('header is not a JSON object');
   const dataStart = 8 + n;
   const dataLen = buf.byteLength - dataStart;
   const rawMetadata = (header.__metadata__ ?? {}) as Record<string, string>;
@@ -114,11 +118,12 @@ export function decodeSafetensors(buf: Uint8Array, source?: string): Safetensors
       if (name === '__metadata__') continue;
       const e = entry as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
       const dtype = DTYPES[e.dtype ?? ''];
-      if (!dtype) fail(`tensor '${name}' has unsupported dtype '${e.dtype}'`);
-      if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isInteger(d) || d < 0))
-        fail(`tensor '${name}' has a bad shape`);
+      if (!dtype) return fail(`tensor '${name}' has unsupported dtype '${e.dtype}'`);
+      const shape = e.shape;
+      if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0))
+        return fail(`tensor '${name}' has a bad shape`);
       const [begin, end] = e.data_offsets ?? [-1, -1];
-      const count = e.shape!.reduce((a, b) => a * b, 1);
+      const count = shape.reduce((a, b) => a * b, 1);
       if (
         !Number.isInteger(begin) ||
         !Number.isInteger(end) ||
@@ -127,12 +132,13 @@ export function decodeSafetensors(buf: Uint8Array, source?: string): Safetensors
         end - begin !== count * BYTES[dtype]
       ) {
         fail(
-          `tensor '${name}' byte range [${begin}, ${end}) does not fit shape [${e.shape}] ${dtype} in ${dataLen} data bytes`,
+          `tensor '${name}' byte range [${begin}, ${end}) ` +
+            `does not fit shape [${shape}] ${dtype} in ${dataLen} data bytes`,
         );
       }
       // Uint8Array.prototype.slice copies (Buffer#slice would alias the pool).
-      const copy = Uint8Array.prototype.slice.call(buf, dataStart + begin, dataStart + end).buffer as ArrayBuffer;
-      tensors[name] = tensor(new ARRAYS[dtype](copy), e.shape, { dtype, copy: false });
+      const copy = Uint8Array.prototype.slice.call(buf, dataStart + begin, dataStart + end).buffer;
+      tensors[name] = tensor(new ARRAYS[dtype](copy), shape, { dtype, copy: false });
     }
   } catch (err) {
     for (const t of Object.values(tensors)) t.dispose();

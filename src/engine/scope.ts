@@ -74,7 +74,7 @@ export function tidy<T>(fn: () => T): T {
   }
   const kept = new Set<Disposable>();
   collect(result, kept);
-  const parent = scopes[scopes.length - 1];
+  const parent = scopes.at(-1); // undefined at top level: kept tensors then belong to no scope
   for (const t of scope) {
     if (kept.has(t)) parent?.add(t);
     else if (!t.isDisposed) t.dispose();

@@ -103,6 +103,7 @@ type TensorMethods = { [K in keyof typeof METHODS]: AsMethod<(typeof METHODS)[K]
 
 declare module './tensor-core.js' {
   // Interface merge: the class gains the methods, typed as the free functions minus their first argument.
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- declaration merging needs an interface
   interface Tensor extends TensorMethods {}
 }
 

@@ -57,7 +57,8 @@ export function fitGp(xs: Point[], ys: number[], noise = 1e-4): GpModel {
     const ll = -0.5 * z.reduce((s, v, i) => s + v * alpha[i], 0) - l.reduce((s, row, i) => s + Math.log(row[i]), 0);
     if (!best || ll > best.ll) best = { ll, ls, l, alpha };
   }
-  const { ls, l, alpha } = best!;
+  if (!best) throw new Error('fitGp: no length scale was tried');
+  const { ls, l, alpha } = best;
   const kx = (x: Point) => xs.map((b) => Math.exp(-sqDist(x, b) / (2 * ls * ls)));
   return {
     lengthScale: ls,

@@ -7,14 +7,16 @@ import { Resvg } from '@resvg/resvg-js';
 import type { TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../util/fs.js';
 import { encodePng } from '../util/png.js';
-import { openDataset, loadCase, type DataSpec } from '../data/datasets.js';
+import { openDataset, loadCase, type DataSpec, type DatasetCase } from '../data/datasets.js';
+import type { Vec3, VoxelArray } from '../data/volume.js';
+import { ComboSegError } from '../engine/errors.js';
 import { errorOverlay } from '../data/overlay.js';
 import { loadModel } from '../inference/model.js';
 import { predictVolume } from '../inference/predict.js';
 import { vegaLiteSvg } from './plots.js';
 import { bestCell, experimentMarkdown } from './tables.js';
 import type { CellResult, ExperimentConfig } from './grid.js';
-import { caseMeanDice } from '../metrics/evaluate.js';
+import { caseMeanDice, type CaseMetrics } from '../metrics/evaluate.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
 const label = (c: CellResult) => `${c.network.label} · ${c.loss.label}${c.seed ? ` · s${c.seed}` : ''}`;
@@ -104,7 +106,19 @@ function svgToPng(svg: string): Buffer {
   return Buffer.from(new Resvg(svg, { background: 'white', fitTo: { mode: 'zoom', value: 2 } }).render().asPng());
 }
 
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const HTML_ESCAPES = new Map([
+  ['&', '&amp;'],
+  ['<', '&lt;'],
+  ['>', '&gt;'],
+  ['"', '&quot;'],
+]);
+const esc = (s: string) => s.replace(/[&<>"]/g, (c) => HTML_ESCAPES.get(c) ?? c);
+
+/** A Markdown pipe table's rows (the separator row dropped) → an HTML table, the first row as its header. */
+function tableHtml(rows: string[][]): string {
+  const cell = (c: string, k: number) => (k === 0 ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`);
+  return `<table>${rows.map((r, k) => `<tr>${r.map((c) => cell(c, k)).join('')}</tr>`).join('')}</table>`;
+}
 
 /** Markdown (headings, paragraphs, pipe tables, list items, images) → HTML, enough for our own report.md. */
 function markdownToHtml(md: string, images: Record<string, string>): string {
@@ -125,11 +139,9 @@ function markdownToHtml(md: string, images: Record<string, string>): string {
         i++;
       }
       i--;
-      out.push(
-        `<table>${rows.map((r, k) => `<tr>${r.map((c) => (k === 0 ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`).join('')}</table>`,
-      );
+      out.push(tableHtml(rows));
     } else if (l.startsWith('#')) {
-      const n = l.match(/^#+/)![0].length;
+      const n = l.length - l.replace(/^#+/, '').length;
       out.push(`<h${n}>${esc(l.slice(n).trim())}</h${n}>`);
     } else if (l.startsWith('![')) {
       const m = /^!\[(.*)\]\((.*)\)$/.exec(l);
@@ -140,25 +152,35 @@ function markdownToHtml(md: string, images: Record<string, string>): string {
   return out.join('\n');
 }
 
-/** Writes OUT/report.md, OUT/report.html (self-contained) and OUT/figures/*.svg|png. */
-export async function writeExperimentReport(cfg: ExperimentConfig, out: string, cells: CellResult[]): Promise<void> {
-  const figDir = join(out, 'figures');
-  mkdirSync(figDir, { recursive: true });
+/** The report's plots: name, title and vega-lite spec of each. */
+function figureSpecs(cfg: ExperimentConfig, cells: CellResult[]): [string, string, TopLevelSpec][] {
   const figures: [string, string, TopLevelSpec][] = [
     ['dice-boxplot', 'Dice per case and organ (Fig. 6 shaped)', boxPlotSpec(cells, 'dice', 'Dice')],
     ['hd95-boxplot', 'HD95 per case and organ (Fig. 6 shaped)', boxPlotSpec(cells, 'hd95', 'HD95 (mm)')],
     ['convergence', 'Validation Dice per epoch by loss (convergence)', convergenceSpec(cells)],
   ];
-  if (cfg.sweep)
+  const sweep = cfg.sweep;
+  if (sweep)
     figures.push([
       'beta-curves',
-      `Dice, HD95, FPR and FNR against ${cfg.sweep.option} (Fig. 7 shaped)`,
+      `Dice, HD95, FPR and FNR against ${sweep.option} (Fig. 7 shaped)`,
       betaCurvesSpec(
-        cells.filter((c) => c.loss.name === cfg.sweep!.loss && cfg.sweep!.option in c.loss.options),
-        cfg.sweep.option,
+        cells.filter((c) => c.loss.name === sweep.loss && sweep.option in c.loss.options),
+        sweep.option,
       ),
     ]);
-  const inline: Record<string, string> = {};
+  return figures;
+}
+
+/**
+ * Writes the plots to FIGDIR as SVG and PNG; adds each one's inline HTML to `inline`
+ * (by its PNG's path in the report) and returns their Markdown lines.
+ */
+async function writePlots(
+  figDir: string,
+  figures: [string, string, TopLevelSpec][],
+  inline: Record<string, string>,
+): Promise<string[]> {
   const mdFigures: string[] = [];
   for (const [name, title, spec] of figures) {
     const svg = await vegaLiteSvg(spec);
@@ -167,7 +189,60 @@ export async function writeExperimentReport(cfg: ExperimentConfig, out: string, 
     inline[`figures/${name}.png`] = `<figure>${svg}<figcaption>${esc(title)}</figcaption></figure>`;
     mdFigures.push(`## ${title}`, '', `![${title}](figures/${name}.png)`, '');
   }
-  // Worst, median and best test case of the best cell (Fig. 5 shaped).
+  return mdFigures;
+}
+
+/** The axial slice holding the most truth or prediction foreground (the first of equals). */
+function busiestAxialSlice(size: Vec3, truth: VoxelArray, pred: VoxelArray): number {
+  const [X, Y, Z] = size;
+  let bestZ = 0,
+    most = -1;
+  for (let z = 0; z < Z; z++) {
+    let n = 0;
+    for (let i = z * X * Y; i < (z + 1) * X * Y; i++) if (truth[i] || pred[i]) n++;
+    if (n > most) {
+      most = n;
+      bestZ = z;
+    }
+  }
+  return bestZ;
+}
+
+/** One test case of `best` segmented by the model that never saw it, drawn against its truth: a PNG. */
+async function overlayPng(out: string, best: CellResult, c: CaseMetrics, entry: DatasetCase): Promise<Buffer> {
+  const loaded = await loadCase(entry);
+  const truth = loaded.labels;
+  if (!truth) {
+    throw new ComboSegError(`case '${c.id}' has no label map to draw its prediction against`, {
+      code: 'invalid-input',
+      path: entry.image,
+    });
+  }
+  // Under cross-validation the case is segmented by the fold's model that never saw it.
+  const fold = best.folds?.find((f) => f.cases.some((fc) => fc.id === c.id));
+  const model = loadModel(join(out, 'cells', best.id, ...(fold ? [`fold${fold.fold}`] : []), 'run', 'best'));
+  let pred;
+  try {
+    pred = predictVolume(model.network, model.meta, loaded.image).labels;
+  } finally {
+    model.network.dispose();
+  }
+  const bestZ = busiestAxialSlice(loaded.image.size, truth.data, pred.data);
+  const { size, spacing } = loaded.image;
+  const p = errorOverlay(loaded.image.data, pred.data, truth.data, size, spacing, 'axial', bestZ, 4);
+  return encodePng(p.rgb, p.width, p.height);
+}
+
+/**
+ * Worst, median and best test case of the best cell (Fig. 5 shaped) to OUT/figures; adds each
+ * one's inline HTML to `inline` and returns the Markdown lines.
+ */
+async function writeOverlays(
+  cfg: ExperimentConfig,
+  out: string,
+  cells: CellResult[],
+  inline: Record<string, string>,
+): Promise<string[]> {
   const best = bestCell(cells);
   const ranked = [...best.cases].sort((a, b) => caseMeanDice(a) - caseMeanDice(b));
   const picks = [
@@ -178,56 +253,43 @@ export async function writeExperimentReport(cfg: ExperimentConfig, out: string, 
     ] as const),
   ];
   const ds = openDataset((cfg.base as { data: DataSpec }).data);
-  mdFigures.push(
-    `## Worst, median and best test case of the best cell (${best.network.label}, ${best.loss.label})`,
-    '',
-  );
+  const md = [`## Worst, median and best test case of the best cell (${best.network.label}, ${best.loss.label})`, ''];
   for (const [which, c] of picks) {
     const entry = ds.training.find((t) => t.id === c.id) ?? ds.test.find((t) => t.id === c.id);
     if (!entry) continue;
-    const loaded = await loadCase(entry);
-    // Under cross-validation the case is segmented by the fold's model that never saw it.
-    const fold = best.folds?.find((f) => f.cases.some((fc) => fc.id === c.id));
-    const model = loadModel(join(out, 'cells', best.id, ...(fold ? [`fold${fold.fold}`] : []), 'run', 'best'));
-    let pred;
-    try {
-      pred = predictVolume(model.network, model.meta, loaded.image).labels;
-    } finally {
-      model.network.dispose();
-    }
-    const [X, Y, Z] = loaded.image.size;
-    let bestZ = 0,
-      most = -1;
-    for (let z = 0; z < Z; z++) {
-      let n = 0;
-      for (let i = z * X * Y; i < (z + 1) * X * Y; i++) if (loaded.labels!.data[i] || pred.data[i]) n++;
-      if (n > most) {
-        most = n;
-        bestZ = z;
-      }
-    }
-    const p = errorOverlay(
-      loaded.image.data,
-      pred.data,
-      loaded.labels!.data,
-      loaded.image.size,
-      loaded.image.spacing,
-      'axial',
-      bestZ,
-      4,
-    );
-    const png = encodePng(p.rgb, p.width, p.height);
+    const png = await overlayPng(out, best, c, entry);
     const file = `figures/overlay-${which}.png`;
     writeFileAtomic(join(out, file), png);
-    const caption = `${which}: ${c.id}, mean Dice ${caseMeanDice(c).toFixed(3)} (agreement in organ colour, false positives red, false negatives blue)`;
-    inline[file] =
-      `<figure><img alt="${esc(caption)}" src="data:image/png;base64,${png.toString('base64')}"><figcaption>${esc(caption)}</figcaption></figure>`;
-    mdFigures.push(`![${caption}](${file})`, '');
+    const caption =
+      `${which}: ${c.id}, mean Dice ${caseMeanDice(c).toFixed(3)} ` +
+      '(agreement in organ colour, false positives red, false negatives blue)';
+    const src = `data:image/png;base64,${png.toString('base64')}`;
+    inline[file] = `<figure><img alt="${esc(caption)}" src="${src}"><figcaption>${esc(caption)}</figcaption></figure>`;
+    md.push(`![${caption}](${file})`, '');
   }
-  const md = `${experimentMarkdown(`Experiment ${out.split('/').pop()}`, cells, 'combo', cfg.sweep?.option)}\n${mdFigures.join('\n')}\nAll numbers: results.json (one source for every table and figure).\n`;
+  return md;
+}
+
+const REPORT_STYLE =
+  'body{font:14px system-ui,sans-serif;margin:2em;max-width:1300px}table{border-collapse:collapse;margin:1em 0}' +
+  'td,th{border:1px solid #ccc;padding:3px 8px}figure{margin:1em 0}' +
+  'img{image-rendering:pixelated;border:1px solid #ddd}';
+
+/** Writes OUT/report.md, OUT/report.html (self-contained) and OUT/figures/*.svg|png. */
+export async function writeExperimentReport(cfg: ExperimentConfig, out: string, cells: CellResult[]): Promise<void> {
+  const figDir = join(out, 'figures');
+  mkdirSync(figDir, { recursive: true });
+  const inline: Record<string, string> = {};
+  const mdFigures = await writePlots(figDir, figureSpecs(cfg, cells), inline);
+  mdFigures.push(...(await writeOverlays(cfg, out, cells, inline)));
+  const name = out.split('/').pop() ?? '';
+  const tables = experimentMarkdown(`Experiment ${name}`, cells, 'combo', cfg.sweep?.option);
+  const md =
+    `${tables}\n${mdFigures.join('\n')}\n` + 'All numbers: results.json (one source for every table and figure).\n';
   writeFileAtomic(join(out, 'report.md'), Buffer.from(md));
-  const html = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(out.split('/').pop()!)}</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1300px}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}figure{margin:1em 0}img{image-rendering:pixelated;border:1px solid #ddd}</style>
-</head><body>${markdownToHtml(md, inline)}</body></html>`;
+  const html =
+    `<!doctype html><html><head><meta charset="utf-8"><title>${esc(name)}</title>\n` +
+    `<style>${REPORT_STYLE}</style>\n` +
+    `</head><body>${markdownToHtml(md, inline)}</body></html>`;
   writeFileAtomic(join(out, 'report.html'), Buffer.from(html));
 }

@@ -81,10 +81,11 @@ export interface CellResult extends CellSpec {
 export function parseExperiment(value: unknown, source = 'experiment config'): ExperimentConfig {
   const r = ExperimentConfigSchema.safeParse(value);
   if (!r.success) {
-    throw new ComboSegError(
-      `${source}: invalid experiment configuration:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n')}`,
-      { code: 'invalid-config', path: source },
-    );
+    const issues = r.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw new ComboSegError(`${source}: invalid experiment configuration:\n${issues.join('\n')}`, {
+      code: 'invalid-config',
+      path: source,
+    });
   }
   if (!r.data.losses.length && !r.data.sweep) {
     throw new ComboSegError(`${source}: give "losses", a "sweep", or both`, { code: 'invalid-config', path: source });
@@ -108,12 +109,13 @@ const describe = (name: string, options: Record<string, unknown>) =>
 
 /** The cells of a grid, in run order. */
 export function cells(cfg: ExperimentConfig): CellSpec[] {
+  const sweep = cfg.sweep;
   const losses = [
     ...cfg.losses.map((l) => ({ name: l.name, options: l.options, label: l.label ?? describe(l.name, l.options) })),
-    ...(cfg.sweep
-      ? cfg.sweep.values.map((v) => {
-          const options = { ...cfg.sweep!.options, [cfg.sweep!.option]: v };
-          return { name: cfg.sweep!.loss, options, label: `${cfg.sweep!.loss} ${cfg.sweep!.option}=${v}` };
+    ...(sweep
+      ? sweep.values.map((v) => {
+          const options = { ...sweep.options, [sweep.option]: v };
+          return { name: sweep.loss, options, label: `${sweep.loss} ${sweep.option}=${v}` };
         })
       : []),
   ];
@@ -197,7 +199,10 @@ export async function runExperiment(config: unknown, events: ExperimentEvents = 
   return results;
 }
 
-/** Trains one run of a cell (one fold under cross-validation) in DIR/run, resuming it if interrupted, and scores its test cases. */
+/**
+ * Trains one run of a cell (one fold under cross-validation) in DIR/run, resuming it if
+ * interrupted, and scores its test cases.
+ */
 async function runFold(
   cfg: ExperimentConfig,
   cell: CellSpec,
@@ -238,12 +243,13 @@ export function poolFolds(folds: FoldResult[]): Omit<CellResult, keyof CellSpec 
   for (const f of folds) for (const c of f.cases) acc.add(c);
   const epochs = Math.min(...folds.map((f) => f.records.length));
   const mean = (xs: (number | null)[]) =>
-    xs.every((x) => x !== null) ? (xs as number[]).reduce((a, b) => a + b, 0) / xs.length : null;
+    xs.every((x) => x !== null) ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+  // A record read back from result.json holds null where training wrote NaN (JSON has no NaN): NaN again.
   const records: EpochRecord[] = Array.from({ length: epochs }, (_, e) => ({
     epoch: folds[0].records[e].epoch,
-    trainLoss: mean(folds.map((f) => f.records[e].trainLoss))!,
+    trainLoss: mean(folds.map((f) => f.records[e].trainLoss)) ?? NaN,
     patches: folds.reduce((a, f) => a + f.records[e].patches, 0),
-    seconds: mean(folds.map((f) => f.records[e].seconds))!,
+    seconds: mean(folds.map((f) => f.records[e].seconds)) ?? NaN,
     validation: null,
     meanDice: mean(folds.map((f) => f.records[e].meanDice)),
     best: false,
@@ -310,8 +316,10 @@ async function evaluateTestCases(data: DataSpec, runDir: string): Promise<{ summ
     for (const c of labelled) {
       const id = c.id;
       const loaded = await loadCase(c);
+      // `labelled` cases have a label file, so loadCase read a label map.
+      if (!loaded.labels) throw new Error(`case '${id}': its label map was not read`);
       acc.add(
-        evaluateCase(id, predictVolume(model.network, model.meta, loaded.image).labels, loaded.labels!, ds.labels),
+        evaluateCase(id, predictVolume(model.network, model.meta, loaded.image).labels, loaded.labels, ds.labels),
       );
     }
   } finally {

@@ -14,8 +14,9 @@ const COLUMNS: [MetricName, string, number][] = [
   ['hd95', 'HD95 (mm)', 1],
 ];
 
+/** `mean ± std` (a statistic with a mean has a std; 'n/a' stands in for one without). */
 export const formatStat = (s: Stat, digits: number): string =>
-  (s.mean === null ? 'n/a' : `${s.mean.toFixed(digits)} ± ${s.std!.toFixed(digits)}`) +
+  (s.mean === null ? 'n/a' : `${s.mean.toFixed(digits)} ± ${s.std === null ? 'n/a' : s.std.toFixed(digits)}`) +
   (s.missing ? ` (${s.missing} missing)` : '');
 
 function markdownTable(header: string[], rows: string[][]): string {
@@ -148,7 +149,10 @@ export function pairedComparison(
       for (const other of mine.filter((c) => c.loss.name !== reference && c.seed === ref.seed)) {
         const a = caseDice(ref),
           b = caseDice(other);
-        const diffs = [...a].filter(([id]) => b.has(id)).map(([id, v]) => v - b.get(id)!);
+        const diffs = [...a].flatMap(([id, v]) => {
+          const w = b.get(id);
+          return w === undefined ? [] : [v - w];
+        });
         if (!diffs.length) continue;
         out.push({
           network: n,
@@ -210,8 +214,10 @@ export function betaTrend(cells: CellResult[], option = 'beta'): string[] {
     const steps = pts.length - 1;
     const holds = fprUp === steps && fnrDown === steps;
     const overall = pts[steps].fpr > pts[0].fpr && pts[steps].fnr < pts[0].fnr;
+    const [first, last] = [pts[0], pts[steps]];
     lines.push(
-      `- ${n}: from ${option} = ${pts[0].b} to ${pts[steps].b}, FPR ${pts[0].fpr.toFixed(5)} → ${pts[steps].fpr.toFixed(5)}, FNR ${pts[0].fnr.toFixed(3)} → ${pts[steps].fnr.toFixed(3)}; ` +
+      `- ${n}: from ${option} = ${first.b} to ${last.b}, ` +
+        `FPR ${first.fpr.toFixed(5)} → ${last.fpr.toFixed(5)}, FNR ${first.fnr.toFixed(3)} → ${last.fnr.toFixed(3)}; ` +
         `FPR rose in ${fprUp}/${steps} steps and FNR fell in ${fnrDown}/${steps}: ` +
         (holds
           ? "the paper's trend holds at every step."
@@ -233,15 +239,21 @@ export function experimentMarkdown(
   const best = bestCell(cells);
   const lines = improvements(cells, reference).map(
     (i) =>
-      `- ${i.network} ${i.relativeDice >= 0 ? 'improves' : 'changes'} with ${i.to} by ${(100 * i.relativeDice).toFixed(1)} % in Dice over ${i.from}`,
+      `- ${i.network} ${i.relativeDice >= 0 ? 'improves' : 'changes'} with ${i.to} ` +
+      `by ${(100 * i.relativeDice).toFixed(1)} % in Dice over ${i.from}`,
   );
   const paired = pairedComparison(cells, reference);
   const folds = foldTable(cells);
   const k = cells[0]?.folds?.length;
+  const crossValidation = k
+    ? ` (${k}-fold cross-validation: every case is tested once, ` +
+      "by the fold's model that never trained or validated on it; cases pooled)"
+    : '';
   return [
     `# ${title}`,
     '',
-    `${cells.length} cell(s); metrics are mean ± std over the test cases${k ? ` (${k}-fold cross-validation: every case is tested once, by the fold's model that never trained or validated on it; cases pooled)` : ''}, all organs pooled; FPR = FP/(FP+TN), FNR = FN/(FN+TP).`,
+    `${cells.length} cell(s); metrics are mean ± std over the test cases${crossValidation}, ` +
+      'all organs pooled; FPR = FP/(FP+TN), FNR = FN/(FN+TP).',
     '',
     '## Networks × losses (Table III / V shaped)',
     '',

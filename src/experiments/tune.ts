@@ -49,10 +49,11 @@ export interface Trial {
 export function parseTune(value: unknown, source = 'tune config'): TuneConfig {
   const r = TuneConfigSchema.safeParse(value);
   if (!r.success) {
-    throw new ComboSegError(
-      `${source}: invalid tune configuration:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n')}`,
-      { code: 'invalid-config', path: source },
-    );
+    const issues = r.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw new ComboSegError(`${source}: invalid tune configuration:\n${issues.join('\n')}`, {
+      code: 'invalid-config',
+      path: source,
+    });
   }
   for (const k of Object.keys(r.data.grid ?? {})) {
     if (!(k in r.data.space)) {
@@ -177,16 +178,22 @@ export async function runTune(
   return result;
 }
 
+/** "Best: ..." of a search that ran trials (it has a best one). */
+function bestLine(best: Trial | null, search: string): string {
+  if (!best) throw new Error(`tuneMarkdown: the ${search} search has trials but no best trial`);
+  return `Best: ${JSON.stringify(best.options)} with ${best.score.toFixed(4)}`;
+}
+
 export function tuneMarkdown(cfg: TuneConfig, r: TuneResult): string {
   const names = Object.keys(cfg.space);
+  const row = (t: Trial, i: number) =>
+    `| ${i + 1} | ${names.map((n) => t.options[n]).join(' | ')} | ${t.score.toFixed(4)} | ` +
+    `${t.folds.map((f) => f.toFixed(3)).join(', ')} |`;
   const table = (ts: Trial[]) =>
     [
       `| # | ${names.join(' | ')} | CV Dice | per fold |`,
       `|---|${names.map(() => '---').join('|')}|---|---|`,
-      ...ts.map(
-        (t, i) =>
-          `| ${i + 1} | ${names.map((n) => t.options[n]).join(' | ')} | ${t.score.toFixed(4)} | ${t.folds.map((f) => f.toFixed(3)).join(', ')} |`,
-      ),
+      ...ts.map(row),
     ].join('\n');
   const lines = [`# α/β search (${cfg.folds}-fold cross-validation)`, ''];
   if (r.grid.length)
@@ -195,23 +202,26 @@ export function tuneMarkdown(cfg: TuneConfig, r: TuneResult): string {
       '',
       table(r.grid),
       '',
-      `Best: ${JSON.stringify(r.gridBest!.options)} with ${r.gridBest!.score.toFixed(4)}`,
+      bestLine(r.gridBest, 'grid'),
       '',
     );
   if (r.bayes.length)
     lines.push(
-      `## Bayesian optimisation (GP + expected improvement; ${r.bayes.length} points, ${r.bayes.length * cfg.folds} training runs)`,
+      '## Bayesian optimisation (GP + expected improvement; ' +
+        `${r.bayes.length} points, ${r.bayes.length * cfg.folds} training runs)`,
       '',
       table(r.bayes),
       '',
-      `Best: ${JSON.stringify(r.bayesBest!.options)} with ${r.bayesBest!.score.toFixed(4)}`,
+      bestLine(r.bayesBest, 'Bayesian'),
       '',
     );
   if (r.gridBest && r.bayes.length) {
+    const gridRuns = `the grid needed ${r.grid.length * cfg.folds}.`;
     lines.push(
       r.bayesRunsToGridBest === null
-        ? `The Bayesian search did not reach the grid's best score (${r.gridBest.score.toFixed(4)}) in ${r.bayes.length * cfg.folds} runs; the grid needed ${r.grid.length * cfg.folds}.`
-        : `The Bayesian search reached the grid's best score after ${r.bayesRunsToGridBest} training runs; the grid needed ${r.grid.length * cfg.folds}.`,
+        ? `The Bayesian search did not reach the grid's best score (${r.gridBest.score.toFixed(4)}) ` +
+            `in ${r.bayes.length * cfg.folds} runs; ${gridRuns}`
+        : `The Bayesian search reached the grid's best score after ${r.bayesRunsToGridBest} training runs; ${gridRuns}`,
       '',
     );
   }

@@ -101,7 +101,10 @@ export function loadModel(path: string): LoadedModel {
   }
   const weights: Record<string, Tensor> = {},
     extra: Record<string, Tensor> = {};
-  for (const [k, t] of Object.entries(st.tensors)) k.startsWith('model.') ? (weights[k.slice(6)] = t) : (extra[k] = t);
+  for (const [k, t] of Object.entries(st.tensors)) {
+    if (k.startsWith('model.')) weights[k.slice(6)] = t;
+    else extra[k] = t;
+  }
   try {
     const network = create(meta.network, meta.options);
     network.loadStateDict(weights);

@@ -20,7 +20,10 @@ export interface Prediction {
   mode: 'window' | 'whole';
 }
 
-/** Rough peak memory of one eval-mode forward pass over `voxels` voxels (a few full-resolution activations live at once). */
+/**
+ * Rough peak memory of one eval-mode forward pass over `voxels` voxels
+ * (a few full-resolution activations live at once).
+ */
 export function wholeVolumeBytes(net: Network, voxels: number): number {
   return voxels * net.fullResolutionWidth * 4 * 4;
 }

@@ -77,6 +77,47 @@ function predict(net: (x: Tensor) => Tensor, x: Tensor, tta: boolean): Tensor {
 }
 
 /**
+ * The running result, kept out of the per-batch scopes: 'max' keeps the maximum over windows;
+ * 'mean' and 'gaussian' a (weighted) sum of the windows and the sum of the weights.
+ */
+type Accumulators =
+  | { kind: 'max'; acc: Tensor }
+  | { kind: 'mean'; acc: Tensor; weight: Tensor }
+  | { kind: 'gaussian'; acc: Tensor; weight: Tensor; g: Tensor };
+
+/** The accumulators over the padded volume for `channels` classes; `g` is the Gaussian map ('gaussian' only). */
+function makeAccumulators(aggregation: Aggregation, channels: number, padded: Vec3, g: Tensor | null): Accumulators {
+  if (aggregation === 'max') return { kind: 'max', acc: keep(full([1, channels, ...padded], 0)) };
+  const acc = keep(zeros([1, channels, ...padded]));
+  const weight = keep(zeros([1, 1, ...padded]));
+  if (aggregation === 'mean') return { kind: 'mean', acc, weight };
+  if (!g) throw new ComboSegError('sliding window: gaussian aggregation needs its weight map');
+  return { kind: 'gaussian', acc, weight, g };
+}
+
+/** Adds one window's probabilities `p` [1, K, d, h, w]; `crop` cuts the window at `box` out of a volume. */
+function addWindow(a: Accumulators, crop: (t: Tensor, box: Vec3) => Tensor, box: Vec3, p: Tensor): void {
+  const view = crop(a.acc, box);
+  if (a.kind === 'max') view.copy_(maximum(view, p));
+  else if (a.kind === 'mean') {
+    view.add_(p);
+    crop(a.weight, box).add_(1);
+  } else {
+    view.add_(mul(p, a.g));
+    crop(a.weight, box).add_(a.g);
+  }
+}
+
+/** The combined probabilities, made in the current scope; frees the accumulators. */
+function finish(a: Accumulators): Tensor {
+  const wsum = a.kind === 'max' ? null : a.weight;
+  const out = wsum ? div(a.acc, wsum) : mul(a.acc, 1);
+  a.acc.dispose();
+  wsum?.dispose();
+  return out;
+}
+
+/**
  * Per-class probabilities [1, K, D, H, W] for an image [1, C, D, H, W]. `net`
  * maps [B, C, d, h, w] to logits [B, K, d, h, w] (run in eval mode, no grad).
  */
@@ -97,48 +138,32 @@ export function slidingWindow(net: (x: Tensor) => Tensor, image: Tensor, o: Slid
       const starts = padded.map((len, i) => windowStarts(len, w[i], o.stride[i]));
       const boxes: Vec3[] = [];
       for (const z of starts[0]) for (const y of starts[1]) for (const x of starts[2]) boxes.push([z, y, x]);
-      let acc: Tensor | null = null,
-        weight: Tensor | null = null;
+      // Made at the first batch (when the class count is known), inside a per-batch closure:
+      // held in an object, whose property TypeScript does not narrow to its initial null.
+      const state: { acc: Accumulators | null } = { acc: null };
       const g = o.aggregation === 'gaussian' ? tensor(gaussianMap(w), [1, 1, ...w]) : null;
       const batch = Math.max(1, o.batch ?? 1);
+      const crop = (t: Tensor, [z, y, x]: Vec3) =>
+        slice(slice(slice(t, 2, z, z + w[0]), 3, y, y + w[1]), 4, x, x + w[2]);
       for (let b = 0; b < boxes.length; b += batch) {
         tidy(() => {
           const group = boxes.slice(b, b + batch);
-          const crop = (t: Tensor, [z, y, x]: Vec3) =>
-            slice(slice(slice(t, 2, z, z + w[0]), 3, y, y + w[1]), 4, x, x + w[2]);
           let windows = cat(
             group.map((box) => crop(img, box)),
             0,
           );
           if (o.perWindowMinMax) windows = minMax(windows);
           const probs = predict(net, windows, o.flipTta ?? false);
-          if (!acc) {
-            acc = keep(
-              o.aggregation === 'max' ? full([1, probs.shape[1], ...padded], 0) : zeros([1, probs.shape[1], ...padded]),
-            );
-            if (o.aggregation !== 'max') weight = keep(zeros([1, 1, ...padded]));
-          }
+          const acc = (state.acc ??= makeAccumulators(o.aggregation, probs.shape[1], padded, g));
           group.forEach((box, k) => {
-            const p = slice(probs, 0, k, k + 1);
-            const view = crop(acc!, box);
-            if (o.aggregation === 'max') view.copy_(maximum(view, p));
-            else if (o.aggregation === 'mean') {
-              view.add_(p);
-              crop(weight!, box).add_(1);
-            } else {
-              view.add_(mul(p, g!));
-              crop(weight!, box).add_(g!);
-            }
+            addWindow(acc, crop, box, slice(probs, 0, k, k + 1));
           });
         });
         o.onProgress?.(Math.min(b + batch, boxes.length), boxes.length);
       }
+      if (!state.acc) throw new ComboSegError('sliding window: no windows over the volume');
       // The accumulators were kept out of the per-batch scopes: hand their result to this scope, then free them.
-      const total = acc as unknown as Tensor,
-        wsum = weight as Tensor | null;
-      let out = wsum ? div(total, wsum) : mul(total, 1);
-      total.dispose();
-      wsum?.dispose();
+      let out = finish(state.acc);
       if (padded.some((p, i) => p > shape[i]))
         out = slice(slice(slice(out, 2, 0, shape[0]), 3, 0, shape[1]), 4, 0, shape[2]).contiguous();
       return out;

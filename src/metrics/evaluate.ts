@@ -16,12 +16,16 @@ export function caseMeanDice(c: CaseMetrics): number {
   return d.reduce((a, b) => a + b, 0) / d.length;
 }
 
+/** A volume's grid for messages: size, spacing and origin, rounded. */
+const describeGrid = (v: Volume) =>
+  `size [${v.size}], spacing [${v.spacing.map((s) => +s.toFixed(4))}], origin [${v.origin.map((s) => +s.toFixed(2))}]`;
+
 /** Evaluates a predicted label map against the truth, organ by organ. Both must share a grid. */
 export function evaluateCase(id: string, pred: Volume, truth: Volume, labels: LabelSet): CaseMetrics {
   if (!sameGrid(pred, truth)) {
     throw new ComboSegError(
-      `case '${id}': prediction (size [${pred.size}], spacing [${pred.spacing.map((s) => +s.toFixed(4))}], origin [${pred.origin.map((s) => +s.toFixed(2))}]) ` +
-        `and truth (size [${truth.size}], spacing [${truth.spacing.map((s) => +s.toFixed(4))}], origin [${truth.origin.map((s) => +s.toFixed(2))}]) are not on the same grid; use --resample to put the prediction on the truth's grid`,
+      `case '${id}': prediction (${describeGrid(pred)}) and truth (${describeGrid(truth)}) ` +
+        "are not on the same grid; use --resample to put the prediction on the truth's grid",
       { code: 'invalid-input', path: id },
     );
   }
@@ -57,6 +61,9 @@ function stat(values: (number | null)[]): Stat {
   return { mean, std, n: xs.length, missing };
 }
 
+/** A case's metrics for one organ, or undefined where the case has no such organ. */
+const organOf = (c: CaseMetrics, organ: string): OrganMetrics | undefined => c.organs[organ];
+
 /** Accumulates cases (MONAI's metric-object pattern over the pure functions above). */
 export class MetricsAccumulator {
   readonly cases: CaseMetrics[] = [];
@@ -68,7 +75,15 @@ export class MetricsAccumulator {
     const perOrgan: Summary['perOrgan'] = {};
     for (const o of organs) {
       perOrgan[o] = Object.fromEntries(
-        METRIC_NAMES.map((m) => [m, stat(this.cases.filter((c) => c.organs[o]).map((c) => c.organs[o][m]))]),
+        METRIC_NAMES.map((m) => [
+          m,
+          stat(
+            this.cases
+              .map((c) => organOf(c, o))
+              .filter((om) => om !== undefined)
+              .map((om) => om[m]),
+          ),
+        ]),
       ) as Record<MetricName, Stat>;
     }
     const overall = Object.fromEntries(
@@ -79,7 +94,7 @@ export class MetricsAccumulator {
 }
 
 const fmt = (s: Stat, digits: number) =>
-  (s.mean === null ? 'n/a' : `${s.mean.toFixed(digits)} ± ${s.std!.toFixed(digits)}`) +
+  (s.mean === null || s.std === null ? 'n/a' : `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}`) +
   (s.missing ? ` (${s.missing} missing)` : '');
 
 /** The summary as a terminal table (one row per organ, then all organs). */

@@ -33,7 +33,8 @@ export abstract class Network extends Module {
     if (bad.length) {
       throw new ComboSegError(
         `${this.name}: spatial size [${x.shape.slice(2)}] must be a multiple of ${this.divisor} on every axis ` +
-          `(the network down-samples ${Math.log2(this.divisor)} times); pad the input, as sliding-window inference does`,
+          `(the network down-samples ${Math.log2(this.divisor)} times); ` +
+          'pad the input, as sliding-window inference does',
       );
     }
   }

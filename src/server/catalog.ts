@@ -31,9 +31,9 @@ export interface ExperimentSummary {
 const MAX_DEPTH = 7,
   MAX_DIRS = 5000;
 
-const readJson = <T>(path: string): T => {
+const readJson = (path: string): unknown => {
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
+    return JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new HttpError(500, `${path}: unreadable JSON (${(e as Error).message})`, { cause: e });
   }
@@ -46,8 +46,8 @@ export function runSummary(root: string, dir: string, given?: EpochRecord[]): Ru
   const records = given ?? run.readEpochRecords();
   const cfg = run.readConfig();
   const dice = records.map((r) => r.meanDice).filter((d): d is number => d !== null);
-  const opts = Object.entries(cfg.loss.options ?? {})
-    .map(([k, v]) => `${k}=${v}`)
+  const opts = Object.entries(cfg.loss.options)
+    .map(([k, v]) => `${k}=${String(v)}`)
     .join(',');
   return {
     path: relativeTo(root, dir),
@@ -68,7 +68,9 @@ export function scan(root: string): { runs: RunSummary[]; experiments: Experimen
   const queue: [string, number][] = [[root, 0]];
   let seen = 0;
   while (queue.length && seen++ < MAX_DIRS) {
-    const [dir, depth] = queue.shift()!;
+    const next = queue.shift();
+    if (!next) break;
+    const [dir, depth] = next;
     if (new RunDir(dir).isRun()) {
       try {
         runs.push(runSummary(root, dir));
@@ -170,7 +172,7 @@ export function experimentDetail(root: string, dir: string): ExperimentDetail {
   for (const name of cellDirs) {
     const resultPath = join(dir, 'cells', name, 'result.json');
     if (!existsSync(resultPath)) continue;
-    const r = readJson<CellResult>(resultPath);
+    const r = readJson(resultPath) as CellResult;
     const runOf = (caseId: string) => {
       const fold = r.folds?.find((f: FoldResult) => f.cases.some((c) => c.id === caseId));
       return relativeTo(root, join(dir, 'cells', name, ...(fold ? [`fold${fold.fold}`] : []), 'run'));

@@ -3,7 +3,10 @@
 
 export const DIFFERENCE_CODES = { agree: 1, falsePositive: 2, falseNegative: 3, wrongOrgan: 4 } as const;
 
-/** Per voxel: 0 background in both; 1 same organ; 2 predicted where the truth is background; 3 missed; 4 a different organ. */
+/**
+ * Per voxel: 0 background in both; 1 same organ; 2 predicted where the truth is background; 3 missed;
+ * 4 a different organ.
+ */
 export function differenceMap(pred: ArrayLike<number>, truth: ArrayLike<number>): Uint8Array {
   if (pred.length !== truth.length) throw new RangeError(`differenceMap: ${pred.length} vs ${truth.length} voxels`);
   const out = new Uint8Array(pred.length);

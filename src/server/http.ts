@@ -121,7 +121,8 @@ export async function saveBody(
         n += chunk.length;
         if (n > limit) {
           req.removeAllListeners('data');
-          return reject(refuse(tooLarge(limit)));
+          reject(refuse(tooLarge(limit)));
+          return;
         }
         if (!out.write(chunk)) {
           req.pause();

@@ -121,21 +121,24 @@ export class JobQueue {
 
   private pump(): void {
     while (this.running < this.o.concurrency && this.pending.length) {
-      const { job, req } = this.pending.shift()!;
+      const next = this.pending.shift();
+      if (!next) break;
+      const { job, req } = next;
       this.running++;
       this.run(job, req)
-        .catch((e: Error) => {
+        .catch((e: unknown) => {
           Object.assign(job, {
             state: 'error',
             stage: 'failed',
-            error: `could not start the job: ${e.message}`,
+            error: `could not start the job: ${e instanceof Error ? e.message : String(e)}`,
             finished: new Date().toISOString(),
           });
         })
         .finally(() => {
           this.running--;
           for (const f of req.cleanup ?? []) rmSync(f, { force: true });
-          if (job.state === 'error') rmSync(join(this.dir, job.id), { recursive: true, force: true }); // nothing half-written is served
+          // nothing half-written is served
+          if (job.state === 'error') rmSync(join(this.dir, job.id), { recursive: true, force: true });
           this.pump();
         });
     }

@@ -33,7 +33,8 @@ export type SegmentMessage =
     }
   | { type: 'error'; error: WorkerError };
 
-const port = parentPort!;
+if (!parentPort) throw new Error('segment-worker.ts runs in a worker thread (started by the job queue)');
+const port = parentPort;
 const send = (m: SegmentMessage) => port.postMessage(m);
 const input = workerData as SegmentJobInput;
 

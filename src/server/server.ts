@@ -45,6 +45,21 @@ export const DEFAULT_WEB_DIR =
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 const MAX_UPLOADS = 2;
 
+/** What every request handler shares: the folder, the page, the job queue and the open streams. */
+interface ServerState {
+  root: string;
+  webDir: string;
+  jobs: JobQueue;
+  uploads: string;
+  local: boolean;
+  maxUpload: number;
+  streams: Set<ServerResponse>;
+  /** Uploads being received now. */
+  uploading: number;
+}
+
+type Handler = (s: ServerState, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
+
 function readHead(path: string, n: number): Buffer {
   const fd = openSync(path, 'r');
   try {
@@ -55,12 +70,221 @@ function readHead(path: string, n: number): Buffer {
   }
 }
 
-export async function serve(o: ServeOptions): Promise<RunningServer> {
+function param(url: URL, name: string): string {
+  const v = url.searchParams.get(name);
+  if (v === null || v === '') throw new HttpError(400, `missing query parameter '${name}'`);
+  return v;
+}
+
+function modelOf(s: ServerState, rel: string): string {
+  const dir = resolveInside(s.root, rel);
+  try {
+    return resolveModelPath(dir);
+  } catch (e) {
+    if (!(e instanceof ComboSegError)) throw e;
+    // No model there (404), named as the client named it, not by where it lies on this machine.
+    const message = e.message.split(e.path ?? dir).join(`'${rel}'`);
+    throw e.rewrap(message, { code: 'not-found', path: rel });
+  }
+}
+
+/** Refuses what must not reach a handler; returns the request's URL and method. */
+function checkRequest(s: ServerState, req: IncomingMessage): { url: URL; method: string } {
+  // A page on another site must not drive a localhost server through DNS rebinding.
+  const hostHeader = (req.headers.host ?? '').replace(/:\d+$/, '');
+  if (s.local && !LOCAL_HOSTS.has(hostHeader))
+    throw new HttpError(403, `host '${hostHeader}' refused: this server answers on localhost only`);
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const method = req.method ?? 'GET';
+  // Requests that start work must come from this page: a custom header forces a CORS
+  // preflight (which this server never grants), and browsers mark cross-site requests.
+  if (
+    method === 'POST' &&
+    (req.headers['x-comboseg'] !== '1' || ['cross-site', 'same-site'].includes(String(req.headers['sec-fetch-site'])))
+  ) {
+    throw new HttpError(403, 'POST requests need the header "x-comboseg: 1" and must come from this server\'s page');
+  }
+  return { url, method };
+}
+
+const sendIndex: Handler = (s, _req, res) => sendFile(res, join(s.webDir, 'index.html'));
+
+const sendAsset: Handler = (s, _req, res, url) =>
+  sendFile(res, resolveInside(realpathSync(s.webDir), decodeURIComponent(url.pathname.slice(1))));
+
+const sendServedFile: Handler = (s, _req, res, url) => {
+  const file = resolveInside(s.root, decodeURIComponent(url.pathname.slice('/files/'.length)));
+  if (!statSync(file).isFile()) throw new HttpError(404, `'${relativeTo(s.root, file)}' is a folder`);
+  // Files under DIR are shown, never run: an HTML or SVG file there gets no scripts and no access to this origin.
+  return sendFile(res, file, undefined, {
+    'content-security-policy': "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+  });
+};
+
+const sendCurves: Handler = async (s, _req, res, url) => {
+  const dir = resolveInside(s.root, param(url, 'path'));
+  const svg = await vegaLiteSvg(trainingCurvesSpec(readEpochRecords(dir)));
+  res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'no-store' });
+  res.end(svg);
+};
+
+const JOB_PATH = /^\/api\/jobs\/([0-9a-f-]{36})(?:\/([a-z]+\.nii\.gz))?$/;
+
+const sendJob: Handler = (s, _req, res, url) => {
+  const match = JOB_PATH.exec(url.pathname);
+  if (!match) throw new HttpError(404, `${url.pathname}: not found`);
+  const [, id, file] = match;
+  const job = s.jobs.get(id);
+  if (!file) {
+    sendJson(res, 200, job);
+    return;
+  }
+  if (job.state !== 'done') throw new HttpError(409, `job ${job.id} is ${job.state}; its files come when it is done`);
+  if (!job.files.includes(file)) throw new HttpError(404, `job ${job.id} has no ${file}`);
+  const download = url.searchParams.has('download')
+    ? `${job.title.replace(/\.(nii\.gz|nii|nrrd|mha)$/i, '')}_${file}`
+    : undefined;
+  return sendFile(res, join(s.jobs.folder(job.id), file), download);
+};
+
+/** Server-sent events: the run's records whenever metrics.jsonl changes (polled: fs.watch misses atomic renames). */
+function liveRecords(s: ServerState, res: ServerResponse, dir: string): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+  s.streams.add(res);
+  const file = new RunDir(dir).metricsPath;
+  let last = '';
+  const stop = () => {
+    clearInterval(timer);
+    s.streams.delete(res);
+  };
+  res.on('close', stop);
+  const tick = () => {
+    try {
+      const st = existsSync(file) ? statSync(file) : null;
+      const stamp = st ? `${st.mtimeMs}:${st.size}` : 'none';
+      if (stamp !== last) {
+        last = stamp;
+        res.write(`event: records\ndata: ${JSON.stringify(readEpochRecords(dir))}\n\n`);
+      }
+    } catch {
+      stop(); // the run folder went away
+      res.end();
+    }
+  };
+  const timer = setInterval(tick, 1000);
+  tick();
+}
+
+const submitCase: Handler = async (s, req, res) => {
+  const body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8') || '{}') as {
+    run?: unknown;
+    case?: unknown;
+    model?: unknown;
+  } | null;
+  if (!body || typeof body !== 'object')
+    throw new HttpError(400, 'the request body must be a JSON object {"run": ..., "case": ...}');
+  if (typeof body.run !== 'string' || typeof body.case !== 'string')
+    throw new HttpError(400, 'give "run" (a run folder) and "case" (a case id) as strings');
+  const runDir = resolveInside(s.root, body.run);
+  const model = typeof body.model === 'string' ? body.model : body.run;
+  const c = runCase(s.root, runDir, body.case);
+  const job = s.jobs.submit({
+    title: c.id,
+    model,
+    modelPath: modelOf(s, model),
+    image: c.image,
+    label: c.label ?? null,
+    caseId: c.id,
+  });
+  sendJson(res, 202, job);
+};
+
+const submitUpload: Handler = async (s, req, res, url) => {
+  const name = basename(param(url, 'filename'));
+  const model = param(url, 'model');
+  const modelPath = modelOf(s, model);
+  checkUploadName(name);
+  s.jobs.checkCapacity(); // before reading a large body
+  if (s.uploading >= MAX_UPLOADS)
+    throw new HttpError(429, `${s.uploading} uploads are in progress; try again when one has finished`);
+  s.uploading++;
+  const ext = name.toLowerCase().endsWith('.nii.gz') ? '.nii.gz' : name.slice(name.lastIndexOf('.'));
+  const file = join(s.uploads, `${Date.now()}-${Math.random().toString(36).slice(2)}${ext}`);
+  try {
+    const size = await saveBody(req, res, file, s.maxUpload);
+    checkUpload(name, readHead(file, 64 * 1024), size);
+    sendJson(
+      res,
+      202,
+      s.jobs.submit({ title: name, model, modelPath, image: file, label: null, caseId: name, cleanup: [file] }),
+    );
+  } catch (e) {
+    rmSync(file, { force: true });
+    throw e;
+  } finally {
+    s.uploading--;
+  }
+};
+
+/** GET endpoints by their exact path. */
+const GET_ROUTES = new Map<string, Handler>([
+  ['/', sendIndex],
+  ['/index.html', sendIndex],
+  ['/api/index', (s, _req, res) => sendJson(res, 200, { root: s.root, ...scan(s.root), jobs: s.jobs.list() })],
+  ['/api/run', (s, _req, res, url) => sendJson(res, 200, runDetail(s.root, resolveInside(s.root, param(url, 'path'))))],
+  ['/api/run/curves.svg', sendCurves],
+  ['/api/run/events', (s, _req, res, url) => liveRecords(s, res, resolveInside(s.root, param(url, 'path')))],
+  [
+    '/api/experiment',
+    (s, _req, res, url) => sendJson(res, 200, experimentDetail(s.root, resolveInside(s.root, param(url, 'path')))),
+  ],
+  ['/api/jobs', (s, _req, res) => sendJson(res, 200, s.jobs.list())],
+]);
+
+/** POST endpoints by their exact path. */
+const POST_ROUTES = new Map<string, Handler>([
+  ['/api/jobs/case', submitCase],
+  ['/api/jobs/upload', submitUpload],
+]);
+
+function getHandler(path: string): Handler | undefined {
+  const exact = GET_ROUTES.get(path);
+  if (exact) return exact;
+  if (path.startsWith('/assets/')) return sendAsset;
+  if (path.startsWith('/files/')) return sendServedFile;
+  if (JOB_PATH.test(path)) return sendJob;
+  return undefined;
+}
+
+async function route(s: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { url, method } = checkRequest(s, req);
+  const path = url.pathname;
+  const handler = method === 'GET' ? getHandler(path) : method === 'POST' ? POST_ROUTES.get(path) : undefined;
+  if (handler) {
+    await handler(s, req, res, url);
+    return;
+  }
+  if (path.startsWith('/api/') || path.startsWith('/files/'))
+    throw new HttpError(404, `${method} ${path}: no such endpoint`);
+  throw new HttpError(404, `${path}: not found`);
+}
+
+/** Answers a failed request with its status and a message (or drops the connection once a reply has begun). */
+function replyError(res: ServerResponse, e: unknown): void {
+  const status = statusOf(e); // by the error's class and code, never its message
+  if (res.headersSent) res.destroy();
+  else if (e instanceof SyntaxError) sendError(res, status, `bad JSON in the request: ${e.message}`);
+  else if (e instanceof URIError) sendError(res, status, 'bad percent-encoding in the URL');
+  else if (status < 500) sendError(res, status, (e as Error).message);
+  else sendError(res, status, `internal error: ${e instanceof Error ? e.message : String(e)}`);
+}
+
+/** The state a server starts from, after checking the folder and the page. */
+function initialState(o: ServeOptions, host: string): ServerState {
   if (!existsSync(o.root) || !statSync(o.root).isDirectory()) {
     throw new ComboSegError(`${o.root}: no such folder to serve`, { code: 'not-found', path: o.root });
   }
   const root = realpathSync(o.root);
-  const host = o.host ?? '127.0.0.1';
   const webDir = o.webDir ?? DEFAULT_WEB_DIR;
   if (!existsSync(join(webDir, 'index.html'))) {
     throw new ComboSegError(
@@ -75,180 +299,24 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
     keepFinished: 64,
   });
   const uploads = mkdtempSync(join(tmpdir(), 'comboseg-uploads-'));
-  const local = LOCAL_HOSTS.has(host);
-  let uploading = 0;
-  const streams = new Set<ServerResponse>();
+  return { root, webDir, jobs, uploads, local: LOCAL_HOSTS.has(host), maxUpload, streams: new Set(), uploading: 0 };
+}
 
-  const param = (url: URL, name: string): string => {
-    const v = url.searchParams.get(name);
-    if (v === null || v === '') throw new HttpError(400, `missing query parameter '${name}'`);
-    return v;
-  };
-  const modelOf = (rel: string) => {
-    const dir = resolveInside(root, rel);
-    try {
-      return resolveModelPath(dir);
-    } catch (e) {
-      if (!(e instanceof ComboSegError)) throw e;
-      // No model there (404), named as the client named it, not by where it lies on this machine.
-      const message = e.message.split(e.path ?? dir).join(`'${rel}'`);
-      throw e.rewrap(message, { code: 'not-found', path: rel });
-    }
-  };
-
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // A page on another site must not drive a localhost server through DNS rebinding.
-    const hostHeader = (req.headers.host ?? '').replace(/:\d+$/, '');
-    if (local && !LOCAL_HOSTS.has(hostHeader))
-      throw new HttpError(403, `host '${hostHeader}' refused: this server answers on localhost only`);
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const path = url.pathname;
-    const method = req.method ?? 'GET';
-    // Requests that start work must come from this page: a custom header forces a CORS
-    // preflight (which this server never grants), and browsers mark cross-site requests.
-    if (
-      method === 'POST' &&
-      (req.headers['x-comboseg'] !== '1' || ['cross-site', 'same-site'].includes(String(req.headers['sec-fetch-site'])))
-    ) {
-      throw new HttpError(403, 'POST requests need the header "x-comboseg: 1" and must come from this server\'s page');
-    }
-    if (method === 'GET' && (path === '/' || path === '/index.html')) return sendFile(res, join(webDir, 'index.html'));
-    if (method === 'GET' && path.startsWith('/assets/'))
-      return sendFile(res, resolveInside(realpathSync(webDir), decodeURIComponent(path.slice(1))));
-    if (method === 'GET' && path.startsWith('/files/')) {
-      const file = resolveInside(root, decodeURIComponent(path.slice('/files/'.length)));
-      if (!statSync(file).isFile()) throw new HttpError(404, `'${relativeTo(root, file)}' is a folder`);
-      // Files under DIR are shown, never run: an HTML or SVG file there gets no scripts and no access to this origin.
-      return sendFile(res, file, undefined, {
-        'content-security-policy': "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'",
-      });
-    }
-    if (method === 'GET' && path === '/api/index')
-      return sendJson(res, 200, { root, ...scan(root), jobs: jobs.list() });
-    if (method === 'GET' && path === '/api/run')
-      return sendJson(res, 200, runDetail(root, resolveInside(root, param(url, 'path'))));
-    if (method === 'GET' && path === '/api/run/curves.svg') {
-      const dir = resolveInside(root, param(url, 'path'));
-      const svg = await vegaLiteSvg(trainingCurvesSpec(readEpochRecords(dir)));
-      res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'no-store' });
-      return void res.end(svg);
-    }
-    if (method === 'GET' && path === '/api/run/events')
-      return liveRecords(res, resolveInside(root, param(url, 'path')));
-    if (method === 'GET' && path === '/api/experiment')
-      return sendJson(res, 200, experimentDetail(root, resolveInside(root, param(url, 'path'))));
-    if (method === 'POST' && path === '/api/jobs/case') {
-      const body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8') || '{}') as {
-        run?: unknown;
-        case?: unknown;
-        model?: unknown;
-      } | null;
-      if (!body || typeof body !== 'object')
-        throw new HttpError(400, 'the request body must be a JSON object {"run": ..., "case": ...}');
-      if (typeof body.run !== 'string' || typeof body.case !== 'string')
-        throw new HttpError(400, 'give "run" (a run folder) and "case" (a case id) as strings');
-      const runDir = resolveInside(root, body.run);
-      const model = typeof body.model === 'string' ? body.model : body.run;
-      const c = runCase(root, runDir, body.case);
-      const job = jobs.submit({
-        title: c.id,
-        model,
-        modelPath: modelOf(model),
-        image: c.image,
-        label: c.label ?? null,
-        caseId: c.id,
-      });
-      return sendJson(res, 202, job);
-    }
-    if (method === 'POST' && path === '/api/jobs/upload') {
-      const name = basename(param(url, 'filename'));
-      const model = param(url, 'model');
-      const modelPath = modelOf(model);
-      checkUploadName(name);
-      jobs.checkCapacity(); // before reading a large body
-      if (uploading >= MAX_UPLOADS)
-        throw new HttpError(429, `${uploading} uploads are in progress; try again when one has finished`);
-      uploading++;
-      const file = join(
-        uploads,
-        `${Date.now()}-${Math.random().toString(36).slice(2)}${name.toLowerCase().endsWith('.nii.gz') ? '.nii.gz' : name.slice(name.lastIndexOf('.'))}`,
-      );
-      try {
-        const size = await saveBody(req, res, file, maxUpload);
-        checkUpload(name, readHead(file, 64 * 1024), size);
-        return sendJson(
-          res,
-          202,
-          jobs.submit({ title: name, model, modelPath, image: file, label: null, caseId: name, cleanup: [file] }),
-        );
-      } catch (e) {
-        rmSync(file, { force: true });
-        throw e;
-      } finally {
-        uploading--;
-      }
-    }
-    const jobMatch = /^\/api\/jobs\/([0-9a-f-]{36})(?:\/([a-z]+\.nii\.gz))?$/.exec(path);
-    if (method === 'GET' && jobMatch) {
-      const job = jobs.get(jobMatch[1]);
-      if (!jobMatch[2]) return sendJson(res, 200, job);
-      if (job.state !== 'done')
-        throw new HttpError(409, `job ${job.id} is ${job.state}; its files come when it is done`);
-      if (!job.files.includes(jobMatch[2])) throw new HttpError(404, `job ${job.id} has no ${jobMatch[2]}`);
-      const download = url.searchParams.has('download')
-        ? `${job.title.replace(/\.(nii\.gz|nii|nrrd|mha)$/i, '')}_${jobMatch[2]}`
-        : undefined;
-      return sendFile(res, join(jobs.folder(job.id), jobMatch[2]), download);
-    }
-    if (method === 'GET' && path === '/api/jobs') return sendJson(res, 200, jobs.list());
-    if (path.startsWith('/api/') || path.startsWith('/files/'))
-      throw new HttpError(404, `${method} ${path}: no such endpoint`);
-    throw new HttpError(404, `${path}: not found`);
-  }
-
-  /** Server-sent events: the run's records whenever metrics.jsonl changes (polled: fs.watch misses atomic renames). */
-  function liveRecords(res: ServerResponse, dir: string): void {
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-    streams.add(res);
-    const file = new RunDir(dir).metricsPath;
-    let last = '';
-    let timer: NodeJS.Timeout | undefined;
-    const stop = () => {
-      clearInterval(timer);
-      streams.delete(res);
-    };
-    res.on('close', stop);
-    const tick = () => {
-      try {
-        const st = existsSync(file) ? statSync(file) : null;
-        const stamp = st ? `${st.mtimeMs}:${st.size}` : 'none';
-        if (stamp !== last) {
-          last = stamp;
-          res.write(`event: records\ndata: ${JSON.stringify(readEpochRecords(dir))}\n\n`);
-        }
-      } catch {
-        stop(); // the run folder went away
-        res.end();
-      }
-    };
-    tick();
-    timer = setInterval(tick, 1000);
-  }
-
+export async function serve(o: ServeOptions): Promise<RunningServer> {
+  const host = o.host ?? '127.0.0.1';
+  const s = initialState(o, host);
   const server = createServer((req, res) => {
-    route(req, res).catch((e: unknown) => {
-      if (res.headersSent) return void res.destroy();
-      const status = statusOf(e); // by the error's class and code, never its message
-      if (e instanceof SyntaxError) return sendError(res, status, `bad JSON in the request: ${e.message}`);
-      if (e instanceof URIError) return sendError(res, status, 'bad percent-encoding in the URL');
-      if (status < 500) return sendError(res, status, (e as Error).message);
-      sendError(res, status, `internal error: ${e instanceof Error ? e.message : String(e)}`);
+    route(s, req, res).catch((e: unknown) => {
+      replyError(res, e);
     });
   });
   server.requestTimeout = 30 * 60_000; // large uploads on slow links, but not forever
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EADDRINUSE') return reject(e);
+      if (e.code !== 'EADDRINUSE') {
+        reject(e);
+        return;
+      }
       const why = `port ${o.port} is in use; choose another with --port`;
       reject(new ComboSegError(why, { code: 'conflict', path: '--port', cause: e }));
     });
@@ -259,14 +327,14 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     server,
-    jobs,
+    jobs: s.jobs,
     async close() {
-      for (const s of streams) s.end();
+      for (const st of s.streams) st.end();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await closed;
-      await jobs.close();
-      rmSync(uploads, { recursive: true, force: true });
+      await s.jobs.close();
+      rmSync(s.uploads, { recursive: true, force: true });
     },
   };
 }

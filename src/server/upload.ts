@@ -13,7 +13,10 @@ export function checkUploadName(name: string): (typeof UPLOAD_EXTENSIONS)[number
   return ext;
 }
 
-/** The upload's extension when its name and first bytes (`body`, at most the first 64 KiB of `size`) agree on a supported format; else a 415 error saying why. */
+/**
+ * The upload's extension when its name and first bytes (`body`, at most the first 64 KiB of `size`) agree on
+ * a supported format; else a 415 error saying why.
+ */
 export function checkUpload(name: string, body: Buffer, size = body.length): (typeof UPLOAD_EXTENSIONS)[number] {
   const ext = checkUploadName(name);
   if (!size) throw new HttpError(400, `'${name}': the upload is empty`);

@@ -266,14 +266,14 @@ export class RunDir {
     if (!isObject(t)) throw fail('is missing (no "training" metadata)');
     const count = (k: 'epoch' | 'index' | 'optimizerSteps'): number => {
       const v = t[k];
-      if (!isCount(v)) throw fail(`has ${k} ${JSON.stringify(v) ?? 'missing'}, not a count`);
+      if (!isCount(v)) throw fail(`has ${k} ${shown(v)}, not a count`);
       return v;
     };
     const state = { epoch: count('epoch'), index: count('index'), optimizerSteps: count('optimizerSteps') };
     const best = t.best;
     if (best === null) return { ...state, best: null };
     if (!isObject(best) || !isFiniteNumber(best.dice) || !isCount(best.epoch)) {
-      throw fail(`has best ${JSON.stringify(best) ?? 'missing'}, not null or {"dice": number, "epoch": count}`);
+      throw fail(`has best ${shown(best)}, not null or {"dice": number, "epoch": count}`);
     }
     return { ...state, best: { dice: best.dice, epoch: best.epoch } };
   }
@@ -306,6 +306,11 @@ export class RunDir {
   }
 }
 
+/** A metadata value for messages: its JSON, or 'missing' where there is none. */
+function shown(v: JsonValue | undefined): string {
+  return v === undefined ? 'missing' : JSON.stringify(v);
+}
+
 /** A run's epoch records (metrics.jsonl); none before the first epoch. */
 export function readEpochRecords(runDir: string): EpochRecord[] {
   return new RunDir(runDir).readEpochRecords();
@@ -316,7 +321,10 @@ export function readRunConfig(runDir: string): TrainConfig {
   return new RunDir(runDir).readConfig();
 }
 
-/** A model file from what a user names: a .safetensors file, RUN_DIR/best or RUN_DIR/last, or a run folder (its best). */
+/**
+ * A model file from what a user names: a .safetensors file, RUN_DIR/best or RUN_DIR/last,
+ * or a run folder (its best).
+ */
 export function resolveModelPath(p: string): string {
   const run = new RunDir(p);
   if (!(existsSync(p) && statSync(p).isFile()) && !existsSync(`${p}.safetensors`) && run.hasBest()) return run.bestPath;

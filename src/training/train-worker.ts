@@ -1,6 +1,6 @@
 // Worker-thread side of `comboseg train`: runs the trainer and reports to the
 // main thread, which draws progress and turns Ctrl-C into a clean stop.
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { toWorkerError, type WorkerError } from '../util/worker.js';
 import { train, type StopSignal } from './trainer.js';
 
@@ -12,15 +12,32 @@ export type TrainMessage =
   | { type: 'done'; result: unknown }
   | { type: 'error'; error: WorkerError };
 
-const port = parentPort!;
+function requirePort(): MessagePort {
+  if (!parentPort) throw new Error('train-worker runs in a worker thread started by runTraining');
+  return parentPort;
+}
+
+/** What runTraining posts as workerData: the configuration (checked by train) and whether to resume. */
+function readWorkerData(data: unknown): { config: unknown; resume: boolean | undefined } {
+  if (typeof data !== 'object' || data === null) throw new Error('train-worker: workerData is not an object');
+  const config: unknown = 'config' in data ? data.config : undefined;
+  const resume: unknown = 'resume' in data ? data.resume : undefined;
+  if (resume !== undefined && typeof resume !== 'boolean') {
+    throw new Error(`train-worker: workerData.resume must be a boolean, got ${typeof resume}`);
+  }
+  return { config, resume };
+}
+
+const port = requirePort();
 const signal: StopSignal = { stop: false };
 port.on('message', (m: { type: string }) => {
   if (m.type === 'stop') signal.stop = true;
 });
 const send = (m: TrainMessage) => port.postMessage(m);
 try {
-  const result = await train(workerData.config, {
-    resume: workerData.resume,
+  const input = readWorkerData(workerData);
+  const result = await train(input.config, {
+    resume: input.resume,
     signal,
     events: {
       onStep: (s) => send({ type: 'step', ...s }),

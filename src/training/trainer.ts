@@ -259,8 +259,9 @@ export class Trainer {
     if (!validationCases.length) return { validation: null, meanDice: null };
     const acc = new MetricsAccumulator();
     for (const [k, c] of validationCases.entries()) {
+      if (!c.labels) throw new ComboSegError(`validation case '${c.id}' has no label`, { code: 'invalid-input' });
       const pred = predictVolume(net, this.modelMeta(epoch + 1, null), c.image);
-      acc.add(evaluateCase(c.id, pred.labels, c.labels!, ds.labels));
+      acc.add(evaluateCase(c.id, pred.labels, c.labels, ds.labels));
       this.s.o.events?.onValidation?.(k + 1, validationCases.length);
       await new Promise((r) => setImmediate(r));
     }

@@ -31,8 +31,8 @@ export function didYouMean(name: string, known: readonly string[]): string {
   // A known name that extends the given one ('unet' → 'unet3d') beats a closer look-alike.
   const prefixed = name.length >= 3 ? known.find((k) => k.startsWith(name)) : undefined;
   if (prefixed !== undefined) return ` Did you mean '${prefixed}'?`;
-  const best = [...known].sort((a, b) => editDistance(name, a) - editDistance(name, b))[0];
-  if (best === undefined) return '';
+  const best = [...known].sort((a, b) => editDistance(name, a) - editDistance(name, b)).at(0);
+  if (best === undefined) return ''; // no known names
   const d = editDistance(name, best);
   return d <= 2 && d < name.length ? ` Did you mean '${best}'?` : '';
 }
@@ -102,7 +102,10 @@ export function describeSchema(schema: z.ZodTypeAny): string {
   return 'a valid value';
 }
 
-/** The schema of the field at `path` inside `schema` (`value` picks the branch of a union), where it can be told. */
+/**
+ * The schema of the field at `path` inside `schema` (`value` picks the branch of a union),
+ * where it can be told.
+ */
 export function schemaAt(
   schema: z.ZodTypeAny,
   path: readonly (string | number)[],
@@ -117,12 +120,12 @@ export function schemaAt(
   const [key, ...rest] = path;
   const inner = valueAt(value, [key]);
   if (u instanceof z.ZodObject) {
-    const field = (u.shape as Record<string, z.ZodTypeAny>)[String(key)];
+    const field = (u.shape as Partial<Record<string, z.ZodTypeAny>>)[String(key)]; // undefined: no such field
     return field && schemaAt(field, rest, inner);
   }
   if (u instanceof z.ZodArray) return schemaAt(u.element as z.ZodTypeAny, rest, inner);
   if (u instanceof z.ZodTuple) {
-    const item = (u.items as z.ZodTypeAny[])[Number(key)];
+    const item = (u.items as (z.ZodTypeAny | undefined)[])[Number(key)]; // undefined: past the tuple's end
     return item && schemaAt(item, rest, inner);
   }
   if (u instanceof z.ZodRecord) return schemaAt(u.valueSchema as z.ZodTypeAny, rest, inner);
@@ -171,12 +174,14 @@ export function problemsOf(schema: z.ZodTypeAny, value: unknown, noun = 'option'
     const path = i.path.join('.');
     const got = valueAt(value, i.path);
     if (i.code === 'unrecognized_keys') {
-      const known = Object.keys((unwrap(schemaAt(schema, i.path, value) ?? schema) as z.AnyZodObject).shape ?? {});
+      const owner = unwrap(schemaAt(schema, i.path, value) ?? schema);
+      const known = owner instanceof z.ZodObject ? Object.keys(owner.shape as Record<string, z.ZodTypeAny>) : [];
       const names = i.keys.map((k) => `'${k}'`).join(', ');
       const hint = i.keys.length === 1 ? didYouMean(i.keys[0], known) : '';
       const where = path ? ` in '${path}'` : '';
       const s = i.keys.length > 1 ? 's' : '';
-      const problem = `unknown ${noun}${s} ${names}${where} (${noun}s: ${known.join(', ') || 'none'})${hint && `.${hint}`}`;
+      const problem =
+        `unknown ${noun}${s} ${names}${where} (${noun}s: ${known.join(', ') || 'none'})` + (hint && `.${hint}`);
       return { path, problem, standalone: true };
     }
     if (i.code === 'invalid_union_discriminator' || i.code === 'invalid_enum_value') {
@@ -245,7 +250,9 @@ export interface OptionRow {
 
 /** The options of an object schema, as documentation rows (name, allowed values, default, description). */
 export function optionRows(schema: z.ZodTypeAny, skip: readonly string[] = []): OptionRow[] {
-  const shape = (unwrap(schema) as z.AnyZodObject).shape as Record<string, z.ZodTypeAny>;
+  const object = unwrap(schema);
+  if (!(object instanceof z.ZodObject)) throw new TypeError('optionRows: the schema is not an object schema');
+  const shape = object.shape as Record<string, z.ZodTypeAny>;
   return Object.entries(shape)
     .filter(([name]) => !skip.includes(name))
     .map(([name, s]) => {

@@ -38,7 +38,9 @@ export class Progress {
     const rate = this.#done / Math.max(elapsed, 1e-9);
     const eta = (total - this.#done) / rate;
     const frac = total > 0 ? this.#done / total : 1;
-    const stats = `${this.#done}/${total} ${rate.toFixed(rate < 10 ? 2 : 0)} ${unit}/s ETA ${fmtTime(eta)}${info ? ` ${info}` : ''}`;
+    const stats =
+      `${this.#done}/${total} ${rate.toFixed(rate < 10 ? 2 : 0)} ${unit}/s ETA ${fmtTime(eta)}` +
+      (info ? ` ${info}` : '');
     if (stream.isTTY) {
       const width = 24;
       const fill = Math.round(frac * width);

@@ -43,10 +43,7 @@ test('flags alone make a valid configuration; flags override a config file', () 
     /network: missing; must be an object[\s\S]*loss: missing; must be an object/,
   );
   assert.throws(() => configFromFlags({}, { images: 'i' }), /--images needs --labels and --label-names/);
-  assert.throws(
-    () => configFromFlags({}, { networkOptions: '[1]' } as never),
-    /--network-options must be a JSON object/,
-  );
+  assert.throws(() => configFromFlags({}, { networkOptions: '[1]' }), /--network-options must be a JSON object/);
 });
 
 test('a bad flag value is named by its flag, a bad file value by its field (the schema decides both)', () => {
@@ -59,7 +56,8 @@ test('a bad flag value is named by its flag, a bad file value by its field (the 
       [
         'my.json: invalid training configuration:',
         '  --beta: must be a number in [0, 1], got 2',
-        '  sampler.patchSize: must be a positive integer, or [positive integer, positive integer, positive integer], got 0',
+        '  sampler.patchSize: must be a positive integer, or ' +
+          '[positive integer, positive integer, positive integer], got 0',
         '  --epochs: must be a positive integer, got 0',
         '  --lr: must be a number > 0, got -1',
       ].join('\n'),

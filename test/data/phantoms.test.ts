@@ -18,14 +18,14 @@ const kinds: [data.PhantomKind, [number, number, number]][] = [
 for (const [kind, size] of kinds) {
   test(`${kind}: organ voxel shares within ±30 % of the target over 6 cases; reproducible; cases differ`, () => {
     const shares = data.PHANTOM_KINDS[kind].shares;
-    const sums = new Array(shares.length).fill(0),
-      present = new Array(shares.length).fill(0);
+    const sums = new Array<number>(shares.length).fill(0),
+      present = new Array<number>(shares.length).fill(0);
     const first: Uint8Array[] = [];
     for (let i = 0; i < 6; i++) {
       const p = data.phantomCase(kind, 11, i, size);
       assert.deepEqual(p.size, size);
       first.push(p.labels);
-      const counts = new Array(shares.length + 1).fill(0);
+      const counts = new Array<number>(shares.length + 1).fill(0);
       for (const l of p.labels) counts[l]++;
       counts.slice(1).forEach((c, k) => {
         if (c > 0) {
@@ -108,7 +108,7 @@ test('comboseg synth writes an MSD data set that readMsd, loadCase and info read
       execFileSync(process.execPath, [bin, 'synth', 'echo-lv', '--out', out], { encoding: 'utf8', stdio: 'pipe' });
       return '';
     } catch (e) {
-      return String((e as { stderr: string }).stderr);
+      return (e as { stderr: string }).stderr;
     }
   })();
   assert.match(again, /already holds a data set/);

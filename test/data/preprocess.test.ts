@@ -29,9 +29,7 @@ test('normalisation: dataset-wide min–max, z-score and CT window; per-patch mi
   assertClose(data.normalise(a, mm), [0.25, 0.5]);
   const z = data.computeNormalisation([a, b], 'zscore');
   assert.equal(z.kind, 'zscore');
-  if (z.kind === 'zscore') {
-    assertClose([z.mean, z.std], [7.5, Math.sqrt((7.5 ** 2 + 2.5 ** 2 + 17.5 ** 2 + 22.5 ** 2) / 4)]);
-  }
+  assertClose([z.mean, z.std], [7.5, Math.sqrt((7.5 ** 2 + 2.5 ** 2 + 17.5 ** 2 + 22.5 ** 2) / 4)]);
   const w = data.computeNormalisation([], 'window', [-100, 300]);
   assertClose(data.normalise(Float32Array.from([-1000, -100, 100, 3000]), w), [0, 0, 0.5, 1]);
   assert.throws(() => data.computeNormalisation([], 'window', [5, 5]), ComboSegError);

@@ -147,56 +147,59 @@ test('the β-sweep verdict says plainly whether FPR falls and FNR rises as β fa
   assert.match(not[0], /does NOT hold/);
 });
 
-test('cross-validated grid: every case is tested once by a fold model that never trained or validated on it', async () => {
-  const cv = {
-    ...config,
-    base: { ...config.base, split: { validation: 0.25, seed: 3 } },
-    networks: [config.networks[0]],
-    losses: [config.losses[0]],
-    folds: 2,
-    out: join(root, 'cv'),
-  };
-  const results = await experiments.runExperiment(cv);
-  const [cell] = results;
-  assert.equal(cell.folds!.length, 2);
-  assert.deepEqual(
-    cell.cases.map((c) => c.id).sort(),
-    ['echo_lv_000', 'echo_lv_001', 'echo_lv_002', 'echo_lv_003', 'echo_lv_004'],
-    'all five cases pooled, each once',
-  );
-  for (const f of cell.folds!) {
-    const s = JSON.parse(readFileSync(join(cv.out, 'cells', cell.id, `fold${f.fold}`, 'run', 'split.json'), 'utf8'));
-    assert.deepEqual(f.cases.map((c) => c.id).sort(), [...s.test].sort());
-    for (const id of s.test)
-      assert.ok(
-        !s.train.includes(id) && !s.validation.includes(id),
-        `${id} held out of fold ${f.fold}'s training and validation`,
-      );
-    assert.equal(s.validation.length, 1);
-  }
-  // Pooled summary = the mean over all cases of both folds.
-  const all = cell.folds!.flatMap((f) => f.cases.map((c) => c.organs[Object.keys(c.organs)[0]].dice!));
-  assert.ok(Math.abs(cell.summary.overall.dice.mean! - all.reduce((a, b) => a + b, 0) / all.length) < 1e-12);
-  assert.equal(cell.records.length, 2);
-  assert.ok(
-    Math.abs(
-      cell.records[1].trainLoss - (cell.folds![0].records[1].trainLoss + cell.folds![1].records[1].trainLoss) / 2,
-    ) < 1e-12,
-  );
-  assert.match(experiments.experimentMarkdown('cv', results), /2-fold cross-validation[\s\S]*## Mean Dice per fold/);
-  // Interrupted after fold 0: fold 0 is not re-run.
-  const fold0 = readFileSync(join(cv.out, 'cells', cell.id, 'fold0', 'result.json'), 'utf8');
-  rmSync(join(cv.out, 'cells', cell.id, 'result.json'));
-  rmSync(join(cv.out, 'cells', cell.id, 'fold1'), { recursive: true });
-  const folds: (number | undefined)[] = [];
-  await experiments.runExperiment(cv, {
-    onCell: (_c, _i, _n, s, f) => {
-      if (s === 'started') folds.push(f);
-    },
-  });
-  assert.deepEqual(folds, [1]);
-  assert.equal(readFileSync(join(cv.out, 'cells', cell.id, 'fold0', 'result.json'), 'utf8'), fold0);
-});
+test(
+  'cross-validated grid: ' + 'every case is tested once by a fold model that never trained or validated on it',
+  async () => {
+    const cv = {
+      ...config,
+      base: { ...config.base, split: { validation: 0.25, seed: 3 } },
+      networks: [config.networks[0]],
+      losses: [config.losses[0]],
+      folds: 2,
+      out: join(root, 'cv'),
+    };
+    const results = await experiments.runExperiment(cv);
+    const [cell] = results;
+    assert.equal(cell.folds!.length, 2);
+    assert.deepEqual(
+      cell.cases.map((c) => c.id).sort(),
+      ['echo_lv_000', 'echo_lv_001', 'echo_lv_002', 'echo_lv_003', 'echo_lv_004'],
+      'all five cases pooled, each once',
+    );
+    for (const f of cell.folds!) {
+      const s = JSON.parse(readFileSync(join(cv.out, 'cells', cell.id, `fold${f.fold}`, 'run', 'split.json'), 'utf8'));
+      assert.deepEqual(f.cases.map((c) => c.id).sort(), [...s.test].sort());
+      for (const id of s.test)
+        assert.ok(
+          !s.train.includes(id) && !s.validation.includes(id),
+          `${id} held out of fold ${f.fold}'s training and validation`,
+        );
+      assert.equal(s.validation.length, 1);
+    }
+    // Pooled summary = the mean over all cases of both folds.
+    const all = cell.folds!.flatMap((f) => f.cases.map((c) => c.organs[Object.keys(c.organs)[0]].dice));
+    assert.ok(Math.abs(cell.summary.overall.dice.mean! - all.reduce((a, b) => a + b, 0) / all.length) < 1e-12);
+    assert.equal(cell.records.length, 2);
+    assert.ok(
+      Math.abs(
+        cell.records[1].trainLoss - (cell.folds![0].records[1].trainLoss + cell.folds![1].records[1].trainLoss) / 2,
+      ) < 1e-12,
+    );
+    assert.match(experiments.experimentMarkdown('cv', results), /2-fold cross-validation[\s\S]*## Mean Dice per fold/);
+    // Interrupted after fold 0: fold 0 is not re-run.
+    const fold0 = readFileSync(join(cv.out, 'cells', cell.id, 'fold0', 'result.json'), 'utf8');
+    rmSync(join(cv.out, 'cells', cell.id, 'result.json'));
+    rmSync(join(cv.out, 'cells', cell.id, 'fold1'), { recursive: true });
+    const folds: (number | undefined)[] = [];
+    await experiments.runExperiment(cv, {
+      onCell: (_c, _i, _n, s, f) => {
+        if (s === 'started') folds.push(f);
+      },
+    });
+    assert.deepEqual(folds, [1]);
+    assert.equal(readFileSync(join(cv.out, 'cells', cell.id, 'fold0', 'result.json'), 'utf8'), fold0);
+  },
+);
 
 test('Wilcoxon signed-rank matches the hand-computed normal approximation; paired comparison lines up cases', () => {
   // |d| ranks 1..7, W+ = 21, μ = 14, σ = √35: z = 1.1832, p = 2(1 − Φ(1.1832)) = 0.2367.

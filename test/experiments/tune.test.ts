@@ -32,7 +32,8 @@ test('Bayesian optimisation finds the optimum of a smooth function in fewer eval
   const reached = ys.findIndex((_, i) => Math.max(...ys.slice(0, i + 1)) >= gridBest);
   assert.ok(
     reached >= 0 && reached < 15,
-    `reached the grid's best (${gridBest.toFixed(4)}) after ${reached + 1} of 15 evaluations; best ${Math.max(...ys).toFixed(4)}`,
+    `reached the grid's best (${gridBest.toFixed(4)}) after ${reached + 1} of 15 evaluations; ` +
+      `best ${Math.max(...ys).toFixed(4)}`,
   );
 });
 

@@ -259,7 +259,6 @@ test('extreme logits and probabilities of exactly 0 and 1 give finite losses and
 test('bad input: clear errors that name the argument', () =>
   tidy(() => {
     const x = tensor(new Float32Array(8), [1, 2, 4]);
-    const t = tensor(new Float32Array(8), [1, 2, 4]);
     const expectErr = (fn: () => unknown, re: RegExp) =>
       assert.throws(fn, (e: unknown) => e instanceof ComboSegError && re.test((e as Error).message));
     expectErr(

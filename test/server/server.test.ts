@@ -10,6 +10,7 @@ import { servedFolder, type ServedFolder } from './fixture.js';
 import { serve, type RunningServer } from '../../src/server/server.js';
 import { readVolume } from '../../src/data/io.js';
 import { differenceMap } from '../../src/server/difference.js';
+import type { RunSummary } from '../../src/server/catalog.js';
 
 let f: ServedFolder;
 let s: RunningServer;
@@ -20,14 +21,10 @@ before(async () => {
   s = await serve({ root: join(f.root), port: 0, maxUploadBytes: 64 * 1024 });
 });
 after(async () => {
-  await s?.close();
+  await (s as RunningServer | undefined)?.close(); // unset when before() failed
 });
 
-async function call(
-  path: string,
-  init?: RequestInit,
-  page = true,
-): Promise<{ status: number; body: any; bytes: Buffer; type: string; headers: Headers }> {
+async function call(path: string, init?: RequestInit, page = true) {
   const r = await fetch(
     s.url + path,
     page && init?.method === 'POST'
@@ -46,22 +43,21 @@ async function call(
 }
 
 /** A raw request, so that `..` reaches the server unnormalised. */
-function rawGet(path: string, host = '127.0.0.1'): Promise<{ status: number; body: any }> {
+async function rawGet(path: string, host = '127.0.0.1') {
   const u = new URL(s.url);
-  return new Promise((resolve, reject) => {
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = request({ host: u.hostname, port: u.port, path, headers: { host } }, (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }),
-      );
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, text: Buffer.concat(chunks).toString('utf8') }));
     });
     req.on('error', reject);
     req.end();
   });
+  return { status, body: JSON.parse(text) };
 }
 
-async function waitJob(id: string): Promise<any> {
+async function waitJob(id: string) {
   for (;;) {
     const j = (await call(`/api/jobs/${id}`)).body;
     if (j.state === 'done' || j.state === 'error') return j;
@@ -73,7 +69,7 @@ test('the index lists the run; files inside the folder are served', async () => 
   const idx = await call('/api/index');
   assert.equal(idx.status, 200);
   assert.deepEqual(
-    idx.body.runs.map((r: any) => [r.path, r.hasModel, r.epochs]),
+    idx.body.runs.map((r: RunSummary) => [r.path, r.hasModel, r.epochs]),
     [['runs/lv', true, 2]],
   );
   const cfg = await call('/files/runs/lv/config.json');
@@ -156,106 +152,112 @@ test('errors are JSON with a status: unknown endpoint, bad JSON, unknown case, f
   assert.match(served.headers.get('content-security-policy') ?? '', /sandbox/, 'served files never run scripts');
 });
 
-test('work starts only from the page: a cross-site POST (no custom header, or marked cross-site) is refused', async () => {
-  const body = JSON.stringify({ run: 'runs/lv', case: 'echo_lv_000' });
-  const plain = await call(
-    '/api/jobs/case',
-    { method: 'POST', body, headers: { 'content-type': 'text/plain' } },
-    false,
-  );
-  assert.equal(plain.status, 403);
-  assert.match(plain.body.error, /x-comboseg: 1/);
-  const cross = await call(
-    '/api/jobs/case',
-    { method: 'POST', body, headers: { 'x-comboseg': '1', 'sec-fetch-site': 'cross-site' } },
-    false,
-  );
-  assert.equal(cross.status, 403);
-  const upload = await call(
-    '/api/jobs/upload?model=runs/lv&filename=a.nii',
-    { method: 'POST', body: Buffer.alloc(400) },
-    false,
-  );
-  assert.equal(upload.status, 403);
-  assert.equal(s.jobs.list().filter((j) => j.title === 'echo_lv_000').length, 0, 'no job was started');
-});
+test(
+  'work starts only from the page: ' + 'a cross-site POST (no custom header, or marked cross-site) is refused',
+  async () => {
+    const body = JSON.stringify({ run: 'runs/lv', case: 'echo_lv_000' });
+    const plain = await call(
+      '/api/jobs/case',
+      { method: 'POST', body, headers: { 'content-type': 'text/plain' } },
+      false,
+    );
+    assert.equal(plain.status, 403);
+    assert.match(plain.body.error, /x-comboseg: 1/);
+    const cross = await call(
+      '/api/jobs/case',
+      { method: 'POST', body, headers: { 'x-comboseg': '1', 'sec-fetch-site': 'cross-site' } },
+      false,
+    );
+    assert.equal(cross.status, 403);
+    const upload = await call(
+      '/api/jobs/upload?model=runs/lv&filename=a.nii',
+      { method: 'POST', body: Buffer.alloc(400) },
+      false,
+    );
+    assert.equal(upload.status, 403);
+    assert.equal(s.jobs.list().filter((j) => j.title === 'echo_lv_000').length, 0, 'no job was started');
+  },
+);
 
-test('uploads: too large (413), wrong type or content (415), a corrupt scan fails its job clearly and leaves nothing', async () => {
-  const before = readdirSync(s.jobs.dir).length;
-  const big = await call('/api/jobs/upload?model=runs/lv&filename=big.nii', {
-    method: 'POST',
-    body: Buffer.alloc(65 * 1024),
-  });
-  assert.equal(big.status, 413);
-  assert.match(big.body.error, /upload too large: the limit is 64 KiB/);
-  // Without a declared length (chunked), reading stops at the limit and the reply is still a 413.
-  const chunks = Array.from({ length: 20 }, () => new Uint8Array(8 * 1024));
-  const stream = new ReadableStream({
-    pull(c) {
-      const x = chunks.shift();
-      if (x) c.enqueue(x);
-      else c.close();
-    },
-  });
-  const chunked = await call('/api/jobs/upload?model=runs/lv&filename=big.nii', {
-    method: 'POST',
-    body: stream,
-    duplex: 'half',
-  } as RequestInit);
-  assert.equal(chunked.status, 413);
-  const txt = await call('/api/jobs/upload?model=runs/lv&filename=notes.txt', {
-    method: 'POST',
-    body: Buffer.from('hello'),
-  });
-  assert.equal(txt.status, 415);
-  assert.match(txt.body.error, /unsupported file type; upload one of \.nii\.gz, \.nii, \.nrrd, \.mha/);
-  const fake = await call('/api/jobs/upload?model=runs/lv&filename=scan.nii.gz', {
-    method: 'POST',
-    body: Buffer.from('not gzip at all'),
-  });
-  assert.equal(fake.status, 415);
-  assert.match(fake.body.error, /is not a gzip-compressed NIfTI file/);
-  const wrongMagic = Buffer.alloc(400);
-  wrongMagic.writeInt32LE(348, 0);
-  const nii = await call('/api/jobs/upload?model=runs/lv&filename=scan.nii', {
-    method: 'POST',
-    body: gzipSync(wrongMagic),
-  });
-  assert.equal(nii.status, 415, 'gzip content under a .nii name');
-  const detached = await call('/api/jobs/upload?model=runs/lv&filename=d.nrrd', {
-    method: 'POST',
-    body: Buffer.from('NRRD0004\ntype: float\ndimension: 3\nsizes: 2 2 2\nencoding: raw\ndata file: /etc/passwd\n\n'),
-  });
-  assert.equal(detached.status, 415);
-  assert.match(detached.body.error, /keeps its data in another file/);
-  const mha = await call('/api/jobs/upload?model=runs/lv&filename=m.mha', {
-    method: 'POST',
-    body: Buffer.from(
-      'ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementType = MET_FLOAT\nElementDataFile = /etc/passwd\n',
-    ),
-  });
-  assert.equal(mha.status, 415);
-  // A valid NIfTI header whose data is cut short: accepted as a type, then the job reports the reader's error.
-  const real = readFileSync(join(f.dataDir, 'imagesTr', readdirSync(join(f.dataDir, 'imagesTr'))[0]));
-  const { gunzipSync } = await import('node:zlib');
-  const truncated = gunzipSync(real).subarray(0, 1000);
-  const r = await call('/api/jobs/upload?model=runs/lv&filename=cut.nii', { method: 'POST', body: truncated });
-  assert.equal(r.status, 202);
-  const j = await waitJob(r.body.id);
-  assert.equal(j.state, 'error');
-  assert.match(j.error, /cut|short|truncat|expected|bytes/i);
-  assert.doesNotMatch(j.error, /internal error/);
-  assert.match(j.error, /cut\.nii/, 'names the file');
-  assert.equal(readdirSync(s.jobs.dir).length, before, 'no half-written job folder');
-  assert.equal(
-    readdirSync(join(s.jobs.dir, '..'))
-      .filter((d) => d.startsWith('comboseg-uploads-'))
-      .every((d) => readdirSync(join(s.jobs.dir, '..', d)).length === 0),
-    true,
-    'no upload left behind',
-  );
-  assert.equal((await call(`/api/jobs/${j.id}/prediction.nii.gz`)).status, 409);
-});
+test(
+  'uploads: too large (413), wrong type or content (415), ' + 'a corrupt scan fails its job clearly and leaves nothing',
+  async () => {
+    const before = readdirSync(s.jobs.dir).length;
+    const big = await call('/api/jobs/upload?model=runs/lv&filename=big.nii', {
+      method: 'POST',
+      body: Buffer.alloc(65 * 1024),
+    });
+    assert.equal(big.status, 413);
+    assert.match(big.body.error, /upload too large: the limit is 64 KiB/);
+    // Without a declared length (chunked), reading stops at the limit and the reply is still a 413.
+    const chunks = Array.from({ length: 20 }, () => new Uint8Array(8 * 1024));
+    const stream = new ReadableStream({
+      pull(c) {
+        const x = chunks.shift();
+        if (x) c.enqueue(x);
+        else c.close();
+      },
+    });
+    const chunked = await call('/api/jobs/upload?model=runs/lv&filename=big.nii', {
+      method: 'POST',
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    assert.equal(chunked.status, 413);
+    const txt = await call('/api/jobs/upload?model=runs/lv&filename=notes.txt', {
+      method: 'POST',
+      body: Buffer.from('hello'),
+    });
+    assert.equal(txt.status, 415);
+    assert.match(txt.body.error, /unsupported file type; upload one of \.nii\.gz, \.nii, \.nrrd, \.mha/);
+    const fake = await call('/api/jobs/upload?model=runs/lv&filename=scan.nii.gz', {
+      method: 'POST',
+      body: Buffer.from('not gzip at all'),
+    });
+    assert.equal(fake.status, 415);
+    assert.match(fake.body.error, /is not a gzip-compressed NIfTI file/);
+    const wrongMagic = Buffer.alloc(400);
+    wrongMagic.writeInt32LE(348, 0);
+    const nii = await call('/api/jobs/upload?model=runs/lv&filename=scan.nii', {
+      method: 'POST',
+      body: gzipSync(wrongMagic),
+    });
+    assert.equal(nii.status, 415, 'gzip content under a .nii name');
+    const detached = await call('/api/jobs/upload?model=runs/lv&filename=d.nrrd', {
+      method: 'POST',
+      body: Buffer.from('NRRD0004\ntype: float\ndimension: 3\nsizes: 2 2 2\nencoding: raw\ndata file: /etc/passwd\n\n'),
+    });
+    assert.equal(detached.status, 415);
+    assert.match(detached.body.error, /keeps its data in another file/);
+    const mha = await call('/api/jobs/upload?model=runs/lv&filename=m.mha', {
+      method: 'POST',
+      body: Buffer.from(
+        'ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementType = MET_FLOAT\nElementDataFile = /etc/passwd\n',
+      ),
+    });
+    assert.equal(mha.status, 415);
+    // A valid NIfTI header whose data is cut short: accepted as a type, then the job reports the reader's error.
+    const real = readFileSync(join(f.dataDir, 'imagesTr', readdirSync(join(f.dataDir, 'imagesTr'))[0]));
+    const { gunzipSync } = await import('node:zlib');
+    const truncated = gunzipSync(real).subarray(0, 1000);
+    const r = await call('/api/jobs/upload?model=runs/lv&filename=cut.nii', { method: 'POST', body: truncated });
+    assert.equal(r.status, 202);
+    const j = await waitJob(r.body.id);
+    assert.equal(j.state, 'error');
+    assert.match(j.error, /cut|short|truncat|expected|bytes/i);
+    assert.doesNotMatch(j.error, /internal error/);
+    assert.match(j.error, /cut\.nii/, 'names the file');
+    assert.equal(readdirSync(s.jobs.dir).length, before, 'no half-written job folder');
+    assert.equal(
+      readdirSync(join(s.jobs.dir, '..'))
+        .filter((d) => d.startsWith('comboseg-uploads-'))
+        .every((d) => readdirSync(join(s.jobs.dir, '..', d)).length === 0),
+      true,
+      'no upload left behind',
+    );
+    assert.equal((await call(`/api/jobs/${j.id}/prediction.nii.gz`)).status, 409);
+  },
+);
 
 test('concurrent jobs: all finish, one at a time, each with the right result', async () => {
   const cases = ['echo_lv_000', 'echo_lv_001', 'echo_lv_002', 'echo_lv_003'];

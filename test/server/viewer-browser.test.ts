@@ -18,7 +18,8 @@ const skip = existsSync(CHROMIUM)
   ? false
   : `${CHROMIUM} is absent (apt-get install chromium; scripts/setup.sh does it)`;
 
-let f: ServedFolder, s: RunningServer, browser: Browser, page: Page;
+let f: ServedFolder, s: RunningServer, page: Page;
+let browser: Browser | undefined; // unset when skipped
 
 before(async () => {
   if (skip) return;
@@ -41,7 +42,7 @@ before(async () => {
 });
 after(async () => {
   await browser?.close();
-  await s?.close();
+  await (s as RunningServer | undefined)?.close(); // unset when skipped
 });
 
 /** Pixels of the viewer canvas within `tol` of a colour, counted from a real screenshot decoded by the browser. */

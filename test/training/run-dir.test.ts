@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { training, inference, loadSafetensors, saveSafetensors, ComboSegError } from '../../src/index.js';
+import { training, loadSafetensors, saveSafetensors, ComboSegError } from '../../src/index.js';
 
 const { RunDir } = training;
 const fresh = () => new RunDir(join(mkdtempSync(join(tmpdir(), 'comboseg-rundir-')), 'run'));

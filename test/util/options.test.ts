@@ -79,7 +79,8 @@ test('a training configuration checks nested options with the same schemas, path
   );
   fails(
     { ...base, loss: { name: 'combi' } },
-    `  loss.name: must be one of ${losses.LOSS_NAMES.map((n) => `'${n}'`).join(', ')}, got "combi". Did you mean 'combo'?`,
+    `  loss.name: must be one of ${losses.LOSS_NAMES.map((n) => `'${n}'`).join(', ')}, ` +
+      `got "combi". Did you mean 'combo'?`,
   );
   fails(
     { ...base, network: { name: 'proposed', options: { upsampling: 'cubic' } } },
@@ -96,7 +97,8 @@ test('a training configuration checks nested options with the same schemas, path
   fails({ ...base, inference: { swBatch: 0 } }, '  inference.swBatch: must be a positive integer, got 0');
   fails(
     { ...base, epoch: 3 },
-    `  (top level): unknown field 'epoch' (fields: ${Object.keys(training.TrainConfigSchema.shape).join(', ')}). Did you mean 'epochs'?`,
+    `  (top level): unknown field 'epoch' ` +
+      `(fields: ${Object.keys(training.TrainConfigSchema.shape).join(', ')}). Did you mean 'epochs'?`,
   );
   // What a configuration keeps is what the user wrote; defaults apply when the loss is built.
   const cfg = training.parseConfig({ ...base, loss: { name: 'combo', options: { beta: 0.4 } } });

@@ -9,7 +9,8 @@ export interface OrganMetrics {
 }
 export interface CaseMetrics {
   id: string;
-  organs: Record<string, OrganMetrics>;
+  /** By organ name; a case lacks the organs its label and prediction both leave out. */
+  organs: Partial<Record<string, OrganMetrics>>;
 }
 export interface EpochRecord {
   epoch: number;
@@ -52,7 +53,8 @@ export interface ExperimentDetail {
     network: { label: string };
     loss: { label: string };
     seed: number;
-    summary: { overall: Record<string, Stat> };
+    /** By metric name; a metric the cell did not record is absent. */
+    summary: { overall: Partial<Record<string, Stat>> };
     cases: (CaseMetrics & { run: string })[];
   }[];
 }
@@ -78,7 +80,7 @@ export interface Index {
 
 async function call<T>(url: string, init?: RequestInit): Promise<T> {
   const res = await fetch(url, init);
-  const body = await res.json().catch(() => ({ error: `${res.status} ${res.statusText}` }));
+  const body: unknown = await res.json().catch(() => ({ error: `${res.status} ${res.statusText}` }));
   if (!res.ok) throw new Error((body as { error?: string }).error ?? `${res.status} ${res.statusText}`);
   return body as T;
 }

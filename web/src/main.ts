@@ -3,13 +3,27 @@
 import { api, follow, type ExperimentDetail, type Job, type RunDetail, type CaseMetrics } from './api.js';
 import { CaseViewer, type Layout, type OverlayMode } from './viewer.js';
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+declare global {
+  interface Window {
+    /** For tests and people at the console. */
+    comboseg?: { viewer: CaseViewer };
+  }
+}
+
+/** The page's element `id` (index.html has every id named here), checked to be a `type`. */
+function $(id: string): HTMLElement;
+function $<T extends HTMLElement>(id: string, type: new () => T): T;
+function $(id: string, type: new () => HTMLElement = HTMLElement): HTMLElement {
+  const el = document.getElementById(id);
+  if (!(el instanceof type)) throw new Error(`the page has no ${type.name} with id '${id}'`);
+  return el;
+}
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 // Numbers come from files in the served folder: anything that is not a number is shown as n/a, never as markup.
 const num = (x: unknown, d = 3) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const int = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? String(Math.round(x)) : '?');
-const detail = $<HTMLElement>('detail');
-const viewer = new CaseViewer($<HTMLCanvasElement>('viewer'));
+const detail = $('detail');
+const viewer = new CaseViewer($('viewer', HTMLCanvasElement));
 let liveEvents: EventSource | null = null;
 
 /** Marks for tests and people: what the viewer is doing. */
@@ -31,7 +45,8 @@ function legend(): void {
 
 function metricsTable(rows: CaseMetrics[], clickable: boolean): string {
   const organs = [...new Set(rows.flatMap((r) => Object.keys(r.organs)))];
-  const head = `<tr><th>case</th>${organs.map((o) => `<th>${esc(o)} Dice</th><th>FPR</th><th>FNR</th><th>HD95 mm</th>`).join('')}</tr>`;
+  const organHead = (o: string) => `<th>${esc(o)} Dice</th><th>FPR</th><th>FNR</th><th>HD95 mm</th>`;
+  const head = `<tr><th>case</th>${organs.map(organHead).join('')}</tr>`;
   const body = rows
     .map(
       (r, i) =>
@@ -56,7 +71,7 @@ async function runJob(start: Promise<Job>): Promise<Job | null> {
   try {
     const done = await follow(await start, (j) => {
       $('job-title').textContent = `${j.title} — ${j.model}`;
-      const p = $<HTMLProgressElement>('job-progress');
+      const p = $('job-progress', HTMLProgressElement);
       p.max = Math.max(1, j.total);
       p.value = j.done;
       $('job-stage').textContent =
@@ -66,7 +81,7 @@ async function runJob(start: Promise<Job>): Promise<Job | null> {
       $('job-stage').className = j.state === 'error' ? 'error' : 'muted';
     });
     if (done.state !== 'done') return null;
-    const a = $<HTMLAnchorElement>('job-download');
+    const a = $('job-download', HTMLAnchorElement);
     a.href = `${api.fileUrl(done.id, 'prediction.nii.gz')}?download`;
     a.hidden = false;
     return done;
@@ -104,20 +119,38 @@ async function segmentAndOpen(run: string, caseId: string): Promise<void> {
 }
 
 const recordRow = (r: RunDetail['records'][number]) =>
-  `<tr><td>${int(r.epoch)}</td><td>${num(r.trainLoss, 4)}</td><td>${num(r.meanDice)}</td><td>${num(r.seconds, 1)}</td></tr>`;
+  `<tr><td>${int(r.epoch)}</td><td>${num(r.trainLoss, 4)}</td>` +
+  `<td>${num(r.meanDice)}</td><td>${num(r.seconds, 1)}</td></tr>`;
+const RECORDS_HEAD = '<tr><th>epoch</th><th>train loss</th><th>validation Dice</th><th>s</th></tr>';
+
+/** A link to a run's or an experiment's report.html, or nothing when it has none. */
+const reportLink = (hasReport: boolean, path: string) =>
+  hasReport ? `<a class="report" href="${esc(api.served(`${path}/report.html`))}" target="_blank">report</a>` : '';
 
 function renderRun(run: RunDetail): void {
   const cases = [...run.split.test.map((id) => [id, 'test']), ...run.split.validation.map((id) => [id, 'validation'])];
   const last = run.records.slice(-5).reverse();
-  detail.innerHTML = `<h3>Run ${esc(run.path)} <span class="muted">${esc(run.network)}, ${esc(run.loss)}</span>${run.hasReport ? `<a class="report" href="${esc(api.served(`${run.path}/report.html`))}" target="_blank">report</a>` : ''}</h3>
-    <p class="muted" id="run-progress">${int(run.epochs)}/${int(run.epochsPlanned)} epochs; best validation Dice ${num(run.bestDice)}</p>
-    <div class="curves"><img id="curves" alt="training loss and validation Dice per epoch" src="${api.curvesUrl(run.path)}"></div>
-    <table id="records"><tr><th>epoch</th><th>train loss</th><th>validation Dice</th><th>s</th></tr>${last.map(recordRow).join('')}</table>
-    <h3>Cases ${run.hasModel ? '<span class="muted">(click to segment with this run\'s best model and view)</span>' : '<span class="muted">(no model saved yet)</span>'}</h3>
-    <table id="cases"><tr><th>case</th><th>part</th></tr>${cases.map(([id, part]) => `<tr class="case" data-case="${esc(id)}"><td>${esc(id)}</td><td>${esc(part)}</td></tr>`).join('')}</table>`;
+  const caseRow = ([id, part]: string[]) =>
+    `<tr class="case" data-case="${esc(id)}"><td>${esc(id)}</td><td>${esc(part)}</td></tr>`;
+  const casesNote = run.hasModel
+    ? '<span class="muted">(click to segment with this run\'s best model and view)</span>'
+    : '<span class="muted">(no model saved yet)</span>';
+  detail.innerHTML = [
+    `<h3>Run ${esc(run.path)} <span class="muted">${esc(run.network)}, ${esc(run.loss)}</span>` +
+      `${reportLink(run.hasReport, run.path)}</h3>`,
+    `<p class="muted" id="run-progress">${int(run.epochs)}/${int(run.epochsPlanned)} epochs; ` +
+      `best validation Dice ${num(run.bestDice)}</p>`,
+    `<div class="curves"><img id="curves" alt="training loss and validation Dice per epoch" ` +
+      `src="${api.curvesUrl(run.path)}"></div>`,
+    `<table id="records">${RECORDS_HEAD}${last.map(recordRow).join('')}</table>`,
+    `<h3>Cases ${casesNote}</h3>`,
+    `<table id="cases"><tr><th>case</th><th>part</th></tr>${cases.map(caseRow).join('')}</table>`,
+  ].join('\n    ');
   if (run.hasModel)
-    for (const tr of detail.querySelectorAll<HTMLTableRowElement>('#cases tr.case'))
-      tr.onclick = () => void segmentAndOpen(run.path, tr.dataset.case!);
+    for (const tr of detail.querySelectorAll<HTMLTableRowElement>('#cases tr.case')) {
+      const caseId = tr.dataset.case;
+      if (caseId !== undefined) tr.onclick = () => void segmentAndOpen(run.path, caseId);
+    }
 }
 
 async function openRun(path: string): Promise<void> {
@@ -125,7 +158,8 @@ async function openRun(path: string): Promise<void> {
   try {
     renderRun(await api.run(path));
   } catch (e) {
-    return showError(detail, e);
+    showError(detail, e);
+    return;
   }
   // Live: the server pushes the records whenever metrics.jsonl changes.
   liveEvents = api.events(path);
@@ -135,24 +169,34 @@ async function openRun(path: string): Promise<void> {
     if (img) img.src = api.curvesUrl(path);
     const prog = document.getElementById('run-progress');
     const dice = records.map((r) => r.meanDice).filter((d): d is number => d !== null);
-    if (prog)
-      prog.textContent = `${records.length} epochs so far; best validation Dice ${num(dice.length ? Math.max(...dice) : null)} (live)`;
+    const best = num(dice.length ? Math.max(...dice) : null);
+    if (prog) prog.textContent = `${records.length} epochs so far; best validation Dice ${best} (live)`;
     const table = document.getElementById('records');
-    if (table)
-      table.innerHTML = `<tr><th>epoch</th><th>train loss</th><th>validation Dice</th><th>s</th></tr>${records.slice(-5).reverse().map(recordRow).join('')}`;
+    if (table) table.innerHTML = `${RECORDS_HEAD}${records.slice(-5).reverse().map(recordRow).join('')}`;
   });
 }
 
 function renderExperiment(e: ExperimentDetail): void {
   const metrics = ['jaccard', 'dice', 'fpr', 'fnr', 'hd95'];
-  detail.innerHTML = `<h3>Experiment ${esc(e.path)} <span class="muted">${e.cells.length}/${int(e.total)} cells finished</span>${e.hasReport ? `<a class="report" href="${esc(api.served(`${e.path}/report.html`))}" target="_blank">report</a>` : ''}</h3>
-    <table id="cells"><tr><th>network</th><th>loss</th>${metrics.map((m) => `<th>${m}</th>`).join('')}</tr>${e.cells.map((c, i) => `<tr class="case" data-cell="${i}"><td>${esc(c.network.label)}</td><td>${esc(c.loss.label)}</td>${metrics.map((m) => `<td>${num(c.summary.overall[m]?.mean, m === 'fpr' ? 4 : m === 'hd95' ? 1 : 3)}</td>`).join('')}</tr>`).join('')}</table>
-    <div id="cell-cases"></div>`;
+  const stats = (c: ExperimentDetail['cells'][number]) =>
+    metrics.map((m) => `<td>${num(c.summary.overall[m]?.mean, m === 'fpr' ? 4 : m === 'hd95' ? 1 : 3)}</td>`).join('');
+  const row = (c: ExperimentDetail['cells'][number], i: number) =>
+    `<tr class="case" data-cell="${i}"><td>${esc(c.network.label)}</td><td>${esc(c.loss.label)}</td>${stats(c)}</tr>`;
+  detail.innerHTML = [
+    `<h3>Experiment ${esc(e.path)} <span class="muted">${e.cells.length}/${int(e.total)} cells finished</span>` +
+      `${reportLink(e.hasReport, e.path)}</h3>`,
+    `<table id="cells"><tr><th>network</th><th>loss</th>${metrics.map((m) => `<th>${m}</th>`).join('')}</tr>` +
+      `${e.cells.map(row).join('')}</table>`,
+    `<div id="cell-cases"></div>`,
+  ].join('\n    ');
   for (const tr of detail.querySelectorAll<HTMLTableRowElement>('#cells tr.case')) {
     tr.onclick = () => {
       const cell = e.cells[Number(tr.dataset.cell)];
       const box = $('cell-cases');
-      box.innerHTML = `<h3>${esc(cell.network.label)}, ${esc(cell.loss.label)}: test cases <span class="muted">(click to view; each is segmented by the model that never saw it)</span></h3>${metricsTable(cell.cases, true)}`;
+      box.innerHTML =
+        `<h3>${esc(cell.network.label)}, ${esc(cell.loss.label)}: test cases ` +
+        `<span class="muted">(click to view; each is segmented by the model that never saw it)</span></h3>` +
+        metricsTable(cell.cases, true);
       for (const row of box.querySelectorAll<HTMLTableRowElement>('tr.case')) {
         const c = cell.cases[Number(row.dataset.index)];
         row.onclick = () => void segmentAndOpen(c.run, c.id);
@@ -169,7 +213,8 @@ async function refreshIndex(): Promise<void> {
     idx.runs
       .map(
         (r, i) =>
-          `<li data-i="${i}">${esc(r.path)}<span class="sub">${esc(r.network)} · ${esc(r.loss)} · ${int(r.epochs)}/${int(r.epochsPlanned)} epochs · Dice ${num(r.bestDice)}</span></li>`,
+          `<li data-i="${i}">${esc(r.path)}<span class="sub">${esc(r.network)} · ${esc(r.loss)} · ` +
+          `${int(r.epochs)}/${int(r.epochsPlanned)} epochs · Dice ${num(r.bestDice)}</span></li>`,
       )
       .join('') || '<li class="muted">none</li>';
   for (const li of runs.querySelectorAll<HTMLLIElement>('li[data-i]'))
@@ -184,11 +229,11 @@ async function refreshIndex(): Promise<void> {
       .join('') || '<li class="muted">none</li>';
   for (const li of exps.querySelectorAll<HTMLLIElement>('li[data-i]')) {
     li.onclick = () =>
-      void api
-        .experiment(idx.experiments[Number(li.dataset.i)].path)
-        .then(renderExperiment, (e) => showError(detail, e));
+      void api.experiment(idx.experiments[Number(li.dataset.i)].path).then(renderExperiment, (e: unknown) => {
+        showError(detail, e);
+      });
   }
-  const select = $<HTMLSelectElement>('upload-model');
+  const select = $('upload-model', HTMLSelectElement);
   const chosen = select.value;
   select.innerHTML = idx.runs
     .filter((r) => r.hasModel)
@@ -198,8 +243,10 @@ async function refreshIndex(): Promise<void> {
 }
 
 function wireControls(): void {
-  const on = (id: string, f: (el: HTMLInputElement & HTMLSelectElement) => void) => {
-    const el = $<HTMLInputElement & HTMLSelectElement>(id);
+  const on = (id: string, f: (el: HTMLInputElement | HTMLSelectElement) => void) => {
+    const el = document.getElementById(id);
+    if (!(el instanceof HTMLInputElement || el instanceof HTMLSelectElement))
+      throw new Error(`the page has no input or select with id '${id}'`);
     el.addEventListener('input', () => {
       f(el);
       viewer.apply();
@@ -222,13 +269,13 @@ function wireControls(): void {
   on('window-max', (el) => {
     viewer.window = [viewer.window[0], Number(el.value)];
   });
-  $<HTMLSelectElement>('layout').addEventListener('input', (ev) =>
+  $('layout', HTMLSelectElement).addEventListener('input', (ev) =>
     viewer.setLayout((ev.target as HTMLSelectElement).value as Layout),
   );
-  $<HTMLFormElement>('upload').addEventListener('submit', (ev) => {
+  $('upload', HTMLFormElement).addEventListener('submit', (ev) => {
     ev.preventDefault();
-    const file = $<HTMLInputElement>('upload-file').files?.[0];
-    const model = $<HTMLSelectElement>('upload-model').value;
+    const file = $('upload-file', HTMLInputElement).files?.[0];
+    const model = $('upload-model', HTMLSelectElement).value;
     if (!file || !model) return;
     void runJob(api.upload(file, model)).then((job) => job && open(job));
   });
@@ -238,6 +285,8 @@ setViewerState('empty');
 wireControls();
 await viewer.attach();
 viewer.setLayout('multi');
-await refreshIndex().catch((e) => showError(detail, e));
+await refreshIndex().catch((e: unknown) => {
+  showError(detail, e);
+});
 setInterval(() => void refreshIndex().catch(() => undefined), 5000);
-(window as unknown as { comboseg: unknown }).comboseg = { viewer };
+window.comboseg = { viewer };

@@ -66,8 +66,10 @@ export class CaseViewer {
     ]);
     this.layers = Object.fromEntries(order.map((m, i) => [m, i + 1]));
     const organs = job.organs.map((o, k) => ({ value: o.value, rgb: organColour(k), name: o.name }));
-    for (const m of ['truth', 'prediction'] as const)
-      if (this.layers[m] !== undefined) this.nv.volumes[this.layers[m]!].setColormapLabel(lut(organs));
+    for (const m of ['truth', 'prediction'] as const) {
+      const layer = this.layers[m];
+      if (layer !== undefined) this.nv.volumes[layer].setColormapLabel(lut(organs));
+    }
     if (this.layers.difference !== undefined) {
       this.nv.volumes[this.layers.difference].setColormapLabel(
         lut([

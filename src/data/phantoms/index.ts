@@ -22,13 +22,14 @@ export type PhantomKind = keyof typeof PHANTOM_KINDS;
 
 /** Case `index` of a synthetic set: its seed mixes the set's seed and the index, so cases differ. */
 export function phantomCase(kind: PhantomKind, seed: number, index: number, size?: Vec3): Phantom {
-  const k = PHANTOM_KINDS[kind];
-  if (!k) {
+  // `kind` may come unchecked from the command line.
+  if (!Object.hasOwn(PHANTOM_KINDS, kind)) {
     throw new ComboSegError(`unknown phantom kind '${kind}'; kinds: ${Object.keys(PHANTOM_KINDS).join(', ')}`, {
       code: 'invalid-option',
       path: 'kind',
     });
   }
+  const k = PHANTOM_KINDS[kind];
   return k.make((seed * 7919 + index * 104729 + 1) >>> 0, size ?? k.defaultSize);
 }
 
@@ -93,7 +94,7 @@ export async function writeSyntheticDataset(o: SynthOptions): Promise<string[]> 
     description: `Synthetic ${o.kind} phantoms made by comboseg (seed ${o.seed}); see docs/phantoms.md`,
     tensorImageSize: '3D',
     modality: { 0: modality },
-    labels: Object.fromEntries([['0', 'background'], ...names.map((n, k) => [String(k + 1), n])]),
+    labels: Object.fromEntries([['0', 'background'], ...names.map((n, k): [string, string] => [String(k + 1), n])]),
     numTraining: training.length,
     numTest: 0,
     training,

@@ -15,7 +15,7 @@ export interface Ellipsoid {
 
 /** Calls fn(index, q) for every voxel inside the ellipsoid, q = normalised radius² (< 1). */
 export function forEachInside(size: Vec3, e: Ellipsoid, fn: (i: number, q: number) => void): void {
-  const [X, Y, Z] = size;
+  const [X, Y] = size;
   const reach = Math.max(...e.r) + 1;
   const cy = Math.cos(e.yaw ?? 0),
     sy = Math.sin(e.yaw ?? 0),
@@ -47,7 +47,7 @@ export function radiiForShare(size: Vec3, share: number, aspect: Vec3): Vec3 {
 
 /** Separable Gaussian blur with σ per axis (voxels), in place. */
 export function gaussianBlur(v: Float32Array, size: Vec3, sigma: Vec3): Float32Array {
-  const [X, Y, Z] = size;
+  const [X, Y] = size;
   const strides = [1, X, X * Y];
   const tmp = new Float32Array(v.length);
   for (let axis = 0; axis < 3; axis++) {

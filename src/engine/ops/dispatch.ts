@@ -1,6 +1,6 @@
 // Calls libtorch ops by schema name (`aten::add.Tensor`, ...) through the
 // addon's boxed dispatcher call. Op ids are looked up once and cached.
-import { native, type NativeValue, type TensorHandle } from '../native.js';
+import { native, type NativeValue } from '../native.js';
 import { rethrowNative } from '../errors.js';
 import { Tensor } from '../tensor-core.js';
 
@@ -27,7 +27,7 @@ function toNative(a: Arg): NativeValue {
 export type Wrapped = Tensor | number | boolean | null | Wrapped[];
 
 function wrap(v: NativeValue): Wrapped {
-  if (v instanceof native.TensorHandle) return new Tensor(v as TensorHandle);
+  if (v instanceof native.TensorHandle) return new Tensor(v);
   if (Array.isArray(v)) return v.map(wrap);
   if (v === undefined) return null;
   return v as number | boolean | null;
