@@ -17,6 +17,7 @@ import { vegaLiteSvg } from './plots.js';
 import { bestCell, experimentMarkdown } from './tables.js';
 import type { CellResult, ExperimentConfig } from './grid.js';
 import { caseMeanDice, type CaseMetrics } from '../metrics/evaluate.js';
+import { escapeHtml } from '../util/html.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
 const label = (c: CellResult) => `${c.network.label} · ${c.loss.label}${c.seed ? ` · s${c.seed}` : ''}`;
@@ -106,13 +107,7 @@ function svgToPng(svg: string): Buffer {
   return Buffer.from(new Resvg(svg, { background: 'white', fitTo: { mode: 'zoom', value: 2 } }).render().asPng());
 }
 
-const HTML_ESCAPES = new Map([
-  ['&', '&amp;'],
-  ['<', '&lt;'],
-  ['>', '&gt;'],
-  ['"', '&quot;'],
-]);
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => HTML_ESCAPES.get(c) ?? c);
+const esc = escapeHtml;
 
 /** A Markdown pipe table's rows (the separator row dropped) → an HTML table, the first row as its header. */
 function tableHtml(rows: string[][]): string {

@@ -9,6 +9,7 @@ import type { LabelSet } from '../data/labels.js';
 import { METRIC_NAMES, type MetricName } from '../metrics/overlap.js';
 import type { CaseMetrics, Stat, Summary } from '../metrics/evaluate.js';
 import { trainingCurvesSpec, vegaLiteSvg } from './plots.js';
+import { escapeHtml } from '../util/html.js';
 
 export interface ReportCase {
   id: string;
@@ -18,13 +19,7 @@ export interface ReportCase {
   metrics: CaseMetrics;
 }
 
-const HTML_ESCAPES = new Map([
-  ['&', '&amp;'],
-  ['<', '&lt;'],
-  ['>', '&gt;'],
-  ['"', '&quot;'],
-]);
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => HTML_ESCAPES.get(c) ?? c);
+const esc = escapeHtml;
 const fmt = (v: number | null, d: number) => (v === null ? 'n/a' : v.toFixed(d));
 const DIGITS: Record<MetricName, number> = { dice: 3, jaccard: 3, fpr: 4, fdr: 3, fnr: 3, hd: 1, hd95: 1, assd: 2 };
 
