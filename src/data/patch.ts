@@ -2,7 +2,7 @@
 // stacking them into tensors. Sizes and corners are in (x, y, z) order, like Volume.
 import { tensor, type Tensor } from '../engine/tensor.js';
 import { ComboSegError } from '../engine/errors.js';
-import { oneHot } from './labels.js';
+import { targetOf, outputChannels, type OutputLayout } from './layout.js';
 import { minMaxInPlace } from './normalise.js';
 import type { Vec3, VoxelArray } from './volume.js';
 
@@ -43,11 +43,17 @@ export interface Patch {
 }
 
 /**
- * Stacks patches of one size into network input [B, 1, D, H, W] and sigmoid
- * targets [B, K, D, H, W] (one channel per organ value, no background). With
- * `perPatchMinMax` (the paper) each image patch is scaled to [0, 1] first.
+ * Stacks patches of one size into network input [B, 1, D, H, W] and one-hot targets in the
+ * output layout: [B, K, D, H, W] (sigmoid: one channel per organ value, no background) or
+ * [B, K + 1, D, H, W] (softmax: background first). With `perPatchMinMax` (the paper) each image
+ * patch is scaled to [0, 1] first.
  */
-export function toBatch(patches: Patch[], organs: number[], perPatchMinMax = true): { image: Tensor; target: Tensor } {
+export function toBatch(
+  patches: Patch[],
+  organs: number[],
+  perPatchMinMax = true,
+  layout: OutputLayout = 'sigmoid',
+): { image: Tensor; target: Tensor } {
   if (!patches.length) throw new ComboSegError('toBatch: no patches', { code: 'invalid-input' });
   if (patches.some((p) => p.size.join() !== patches[0].size.join())) {
     throw new ComboSegError(`toBatch: patches of different sizes (${patches.map((p) => `[${p.size}]`).join(', ')})`, {
@@ -56,14 +62,14 @@ export function toBatch(patches: Patch[], organs: number[], perPatchMinMax = tru
   }
   const [px, py, pz] = patches[0].size;
   const n = px * py * pz,
-    K = organs.length,
+    K = outputChannels(layout, organs.length),
     B = patches.length;
   const image = new Float32Array(B * n),
     target = new Float32Array(B * K * n);
   patches.forEach((p, b) => {
     const img = perPatchMinMax ? minMaxInPlace(Float32Array.from(p.image)) : p.image;
     image.set(img, b * n);
-    target.set(oneHot(p.labels, organs), b * K * n);
+    target.set(targetOf(layout, p.labels, organs), b * K * n);
   });
   return {
     image: tensor(image, [B, 1, pz, py, px], { copy: false }),

@@ -11,6 +11,7 @@ import { create } from '../networks/registry.js';
 import type { Network } from '../networks/network.js';
 import type { LabelSet } from '../data/labels.js';
 import type { Normalisation } from '../data/normalise.js';
+import { OutputLayoutSchema } from '../data/layout.js';
 import { problemText, problemsOf } from '../util/options.js';
 import { JsonSchema, toJson } from '../util/json.js';
 import { InferenceSettingsSchema } from './settings.js';
@@ -40,6 +41,8 @@ export const ModelMetaSchema = z
     epoch: z.number().int().min(0),
     /** Mean validation Dice over organs at that epoch, if validated. */
     validationDice: z.number().nullable(),
+    /** The output layout the loss declared; checkpoints from before layouts were recorded are sigmoid. */
+    layout: OutputLayoutSchema.default('sigmoid'),
   })
   .strict();
 export type ModelMeta = z.output<typeof ModelMetaSchema>;

@@ -1,11 +1,11 @@
 // From a scan to a label map with the scan's geometry: the model's own
 // normalisation, sliding window (or one whole-volume pass when it fits in
 // memory), threshold, and the most probable organ where masks overlap.
-import { tensor } from '../engine/tensor.js';
+import { tensor, type Tensor } from '../engine/tensor.js';
 import { tidy } from '../engine/scope.js';
 import type { Network } from '../networks/network.js';
 import { normalise } from '../data/normalise.js';
-import { labelsFromProbabilities } from '../data/labels.js';
+import { activate, labelsOf, organProbabilities } from '../data/layout.js';
 import { spatialShape, withData, type Vec3, type Volume } from '../data/volume.js';
 import { slidingWindow, wholeVolume } from './sliding-window.js';
 import type { InferenceSettings } from './settings.js';
@@ -45,12 +45,17 @@ export function predictVolume(
   const windowXyz = meta.patchSize;
   const strideXyz = s.stride ?? (windowXyz.map((w) => Math.max(1, Math.floor(w / 2))) as Vec3);
   const K = meta.labels.values.length;
+  const activation = (logits: Tensor): Tensor => activate(meta.layout, logits);
   const probs = tidy(() => {
     const x = tensor(normalise(scan.data, meta.normalisation), [1, 1, ...shape], { copy: false });
     const forward = (t: typeof x) => net.forward(t);
     const p =
       mode === 'whole'
-        ? wholeVolume(forward, x, net.divisor, { flipTta: s.flipTta, perVolumeMinMax: meta.perPatchMinMax })
+        ? wholeVolume(forward, x, net.divisor, {
+            flipTta: s.flipTta,
+            perVolumeMinMax: meta.perPatchMinMax,
+            activation,
+          })
         : slidingWindow(forward, x, {
             window: [windowXyz[2], windowXyz[1], windowXyz[0]],
             stride: [strideXyz[2], strideXyz[1], strideXyz[0]],
@@ -59,13 +64,14 @@ export function predictVolume(
             flipTta: s.flipTta,
             perWindowMinMax: meta.perPatchMinMax,
             onProgress,
+            activation,
           });
-    return p.toFloat32Array(); // [1, K, D, H, W] is channel-major: organ k's map is one contiguous run
+    return p.toFloat32Array(); // [1, C, D, H, W] is channel-major: each channel's map is one contiguous run
   });
-  const n = probs.length / K;
+  const organMap = (k: number): Volume => withData(scan, organProbabilities(meta.layout, probs, K, k), 'float32');
   return {
-    labels: withData(scan, labelsFromProbabilities(probs, meta.labels.values, s.threshold), 'uint8'),
-    probabilities: Array.from({ length: K }, (_, k) => withData(scan, probs.subarray(k * n, (k + 1) * n), 'float32')),
+    labels: withData(scan, labelsOf(meta.layout, probs, meta.labels.values, s.threshold), 'uint8'),
+    probabilities: Array.from({ length: K }, (_, k) => organMap(k)),
     mode,
   };
 }

@@ -21,6 +21,8 @@ import { ComboSegError } from '../engine/errors.js';
 export type { Aggregation } from './settings.js';
 import type { Aggregation } from './settings.js';
 export type Vec3 = [number, number, number];
+/** Logits → probabilities; the output layout decides which (src/data/layout.ts). Default: sigmoid. */
+export type Activation = (logits: Tensor) => Tensor;
 
 export interface SlidingWindowOptions {
   /** Window [D, H, W]: the training patch size. */
@@ -36,6 +38,8 @@ export interface SlidingWindowOptions {
   perWindowMinMax?: boolean;
   /** Called after each batch of windows with (done, total). */
   onProgress?: (done: number, total: number) => void;
+  /** Logits → probabilities (the model's output layout). Default: sigmoid. */
+  activation?: Activation;
 }
 
 /** Window starts along one axis: 0, s, 2s, ... and a last one flush with the border. */
@@ -69,10 +73,11 @@ function minMax(x: Tensor): Tensor {
   return div(x.sub(lo), add(range, range.eq(0).cast('float32'))); // a constant window becomes 0
 }
 
-function predict(net: (x: Tensor) => Tensor, x: Tensor, tta: boolean): Tensor {
-  if (!tta) return sigmoid(net(x));
-  let sum = sigmoid(net(x));
-  for (const axis of [2, 3, 4]) sum = add(sum, flip(sigmoid(net(flip(x, [axis]))), [axis]));
+/** Probabilities of one batch of windows, averaged over the flips with TTA. */
+function predict(net: (x: Tensor) => Tensor, x: Tensor, tta: boolean, activation: Activation): Tensor {
+  if (!tta) return activation(net(x));
+  let sum = activation(net(x));
+  for (const axis of [2, 3, 4]) sum = add(sum, flip(activation(net(flip(x, [axis]))), [axis]));
   return div(sum, 4);
 }
 
@@ -153,7 +158,7 @@ export function slidingWindow(net: (x: Tensor) => Tensor, image: Tensor, o: Slid
             0,
           );
           if (o.perWindowMinMax) windows = minMax(windows);
-          const probs = predict(net, windows, o.flipTta ?? false);
+          const probs = predict(net, windows, o.flipTta ?? false, o.activation ?? sigmoid);
           const acc = (state.acc ??= makeAccumulators(o.aggregation, probs.shape[1], padded, g));
           group.forEach((box, k) => {
             addWindow(acc, crop, box, slice(probs, 0, k, k + 1));
@@ -176,7 +181,7 @@ export function wholeVolume(
   net: (x: Tensor) => Tensor,
   image: Tensor,
   divisor: number,
-  o: { flipTta?: boolean; perVolumeMinMax?: boolean } = {},
+  o: { flipTta?: boolean; perVolumeMinMax?: boolean; activation?: Activation } = {},
 ): Tensor {
   const shape = image.shape.slice(2) as Vec3;
   const target = shape.map((s) => Math.ceil(s / divisor) * divisor);
@@ -191,7 +196,7 @@ export function wholeVolume(
           'constant',
           x.min().item(),
         );
-      const p = predict(net, x, o.flipTta ?? false);
+      const p = predict(net, x, o.flipTta ?? false, o.activation ?? sigmoid);
       return slice(slice(slice(p, 2, 0, shape[0]), 3, 0, shape[1]), 4, 0, shape[2]).contiguous();
     }),
   );

@@ -3,8 +3,8 @@
 // Per class: 'per-class-mean' gives 1 − mean_c D_c, 'per-class-sum' gives Σ_c (1 − D_c).
 import { makeLoss, type Loss } from './loss.js';
 import { z } from 'zod';
-import { DiceReductionSchema, fromProbabilities, lossOptions, smooth } from './options.js';
-import { probs, sigmoidInputs } from './inputs.js';
+import { DiceReductionSchema, fromProbabilities, layout, lossOptions, smooth } from './options.js';
+import { overlapInputs } from './inputs.js';
 import { diceTerms, softDice } from './overlap.js';
 
 export const DiceOptionsSchema = z
@@ -13,6 +13,7 @@ export const DiceOptionsSchema = z
     squared: z.boolean().default(false).describe("Σp² + Σt² in the denominator (V-Net's form)"),
     dice: DiceReductionSchema.default('flattened'),
     fromProbabilities,
+    layout,
   })
   .strict();
 export type DiceOptions = z.infer<typeof DiceOptionsSchema>;
@@ -21,7 +22,7 @@ export type DiceOptions = z.infer<typeof DiceOptionsSchema>;
 export function dice(opts: Partial<DiceOptions> = {}): Loss<DiceOptions> {
   const o = lossOptions('dice', DiceOptionsSchema, opts);
   return makeLoss('dice', o, (logits, target) => {
-    const t = sigmoidInputs('dice', logits, target, o.fromProbabilities);
-    return softDice(probs(logits, o.fromProbabilities), t, o.smooth, o.dice, o.squared).neg().add(diceTerms(t, o.dice));
+    const { p, t } = overlapInputs('dice', logits, target, o.layout, o.fromProbabilities);
+    return softDice(p, t, o.smooth, o.dice, o.squared).neg().add(diceTerms(t, o.dice));
   });
 }

@@ -1,15 +1,17 @@
 // Focal loss (Lin et al. 2017) on sigmoid outputs, averaged over every element:
 //   −α_t · (1 − p_t)^γ · ln p_t,   p_t = p if t = 1 else 1 − p,   α_t = α if t = 1 else 1 − α.
 import { makeLoss, type Loss } from './loss.js';
+import { tensor, type Tensor } from '../engine/tensor.js';
 import { z } from 'zod';
-import { fromProbabilities, lossOptions } from './options.js';
-import { log1mP, logP, probs, sigmoidInputs } from './inputs.js';
+import { fromProbabilities, layout, lossOptions } from './options.js';
+import { log1mP, logP, logSoftmaxProbs, probs, sigmoidInputs, softmaxInputs } from './inputs.js';
 
 export const FocalOptionsSchema = z
   .object({
     alpha: z.number().min(0).max(1).default(0.25).describe('weight of the positive class'),
     gamma: z.number().min(0).default(2).describe('focusing exponent γ (0 gives α-weighted BCE)'),
     fromProbabilities,
+    layout,
   })
   .strict();
 export type FocalOptions = z.infer<typeof FocalOptionsSchema>;
@@ -18,6 +20,7 @@ export type FocalOptions = z.infer<typeof FocalOptionsSchema>;
 export function focal(opts: Partial<FocalOptions> = {}): Loss<FocalOptions> {
   const o = lossOptions('focal', FocalOptionsSchema, opts);
   return makeLoss('focal', o, (logits, target) => {
+    if (o.layout === 'softmax') return categoricalFocal(logits, target, o);
     const t = sigmoidInputs('focal', logits, target, o.fromProbabilities);
     const notT = t.neg().add(1);
     const p = probs(logits, o.fromProbabilities);
@@ -26,4 +29,23 @@ export function focal(opts: Partial<FocalOptions> = {}): Loss<FocalOptions> {
     const alphaT = t.mul(o.alpha).add(notT.mul(1 - o.alpha));
     return alphaT.mul(oneMinusPt.pow(o.gamma)).mul(logPt).mean().neg();
   });
+}
+
+/**
+ * Softmax focal loss over background + organs: −mean over voxels of Σ_c t_c · α_c · (1 − p_c)^γ · ln p_c,
+ * α_c = α for the organs and 1 − α for the background channel (c = 0).
+ */
+function categoricalFocal(logits: Tensor, target: Tensor, o: Readonly<FocalOptions>): Tensor {
+  const t = softmaxInputs('focal', logits, target, o.fromProbabilities);
+  const logp = logSoftmaxProbs(logits, o.fromProbabilities);
+  const C = logits.shape[1];
+  const alpha = tensor(
+    [1 - o.alpha, ...Array<number>(C - 1).fill(o.alpha)],
+    [1, C, ...logits.shape.slice(2).map(() => 1)],
+    {
+      dtype: logits.dtype,
+    },
+  );
+  const perClass = t.mul(alpha).mul(logp.exp().neg().add(1).pow(o.gamma)).mul(logp);
+  return perClass.sum([1]).mean().neg();
 }

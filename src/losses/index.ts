@@ -1,6 +1,7 @@
 export {
   create,
   checkLossName,
+  lossLayout,
   LOSSES,
   LOSS_NAMES,
   SOFTMAX_LOSSES,

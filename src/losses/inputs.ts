@@ -16,7 +16,10 @@ import {
   ne,
   logicalOr,
   isfinite,
+  softmax,
+  slice,
 } from '../engine/index.js';
+import type { OutputLayout } from './layout.js';
 import { isFloating as floating } from '../engine/dtype.js';
 
 /** Probabilities are clamped to [EPS, 1 − EPS] before a log. */
@@ -117,4 +120,31 @@ export function softmaxInputs(loss: string, logits: Tensor, target: Tensor, from
 /** ln softmax(x) over dim 1, or ln of clamped probabilities. */
 export function logSoftmaxProbs(x: Tensor, fromProbabilities: boolean): Tensor {
   return fromProbabilities ? log(clamp(x, EPS, 1)) : logSoftmax(x, 1);
+}
+
+/**
+ * Probabilities and one-hot target of an overlap loss, [B, K, ...] over the organs only: sigmoid
+ * (the target as given, one channel per organ), or softmax over background + organs with the
+ * background channel dropped after the softmax (labels or a one-hot target with background).
+ */
+export function overlapInputs(
+  loss: string,
+  logits: Tensor,
+  target: Tensor,
+  layout: OutputLayout,
+  fromProbabilities: boolean,
+): { p: Tensor; t: Tensor } {
+  if (layout === 'sigmoid') {
+    const t = sigmoidInputs(loss, logits, target, fromProbabilities);
+    return { p: probs(logits, fromProbabilities), t };
+  }
+  const t = softmaxInputs(loss, logits, target, fromProbabilities);
+  const p = fromProbabilities ? clamp(logits, EPS, 1) : softmax(logits, 1);
+  const C = logits.shape[1];
+  if (C < 2) {
+    throw new ComboSegError(`loss '${loss}': layout 'softmax' needs a background and at least one organ channel`, {
+      code: 'invalid-input',
+    });
+  }
+  return { p: slice(p, 1, 1, C), t: slice(t, 1, 1, C) };
 }

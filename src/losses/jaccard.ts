@@ -2,12 +2,12 @@
 // (or per class, as Dice).
 import { makeLoss, type Loss } from './loss.js';
 import { z } from 'zod';
-import { DiceReductionSchema, fromProbabilities, lossOptions, smooth } from './options.js';
-import { probs, sigmoidInputs } from './inputs.js';
+import { DiceReductionSchema, fromProbabilities, layout, lossOptions, smooth } from './options.js';
+import { overlapInputs } from './inputs.js';
 import { collapse, diceTerms, overlapSum } from './overlap.js';
 
 export const JaccardOptionsSchema = z
-  .object({ smooth: smooth(1), dice: DiceReductionSchema.default('flattened'), fromProbabilities })
+  .object({ smooth: smooth(1), dice: DiceReductionSchema.default('flattened'), fromProbabilities, layout })
   .strict();
 export type JaccardOptions = z.infer<typeof JaccardOptionsSchema>;
 
@@ -15,8 +15,7 @@ export type JaccardOptions = z.infer<typeof JaccardOptionsSchema>;
 export function jaccard(opts: Partial<JaccardOptions> = {}): Loss<JaccardOptions> {
   const o = lossOptions('jaccard', JaccardOptionsSchema, opts);
   return makeLoss('jaccard', o, (logits, target) => {
-    const t = sigmoidInputs('jaccard', logits, target, o.fromProbabilities);
-    const p = probs(logits, o.fromProbabilities);
+    const { p, t } = overlapInputs('jaccard', logits, target, o.layout, o.fromProbabilities);
     const inter = overlapSum(p.mul(t), o.dice);
     const union = overlapSum(p, o.dice).add(overlapSum(t, o.dice)).sub(inter);
     return collapse(inter.add(o.smooth).div(union.add(o.smooth)), o.dice)

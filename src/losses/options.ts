@@ -2,6 +2,7 @@
 // schema (src/util/options.ts): checked at construction, defaults filled, then frozen.
 import { z } from 'zod';
 import { parseOptions } from '../util/options.js';
+import { OutputLayoutSchema } from './layout.js';
 
 /** How soft-overlap losses reduce over the K channels (MONAI's vocabulary, one type for all). */
 export const DiceReductionSchema = z
@@ -15,6 +16,12 @@ export const fromProbabilities = z
   .boolean()
   .default(false)
   .describe('inputs are probabilities (clamped to [1e-7, 1 − 1e-7]) instead of logits');
+
+/** The overlap losses and focal take either layout; the others have their own. */
+export const layout = OutputLayoutSchema.default('sigmoid').describe(
+  "'softmax': softmax over background + organs (target: labels, or one-hot with background), " +
+    'overlap terms over the organs; default: sigmoid per organ (the paper)',
+);
 
 /** Additive smoothing S of an overlap term (numerator and denominator). */
 export const smooth = (d: number): z.ZodDefault<z.ZodNumber> =>

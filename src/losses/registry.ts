@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { ComboSegError } from '../engine/errors.js';
 import { didYouMean } from '../util/options.js';
 import type { Loss } from './loss.js';
+import type { OutputLayout } from './layout.js';
 import { combo, ComboOptionsSchema } from './combo.js';
 import { dice, DiceOptionsSchema } from './dice.js';
 import { bce, BceOptionsSchema } from './bce.js';
@@ -21,7 +22,7 @@ interface LossEntry<S extends z.ZodTypeAny> {
   schema: S;
   create: (o?: Partial<z.output<S>>) => Loss<z.output<S>>;
   /** 'sigmoid': K channels, no background; 'softmax': K + 1 channels with background. */
-  layout: 'sigmoid' | 'softmax';
+  layout: OutputLayout;
   /** One line for the docs. */
   summary: string;
 }
@@ -80,7 +81,17 @@ export type LossOptionsByName = { [K in LossName]: z.output<(typeof LOSSES)[K]['
 /** Loss names, in the order of the paper's Table I (plus Tversky). */
 export const LOSS_NAMES = Object.keys(LOSSES) as LossName[];
 
-/** Which losses take softmax logits (channels include background) instead of sigmoid ones. */
+/**
+ * The output layout a loss trains: its own, or the one its `layout` option picks (the overlap
+ * losses and focal take either). Options are checked first.
+ */
+export function lossLayout(name: string, options: Record<string, unknown> = {}): OutputLayout {
+  const loss = create(name, options);
+  const chosen = (loss.options as { layout?: OutputLayout }).layout;
+  return chosen ?? LOSSES[name as LossName].layout;
+}
+
+/** Which losses always take softmax logits (channels include background) instead of sigmoid ones. */
 export const SOFTMAX_LOSSES: readonly LossName[] = LOSS_NAMES.filter((n) => LOSSES[n].layout === 'softmax');
 
 /** Whether `name` is a loss; else throws, naming the closest one. */

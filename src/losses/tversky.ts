@@ -3,8 +3,8 @@
 // a = b = 0.5 is the soft Dice; a + b = 1 with b > a penalises false negatives more.
 import { makeLoss, type Loss } from './loss.js';
 import { z } from 'zod';
-import { DiceReductionSchema, fromProbabilities, lossOptions, smooth } from './options.js';
-import { probs, sigmoidInputs } from './inputs.js';
+import { DiceReductionSchema, fromProbabilities, layout, lossOptions, smooth } from './options.js';
+import { overlapInputs } from './inputs.js';
 import { collapse, diceTerms, overlapSum } from './overlap.js';
 
 export const TverskyOptionsSchema = z
@@ -14,6 +14,7 @@ export const TverskyOptionsSchema = z
     smooth: smooth(1),
     dice: DiceReductionSchema.default('flattened'),
     fromProbabilities,
+    layout,
   })
   .strict();
 export type TverskyOptions = z.infer<typeof TverskyOptionsSchema>;
@@ -22,8 +23,7 @@ export type TverskyOptions = z.infer<typeof TverskyOptionsSchema>;
 export function tversky(opts: Partial<TverskyOptions> = {}): Loss<TverskyOptions> {
   const o = lossOptions('tversky', TverskyOptionsSchema, opts);
   return makeLoss('tversky', o, (logits, target) => {
-    const t = sigmoidInputs('tversky', logits, target, o.fromProbabilities);
-    const p = probs(logits, o.fromProbabilities);
+    const { p, t } = overlapInputs('tversky', logits, target, o.layout, o.fromProbabilities);
     const tp = overlapSum(p.mul(t), o.dice);
     const fp = overlapSum(p, o.dice).sub(tp);
     const fn = overlapSum(t, o.dice).sub(tp);

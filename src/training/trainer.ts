@@ -16,7 +16,9 @@ import { tidy, dispose } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
 import { create as createNetwork } from '../networks/registry.js';
 import type { Network } from '../networks/network.js';
-import { create as createLoss } from '../losses/registry.js';
+import { create as createLoss, lossLayout } from '../losses/registry.js';
+import { frequencyWeights } from '../losses/wce.js';
+import { outputChannels, type OutputLayout } from '../data/layout.js';
 import type { Loss } from '../losses/loss.js';
 import { openDataset, split as splitCases, kFold, loadCase, type Dataset, type DatasetCase } from '../data/datasets.js';
 import { computeNormalisation, normalise, type Normalisation } from '../data/normalise.js';
@@ -92,6 +94,7 @@ interface Session {
   o: TrainOptions;
   ds: Dataset;
   normalisation: Normalisation;
+  layout: OutputLayout;
   net: Network;
   loss: Loss;
   optimizer: Optimizer;
@@ -134,12 +137,13 @@ export class Trainer {
       labels: l.labels.data,
       size: l.image.size,
     }));
-    const net = buildNetwork(cfg, organs);
+    const layout = lossLayoutOf(cfg);
+    const net = buildNetwork(cfg, organs, layout);
     if (resumed) {
       net.loadStateDict(resumed.network.stateDict());
       resumed.network.dispose();
     }
-    const loss = buildLoss(cfg);
+    const loss = buildLoss(cfg, classWeightsFrom(cfg, loaded, organs, log));
     const sampler = makeSampler(cfg, cases, organs, net.divisor);
     const optimizer = makeOptimizer(cfg, net.parameters());
     const epochPatches = Math.min(sampler.epochLength, cfg.patchesPerEpoch ?? Infinity);
@@ -152,6 +156,7 @@ export class Trainer {
       o,
       ds,
       normalisation,
+      layout,
       net,
       loss,
       optimizer,
@@ -242,7 +247,7 @@ export class Trainer {
   private step(patches: Patch[]): number {
     const { net, loss, optimizer, cfg } = this.s;
     return tidy(() => {
-      const { image, target } = toBatch(patches, this.organs, cfg.normalisation.perPatchMinMax);
+      const { image, target } = toBatch(patches, this.organs, cfg.normalisation.perPatchMinMax, this.s.layout);
       // The forward pass in its own scope, so saved activations are freed during backward.
       const l = tidy(() => loss(net.forward(image), target));
       l.backward();
@@ -307,7 +312,7 @@ export class Trainer {
 
   /** What inference needs to reproduce training's view of the data, at `epoch`. */
   private modelMeta(epoch: number, validationDice: number | null): ModelMeta {
-    const { net, cfg, ds, normalisation } = this.s;
+    const { net, cfg, ds, normalisation, layout } = this.s;
     const options = toJson(net.options);
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
       throw new Error(`${net.name}: options are not a JSON object`);
@@ -322,6 +327,7 @@ export class Trainer {
       inference: cfg.inference,
       epoch,
       validationDice,
+      layout,
     };
   }
 }
@@ -380,20 +386,58 @@ async function loadTrainingCases(cases: DatasetCase[]): Promise<{ id: string; im
   return loaded;
 }
 
-/** The network of `cfg.network` for these organs (one output channel each), seeded. */
-export function buildNetwork(cfg: TrainConfig, organs: number[]): Network {
+/** The output layout the configuration's loss trains (sigmoid: one channel per organ; softmax: + background). */
+export function lossLayoutOf(cfg: TrainConfig): OutputLayout {
   try {
-    const options = { ...cfg.network.options, inChannels: 1, outChannels: organs.length, seed: cfg.seed };
+    return lossLayout(cfg.loss.name, cfg.loss.options);
+  } catch (e) {
+    throw optionError(e, 'config.loss.options');
+  }
+}
+
+/** The network of `cfg.network` for these organs (channels as the layout says), seeded. */
+export function buildNetwork(cfg: TrainConfig, organs: number[], layout: OutputLayout = 'sigmoid'): Network {
+  try {
+    const outChannels = outputChannels(layout, organs.length);
+    const options = { ...cfg.network.options, inChannels: 1, outChannels, seed: cfg.seed };
     return createNetwork(cfg.network.name, options);
   } catch (e) {
     throw optionError(e, 'config.network.options');
   }
 }
 
-/** The loss of `cfg.loss`. */
-export function buildLoss(cfg: TrainConfig): Loss {
+/**
+ * WCE's class weights by a rule ('inverse-frequency', 'median-frequency') are computed once, from
+ * the voxels of every training label map (background first, then the organs), as SegNet does;
+ * undefined for every other loss, or weights given as numbers.
+ */
+export function classWeightsFrom(
+  cfg: TrainConfig,
+  cases: { labels: Volume }[],
+  organs: number[],
+  log: (m: string) => void = () => undefined,
+): number[] | undefined {
+  const rule = cfg.loss.name === 'wce' ? (cfg.loss.options.weights ?? 'inverse-frequency') : undefined;
+  if (rule !== 'inverse-frequency' && rule !== 'median-frequency') return undefined;
+  const classes = [0, ...organs];
+  const counts = classes.map(() => 0);
+  const index = new Map(classes.map((v, i) => [v, i]));
+  for (const c of cases) {
+    const data = c.labels.data;
+    for (let i = 0; i < data.length; i++) {
+      const k = index.get(data[i]);
+      if (k !== undefined) counts[k]++;
+    }
+  }
+  const weights = frequencyWeights(counts, rule);
+  log(`wce: ${rule} class weights from the training set: ${weights.map((w) => w.toPrecision(3)).join(', ')}`);
+  return weights;
+}
+
+/** The loss of `cfg.loss`; `weights` (WCE's, from the training set) replace a weight rule. */
+export function buildLoss(cfg: TrainConfig, weights?: number[]): Loss {
   try {
-    return createLoss(cfg.loss.name, cfg.loss.options);
+    return createLoss(cfg.loss.name, weights ? { ...cfg.loss.options, weights } : cfg.loss.options);
   } catch (e) {
     throw optionError(e, 'config.loss.options');
   }
