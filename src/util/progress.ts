@@ -17,9 +17,10 @@ function fmtTime(s: number): string {
 
 export class Progress {
   readonly #o: Required<ProgressOptions>;
-  readonly #start = performance.now();
   #done = 0;
   #lastPlain = -1;
+  /** Where the rate is measured from: the first update (work done before it, e.g. on resume, is not timed). */
+  #origin: { time: number; done: number } | null = null;
 
   constructor(o: ProgressOptions) {
     this.#o = { unit: 'it', stream: process.stderr, ...o };
@@ -30,16 +31,26 @@ export class Progress {
     this.set(this.#done + n, info);
   }
 
+  /** Items per second since the first update; null until some time has passed and some work was done. */
+  rate(now = performance.now()): number | null {
+    if (!this.#origin) return null;
+    const seconds = (now - this.#origin.time) / 1000;
+    const done = this.#done - this.#origin.done;
+    return seconds > 0.05 && done > 0 ? done / seconds : null;
+  }
+
   /** Sets how much is done and redraws. */
   set(done: number, info = ''): void {
+    const now = performance.now();
+    this.#origin ??= { time: now, done: Math.min(this.#o.total, done) };
     this.#done = Math.min(this.#o.total, done);
     const { total, label, unit, stream } = this.#o;
-    const elapsed = (performance.now() - this.#start) / 1000;
-    const rate = this.#done / Math.max(elapsed, 1e-9);
-    const eta = (total - this.#done) / rate;
+    const rate = this.rate(now);
+    const eta = rate === null ? NaN : (total - this.#done) / rate;
+    const shown = rate === null ? '--' : rate.toFixed(rate < 10 ? 2 : 0);
     const frac = total > 0 ? this.#done / total : 1;
     const stats =
-      `${this.#done}/${total} ${rate.toFixed(rate < 10 ? 2 : 0)} ${unit}/s ETA ${fmtTime(eta)}` +
+      `${this.#done}/${total} ${shown} ${unit}/s ETA ${fmtTime(eta)}` +
       (info ? ` ${info}` : '');
     if (stream.isTTY) {
       const width = 24;
