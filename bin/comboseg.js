@@ -3,7 +3,8 @@
 // OpenBLAS's thread count fixed before libtorch loads, so the launcher re-runs
 // itself once with that environment, then starts the CLI (built JS in dist/,
 // or the TypeScript sources through tsx in a source checkout).
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -16,21 +17,46 @@ const TCMALLOC = [
 ].find((p) => existsSync(p));
 
 if (!process.env.COMBOSEG_LAUNCHED) {
-  const env = { ...process.env, COMBOSEG_LAUNCHED: '1', OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1' };
-  if (TCMALLOC && !(env.LD_PRELOAD ?? '').includes('tcmalloc')) env.LD_PRELOAD = [TCMALLOC, env.LD_PRELOAD].filter(Boolean).join(':');
-  // The child gets Ctrl-C from the terminal itself and stops cleanly; the launcher just waits.
-  process.on('SIGINT', () => {});
-  process.on('SIGTERM', () => {});
-  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { env, stdio: 'inherit' });
-  process.exit(r.status ?? (r.signal ? 128 + 2 : 1));
-}
-
-// A source checkout runs its TypeScript (never a stale dist/); an installed package runs dist/.
-const source = join(root, 'src/cli/main.ts');
-const tsx = existsSync(source) ? await import('tsx/esm/api').catch(() => null) : null;
-if (tsx) {
-  tsx.register();
-  await import(pathToFileURL(source).href);
+  const env = {
+    ...process.env,
+    COMBOSEG_LAUNCHED: '1',
+    OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1',
+  };
+  if (TCMALLOC && !(env.LD_PRELOAD ?? '').includes('tcmalloc')) {
+    env.LD_PRELOAD = [TCMALLOC, env.LD_PRELOAD].filter(Boolean).join(':');
+  }
+  // SIGINT, SIGTERM and SIGHUP sent to this launcher reach the child, and its status is ours. A
+  // terminal's Ctrl-C reaches both (one process group): the child counts signals that arrive
+  // together as one (src/cli/signals.ts). If the launcher is killed outright, the child sees its
+  // parent gone and stops as on SIGTERM.
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    {
+      env,
+      stdio: 'inherit',
+    },
+  );
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    });
+  }
+  child.on('exit', (code, signal) => {
+    process.exit(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 1) : 1));
+  });
+  child.on('error', (e) => {
+    process.stderr.write(`comboseg: cannot start: ${e.message}\n`);
+    process.exit(1);
+  });
 } else {
-  await import(pathToFileURL(join(root, 'dist/src/cli/main.js')).href);
+  // A source checkout runs its TypeScript (never a stale dist/); an installed package runs dist/.
+  const source = join(root, 'src/cli/main.ts');
+  const tsx = existsSync(source) ? await import('tsx/esm/api').catch(() => null) : null;
+  if (tsx) {
+    tsx.register();
+    await import(pathToFileURL(source).href);
+  } else {
+    await import(pathToFileURL(join(root, 'dist/src/cli/main.js')).href);
+  }
 }

@@ -10,6 +10,7 @@ import { predictCommand } from './predict.js';
 import { experimentCommand } from './experiment.js';
 import { tuneCommand } from './tune.js';
 import { serveCommand } from './serve.js';
+import { watchLauncher } from './signals.js';
 
 const program = new Command('comboseg')
   .description('3-D medical image segmentation with the Combo loss (libtorch from TypeScript)')
@@ -23,6 +24,8 @@ program.addCommand(serveCommand());
 program.addCommand(infoCommand());
 program.addCommand(synthCommand());
 program.addCommand(engineCommand());
+
+watchLauncher();
 
 try {
   await program.parseAsync(process.argv);

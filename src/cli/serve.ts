@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { ComboSegError } from '../engine/errors.js';
 import { serve } from '../server/server.js';
+import { onStopRequest } from './signals.js';
 
 /** `comboseg serve [DIR]`: the viewer and the runs under DIR in a browser. */
 export function serveCommand(): Command {
@@ -35,10 +36,11 @@ export function serveCommand(): Command {
       if (!['127.0.0.1', 'localhost', '::1'].includes(o.host))
         console.warn(`warning: listening on ${o.host}: anyone who can reach this address can read ${dir} and run jobs`);
       console.log(`comboseg: serving ${dir} at ${s.url}  (Ctrl-C stops)`);
-      const stop = () => {
+      // Ctrl-C, SIGTERM (systemd, containers), SIGHUP or the launcher's death: close gracefully
+      // (jobs' workers terminated, connections ended), then exit 0; a second request exits at once.
+      onStopRequest((count) => {
+        if (count > 1) process.exit(1);
         void s.close().then(() => process.exit(0));
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      });
     });
 }

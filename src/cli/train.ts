@@ -7,29 +7,32 @@ import { readRunConfig, type EpochRecord } from '../training/trainer.js';
 import type { TrainMessage } from '../training/train-worker.js';
 import { fromWorkerError, startWorker } from '../util/worker.js';
 import { Progress } from '../util/progress.js';
+import { onStopRequest, type StopSignalName } from './signals.js';
+import { constants as osConstants } from 'node:os';
 
 /** Runs training in a worker thread; progress here, Ctrl-C stops cleanly after saving. */
 export async function runTraining(
   config: unknown,
   resume: boolean,
   quiet = false,
-): Promise<{ records: EpochRecord[]; stopped: boolean }> {
+): Promise<{ records: EpochRecord[]; stopped: boolean; signal?: StopSignalName }> {
   const entry = new URL(`../training/train-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
   const worker = startWorker(entry, { config, resume });
   let bar: Progress | null = null,
     barEpoch = -1;
   const records: EpochRecord[] = [];
-  let interrupted = 0;
-  const onSigint = () => {
-    interrupted++;
-    if (interrupted === 1) {
-      process.stderr.write('\nstopping after this step (the run is saved; Ctrl-C again to abort without saving)\n');
+  // Ctrl-C, SIGTERM, SIGHUP or the launcher's death: stop after this step, saving the exact position.
+  let stopSignal: StopSignalName | undefined;
+  const removeStopHandler = onStopRequest((count, signal) => {
+    stopSignal ??= signal;
+    if (count === 1) {
+      const again = 'Ctrl-C again to abort without saving';
+      process.stderr.write(`\n${signal}: stopping after this step (the run is saved; ${again})\n`);
       worker.postMessage({ type: 'stop' });
     } else {
       void worker.terminate();
     }
-  };
-  process.on('SIGINT', onSigint);
+  });
   try {
     return await new Promise((resolveRun, reject) => {
       let done = false;
@@ -58,7 +61,7 @@ export async function runTraining(
           if (!quiet) console.log(m.message);
         } else if (m.type === 'done') {
           done = true;
-          resolveRun({ records, stopped: (m.result as { stopped: boolean }).stopped });
+          resolveRun({ records, stopped: (m.result as { stopped: boolean }).stopped, signal: stopSignal });
         } else if (m.type === 'error') {
           done = true;
           reject(fromWorkerError(m.error)); // a ComboSegError keeps its code and path
@@ -73,7 +76,7 @@ export async function runTraining(
       });
     });
   } finally {
-    process.off('SIGINT', onSigint);
+    removeStopHandler();
   }
 }
 
@@ -256,6 +259,7 @@ export function trainCommand(): Command {
         config = fromFlags;
       }
       const r = await runTraining(config, Boolean(o.resume));
-      if (r.stopped) process.exitCode = 130;
+      // Stopped on request: 128 + the signal's number, as a shell reports it (Ctrl-C 130, SIGTERM 143).
+      if (r.stopped) process.exitCode = 128 + osConstants.signals[r.signal ?? 'SIGINT'];
     });
 }
