@@ -91,7 +91,7 @@ test('kill -9 of the launcher: the command sees it gone, saves and stops within 
 test('SIGTERM to `comboseg serve` closes it and exits 0, leaving no process', async () => {
   const p = spawn(process.execPath, [bin, 'serve', root, '--port', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
   let text = '';
-  p.stdout?.on('data', (b: Buffer) => (text += b.toString()));
+  p.stdout.on('data', (b: Buffer) => (text += b.toString()));
   await until('the server to listen', () => /serving .* at http/.test(text), 60_000);
   const pid = commandPid(p.pid ?? 0);
   p.kill('SIGTERM');
