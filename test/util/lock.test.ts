@@ -40,8 +40,13 @@ test('a lock left by a dead process is taken over, saying whose it was', () => {
 test('two processes racing for one folder: exactly one gets the lock', async () => {
   const script = `
     const { FolderLock } = await import(${JSON.stringify(lockModule)});
-    try { FolderLock.acquire(${JSON.stringify(dir)}, 'racer'); console.log('got'); await new Promise((r) => setTimeout(r, 1500)); }
-    catch (e) { console.log(e.code); }`;
+    try {
+      FolderLock.acquire(${JSON.stringify(dir)}, 'racer');
+      console.log('got');
+      await new Promise((r) => setTimeout(r, 1500));
+    } catch (e) {
+      console.log(e.code);
+    }`;
   const run = () =>
     new Promise<string>((resolve) => {
       const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script]);
