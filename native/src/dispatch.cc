@@ -15,7 +15,9 @@ namespace {
 std::mutex opsMutex;
 std::vector<c10::OperatorHandle> ops;  // process-wide; shared by worker threads
 
-const c10::OperatorHandle& OpAt(Napi::Env env, uint32_t id) {
+// A copy, taken under the lock: a reference into `ops` would dangle once another worker thread's
+// push_back reallocates it. A handle is a pointer-sized value, so the copy costs nothing.
+c10::OperatorHandle OpAt(Napi::Env env, uint32_t id) {
   std::lock_guard<std::mutex> lock(opsMutex);
   if (id >= ops.size()) throw Napi::RangeError::New(env, "unknown op id " + std::to_string(id));
   return ops[id];
@@ -186,7 +188,7 @@ Napi::Value LookupOp(const Napi::CallbackInfo& info) {
 Napi::Value CallOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   GUARD_BEGIN
-  const c10::OperatorHandle& op = OpAt(env, info[0].As<Napi::Number>().Uint32Value());
+  const c10::OperatorHandle op = OpAt(env, info[0].As<Napi::Number>().Uint32Value());
   const c10::FunctionSchema& schema = op.schema();
   const auto& params = schema.arguments();
   Napi::Array js = info[1].As<Napi::Array>();
