@@ -26,6 +26,13 @@ program.addCommand(synthCommand());
 program.addCommand(engineCommand());
 
 watchLauncher();
+// A reader that stops early (`comboseg evaluate --json | head`) is not an error: end quietly, as cat does.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
 
 try {
   await program.parseAsync(process.argv);
