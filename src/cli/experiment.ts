@@ -16,28 +16,31 @@ export function experimentCommand(): Command {
       const cfg = parseExperiment(json, o.config);
       let bar: Progress | null = null,
         barKey = '';
-      const results = await runExperiment(cfg, {
-        onCell: (cell, i, total, state, fold) => {
-          if (state !== 'done') {
-            const foldText = fold === undefined ? '' : ` fold ${fold + 1}/${cfg.folds}`;
-            console.log(`cell ${i + 1}/${total} ${cell.id}${foldText}: ${state}`);
-          }
-          barKey = '';
-        },
-        train: {
-          onStep: (s) => {
-            if (barKey !== `${s.epoch}`) {
-              bar = new Progress({ label: `  epoch ${s.epoch + 1}`, total: s.total, unit: 'patch' });
-              barKey = `${s.epoch}`;
-            }
-            bar?.set(s.index, `loss ${s.loss.toFixed(4)}`);
+      const results = await runExperiment(
+        cfg,
+        {
+          // One line per cell (and per fold): reused, resumed, trained, or trained anew because its
+          // configuration changed (with what changed).
+          log: (line) => console.log(line),
+          onCell: () => {
+            barKey = '';
           },
-          onEpoch: (r) =>
-            console.log(
-              `  epoch ${r.epoch}: loss ${r.trainLoss.toFixed(4)}, validation Dice ${r.meanDice?.toFixed(3) ?? 'n/a'}`,
-            ),
+          train: {
+            onStep: (s) => {
+              if (barKey !== `${s.epoch}`) {
+                bar = new Progress({ label: `  epoch ${s.epoch + 1}`, total: s.total, unit: 'patch' });
+                barKey = `${s.epoch}`;
+              }
+              bar?.set(s.index, `loss ${s.loss.toFixed(4)}`);
+            },
+            onEpoch: (r) => {
+              const dice = r.meanDice?.toFixed(3) ?? 'n/a';
+              console.log(`  epoch ${r.epoch}: loss ${r.trainLoss.toFixed(4)}, validation Dice ${dice}`);
+            },
+          },
         },
-      });
+        o.config,
+      );
       const out = resolve(cfg.out);
       await writeExperimentReport(cfg, out, results);
       console.log(`\n${experimentMarkdown(`Experiment ${out.split('/').pop()}`, results, 'combo', cfg.sweep?.option)}`);

@@ -9,7 +9,10 @@ export function infoCommand(): Command {
   return new Command('info')
     .description('show a medical image: size, spacing, origin, direction (LPS), pixel type, value range, labels')
     .argument('<file>', 'NIfTI (.nii, .nii.gz, .hdr/.img), NRRD or MetaImage file')
-    .option('--json', 'print one JSON object (size, spacing, origin, direction, pixelType, min, max, mean, labels)')
+    .option(
+      '--json',
+      'print one JSON object (size, spacing, origin, direction, pixelType, [channels,] min, max, mean, labels)',
+    )
     .action(async (file: string, opts: { json?: boolean }) => {
       const info = volumeInfo(await readVolume(file));
       if (opts.json) {
@@ -19,6 +22,7 @@ export function infoCommand(): Command {
       const d = info.direction.map((x) => +x.toFixed(4));
       console.log(file);
       console.log(`  size       ${info.size.join(' × ')} voxels`);
+      if (info.channels) console.log(`  channels   ${info.channels} (the 4th axis)`);
       console.log(`  spacing    ${fmt(info.spacing)} mm`);
       console.log(`  origin     (${info.origin.map((x) => +x.toFixed(3)).join(', ')}) mm, LPS`);
       console.log(`  direction  [${d.slice(0, 3).join(' ')}; ${d.slice(3, 6).join(' ')}; ${d.slice(6).join(' ')}]`);
@@ -28,7 +32,7 @@ export function infoCommand(): Command {
           `mean ${+info.mean.toPrecision(6)}`,
       );
       if (info.labels) {
-        const total = info.size.reduce((a, b) => a * b, 1);
+        const total = info.size.reduce((a, b) => a * b, info.channels ?? 1);
         const entries = Object.entries(info.labels);
         console.log(`  labels     ${entries.length} value(s)`);
         for (const [k, c] of entries.slice(0, 50))

@@ -1,9 +1,11 @@
 import { Command } from 'commander';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
-import { readVolume, writeVolume, imageExtension } from '../data/io.js';
-import { loadModel } from '../inference/model.js';
+import { writeVolume, imageExtension } from '../data/io.js';
+import { loadCaseImage } from '../data/datasets.js';
+import { channelCount } from '../data/volume.js';
+import { checkChannels, describeChannels, loadModel, modelChannels, type ModelMeta } from '../inference/model.js';
 import { resolveModelPath } from '../training/run-dir.js';
 import { predictVolume } from '../inference/predict.js';
 import { InferenceSettingsSchema, type InferenceSettings } from '../inference/settings.js';
@@ -62,12 +64,103 @@ export function settingsFromFlags(o: Omit<PredictFlags, 'model' | 'input' | 'out
   return Object.fromEntries(Object.entries(parsed).filter(([k]) => k in given));
 }
 
+/** One scan to segment: its image files (one, or one per channel) and where its label map goes. */
+export interface PredictionInput {
+  name: string;
+  files: string[];
+  out: string;
+}
+
+const imageFilesIn = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => imageExtension(f) && !f.startsWith('.') && statSync(join(dir, f)).isFile())
+    .sort();
+
+/** The model's channel file names (a case folder's image files at training), or null when it has none. */
+function channelFileNames(meta: ModelMeta): string[] | null {
+  return meta.channels?.every((n) => imageExtension(n) !== null) ? meta.channels : null;
+}
+
+/**
+ * The scans of a folder for a model of C > 1 channels: the folder itself, or its subfolders, when
+ * they hold the model's channel files by name (the case folders it was trained on); files
+ * `NAME_0000.ext` … `NAME_{C-1}.ext` (nnU-Net) grouped by NAME; any other file alone (a 4-D image).
+ */
+function channelCases(input: string, output: string, meta: ModelMeta): PredictionInput[] {
+  const C = modelChannels(meta);
+  const names = channelFileNames(meta);
+  const holdsAll = (dir: string) => names?.every((n) => existsSync(join(dir, n))) ?? false;
+  const caseOut = (name: string, first: string) => join(output, `${name}${imageExtension(first) ?? '.nii.gz'}`);
+  if (names && holdsAll(input)) {
+    const files = names.map((n) => join(input, n));
+    const out = imageExtension(output) ? output : caseOut(basename(input), names[0]);
+    return [{ name: input, files, out }];
+  }
+  const cases: PredictionInput[] = [];
+  for (const sub of readdirSync(input).sort()) {
+    const dir = join(input, sub);
+    if (names && statSync(dir).isDirectory() && holdsAll(dir))
+      cases.push({ name: dir, files: names.map((n) => join(dir, n)), out: caseOut(sub, names[0]) });
+  }
+  const groups = new Map<string, Map<number, string>>();
+  for (const f of imageFilesIn(input)) {
+    const ext = imageExtension(f) ?? '';
+    const m = /^(.*)_(\d{4})$/.exec(f.slice(0, f.length - ext.length));
+    if (!m) {
+      cases.push({ name: join(input, f), files: [join(input, f)], out: join(output, f) });
+      continue;
+    }
+    const key = `${m[1]}${ext}`;
+    const group = groups.get(key) ?? new Map<number, string>();
+    groups.set(key, group.set(Number(m[2]), join(input, f)));
+  }
+  for (const [key, group] of groups) {
+    const files = Array.from({ length: C }, (_, k) => group.get(k));
+    const ext = imageExtension(key) ?? '';
+    const id = key.slice(0, key.length - ext.length);
+    if (files.some((f) => f === undefined) || group.size !== C) {
+      const have = [...group.keys()].sort((a, b) => a - b).map((k) => `_${String(k).padStart(4, '0')}`);
+      const why = `case '${id}' has channel files ${have.join(', ')}; the model takes ${describeChannels(meta)}`;
+      throw new ComboSegError(
+        `${input}: ${why}, named ${id}_0000${ext} … ${id}_${String(C - 1).padStart(4, '0')}${ext}`,
+        {
+          code: 'invalid-input',
+          path: input,
+        },
+      );
+    }
+    cases.push({ name: join(input, id), files: files.filter((f) => f !== undefined), out: join(output, key) });
+  }
+  return cases.sort((a, b) => a.out.localeCompare(b.out));
+}
+
+/**
+ * What `predict -i INPUT -o OUTPUT` segments. A file: one scan (for a model of several channels,
+ * a 4-D image). A folder: with a one-channel model, each image file; with a model of C > 1
+ * channels, cases of C channel files (see `channelCases`).
+ */
+export function predictionInputs(input: string, output: string, meta: ModelMeta): PredictionInput[] {
+  if (!existsSync(input)) {
+    throw new ComboSegError(`${input}: no such file or folder`, { code: 'not-found', path: input });
+  }
+  if (!statSync(input).isDirectory()) return [{ name: input, files: [input], out: output }];
+  const inputs =
+    modelChannels(meta) > 1
+      ? channelCases(input, output, meta)
+      : imageFilesIn(input).map((f) => ({ name: join(input, f), files: [join(input, f)], out: join(output, f) }));
+  if (!inputs.length) throw new ComboSegError(`${input}: no scans`, { code: 'not-found', path: input });
+  return inputs;
+}
+
 /** `comboseg predict --model RUN/best -i IN -o OUT`: IN/OUT files or folders. */
 export function predictCommand(): Command {
   return new Command('predict')
     .description("segment scans with a trained model; writes label maps with each scan's geometry")
     .requiredOption('--model <path>', 'RUN_DIR/best, RUN_DIR/last, a run folder, or a .safetensors file')
-    .requiredOption('-i, --input <path>', 'a scan, or a folder of scans')
+    .requiredOption(
+      '-i, --input <path>',
+      'a scan, or a folder of scans (several channels: a case folder, NAME_0000/_0001 files, or 4-D images)',
+    )
     .requiredOption('-o, --output <path>', 'output file (for one scan) or folder')
     .option('--stride <s>', 'sliding-window step: one number or x,y,z (default: from the model)')
     .option('--aggregation <rule>', 'max (the paper) | mean | gaussian')
@@ -82,40 +175,46 @@ export function predictCommand(): Command {
         throw new ComboSegError(`${o.input}: no such file or folder`, { code: 'not-found', path: o.input });
       }
       const model = loadModel(resolveModelPath(o.model));
-      const folder = statSync(o.input).isDirectory();
-      const inputs = folder
-        ? readdirSync(o.input)
-            .filter((f) => imageExtension(f) && !f.startsWith('.'))
-            .sort()
-            .map((f) => join(o.input, f))
-        : [o.input];
-      if (!inputs.length) throw new ComboSegError(`${o.input}: no scans`, { code: 'not-found', path: o.input });
-      if (folder) mkdirSync(o.output, { recursive: true });
-      for (const input of inputs) {
-        const scan = await readVolume(input);
-        const out = folder ? join(o.output, basename(input)) : o.output;
-        let bar: Progress | null = null;
-        const pred = predictVolume(model.network, model.meta, scan, settings, (done, total) => {
-          bar ??= new Progress({ label: basename(input), total, unit: 'window' });
-          bar.set(done);
-        });
-        await writeVolume(out, pred.labels);
-        if (o.probabilities) {
-          const ext = imageExtension(out);
-          if (ext === null) {
-            throw new ComboSegError(`${out}: not an image file name (.nii.gz, .nii, .nrrd, .mha, ...)`, {
-              code: 'invalid-option',
-              path: '--output',
-            });
-          }
-          for (const [k, p] of pred.probabilities.entries())
-            await writeVolume(
-              `${out.slice(0, -ext.length)}_prob_${model.meta.labels.names[k].replace(/\W+/g, '_')}${ext}`,
-              p,
-            );
-        }
-        console.log(`${input} → ${out} (${pred.mode})`);
+      try {
+        for (const input of predictionInputs(o.input, o.output, model.meta))
+          await predictOne(model, input, settings, o.probabilities ?? false);
+      } finally {
+        model.network.dispose();
       }
-      model.network.dispose();
     });
+}
+
+/** Segments one scan and writes its label map (and probability maps). */
+async function predictOne(
+  model: ReturnType<typeof loadModel>,
+  input: PredictionInput,
+  settings: Partial<InferenceSettings>,
+  probabilities: boolean,
+): Promise<void> {
+  const [first] = input.files;
+  const channelFiles = input.files.length > 1 ? { channelFiles: input.files } : {};
+  const scan = await loadCaseImage({ id: basename(input.name), image: first, ...channelFiles });
+  checkChannels(model.meta, channelCount(scan), input.files.length > 1 ? `case ${input.name}` : input.name);
+  mkdirSync(dirname(input.out) || '.', { recursive: true });
+  let bar: Progress | null = null;
+  const pred = predictVolume(model.network, model.meta, scan, settings, (done, total) => {
+    bar ??= new Progress({ label: basename(input.name), total, unit: 'window' });
+    bar.set(done);
+  });
+  await writeVolume(input.out, pred.labels);
+  if (probabilities) {
+    const ext = imageExtension(input.out);
+    if (ext === null) {
+      throw new ComboSegError(`${input.out}: not an image file name (.nii.gz, .nii, .nrrd, .mha, ...)`, {
+        code: 'invalid-option',
+        path: '--output',
+      });
+    }
+    for (const [k, p] of pred.probabilities.entries())
+      await writeVolume(
+        `${input.out.slice(0, -ext.length)}_prob_${model.meta.labels.names[k].replace(/\W+/g, '_')}${ext}`,
+        p,
+      );
+  }
+  console.log(`${input.name} → ${input.out} (${pred.mode})`);
 }

@@ -12,9 +12,14 @@ export function tuneCommand(): Command {
     .action(async (o: { config: string }) => {
       const json = readJsonFile(o.config);
       const cfg = parseTune(json, o.config);
-      const result = await runTune(cfg, {
-        onTrial: (t) => console.log(`${t.method} ${JSON.stringify(t.options)}: CV Dice ${t.score.toFixed(4)}`),
-      });
+      const result = await runTune(
+        cfg,
+        {
+          log: (line) => console.log(line),
+          onTrial: (t) => console.log(`${t.method} ${JSON.stringify(t.options)}: CV Dice ${t.score.toFixed(4)}`),
+        },
+        o.config,
+      );
       console.log(`\n${tuneMarkdown(cfg, result)}`);
     });
 }

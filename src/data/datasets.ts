@@ -1,17 +1,26 @@
 // Data sets on disk: a Medical Segmentation Decathlon folder (dataset.json,
-// imagesTr/, labelsTr/, imagesTs/) or a plain folder of image/label pairs
-// matched by name; train/validation/test splits and k folds by seed.
+// imagesTr/, labelsTr/, imagesTs/; also nnU-Net's layout), a plain folder of image/label
+// pairs matched by name, or one folder per case; train/validation/test splits and k folds by seed.
+//
+// Several input channels (PET + CT, MRI contrasts) come as one 4-D file per case (MSD: the
+// channels on the last axis), one file per channel (nnU-Net: `case_0000.nii.gz`,
+// `case_0001.nii.gz`, ...), or a list of file names per case folder (`FLAIR.nii.gz`,
+// `T1c.nii.gz`). `loadCase` gives one Volume with `channels` set (./volume.ts); every
+// channel must be on one grid.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
 import { Rng } from '../util/random.js';
 import { imageExtension, readLabels, readVolume } from './io.js';
 import { labelSetFrom, type LabelSet } from './labels.js';
-import { sameGrid, type Volume } from './volume.js';
+import { gridDifference, sameGrid, stackChannels, type Volume } from './volume.js';
 
 export interface DatasetCase {
   id: string;
+  /** The image file: with one file per channel, the first (channelFiles holds them all). */
   image: string;
+  /** One file per channel, in channel order, when the case has more than one file; else absent. */
+  channelFiles?: string[];
   /** Absent for unlabelled (test) cases. */
   label?: string;
 }
@@ -22,7 +31,16 @@ export interface Dataset {
   labels: LabelSet;
   training: DatasetCase[];
   test: DatasetCase[];
+  /**
+   * Names of the input channels, in order, when the data set declares them (dataset.json's
+   * "modality" or "channel_names"; a case folder's image file names). Absent: one channel, or
+   * as many as the files hold (4-D images).
+   */
+  channels?: string[];
 }
+
+/** The image files of a case, one per channel (or one file holding every channel). */
+export const caseImageFiles = (c: DatasetCase): string[] => c.channelFiles ?? [c.image];
 
 const stripExt = (f: string) => f.slice(0, f.length - (imageExtension(f)?.length ?? 0));
 /** The last `/`-separated part of a path (a folder's or file's own name). */
@@ -44,19 +62,47 @@ function readMsdJson(jsonPath: string): Record<string, unknown> {
   return isObject(parsed) ? parsed : {};
 }
 
-/** dataset.json's "labels": an object of label names (strings). */
+/**
+ * dataset.json's "labels": MSD's {"0": "background", "1": "spleen"} (value → name), or nnU-Net
+ * v2's {"background": 0, "spleen": 1} (name → value); given as value → name.
+ */
 function msdLabels(labels: unknown, jsonPath: string): Record<string, string> {
   if (!isObject(labels)) {
     throw new ComboSegError(`${jsonPath}: no "labels" map`, { code: 'bad-file', path: jsonPath });
   }
+  const entries = Object.entries(labels);
+  if (entries.length && entries.every(([, v]) => typeof v === 'number')) {
+    return Object.fromEntries(entries.map(([k, v]) => [String(v), k]));
+  }
   const names: Record<string, string> = {};
-  for (const [k, v] of Object.entries(labels)) {
+  for (const [k, v] of entries) {
     if (typeof v !== 'string') {
-      throw new ComboSegError(`${jsonPath}: label ${k} needs a name (a string)`, { code: 'bad-file', path: jsonPath });
+      const why = `label ${k} needs a name (a string), or every label a value (nnU-Net v2, no regions)`;
+      throw new ComboSegError(`${jsonPath}: ${why}`, { code: 'bad-file', path: jsonPath });
     }
     names[k] = v;
   }
   return names;
+}
+
+/** The input channel names of dataset.json ("modality" of MSD, "channel_names" of nnU-Net), by index; or undefined. */
+function msdChannels(json: Record<string, unknown>, jsonPath: string): string[] | undefined {
+  const field = json.channel_names !== undefined ? 'channel_names' : 'modality';
+  const given = json[field];
+  if (given === undefined || given === null) return undefined;
+  const entries = isObject(given) ? Object.entries(given) : [];
+  const names = entries.map(([k, v]) => [Number(k), v] as const).sort((a, b) => a[0] - b[0]);
+  if (!names.length || names.some(([k, v], i) => k !== i || typeof v !== 'string')) {
+    const why = `"${field}" must map channel indices 0, 1, ... to names, e.g. {"0": "T2", "1": "ADC"}`;
+    throw new ComboSegError(`${jsonPath}: ${why}`, { code: 'bad-file', path: jsonPath });
+  }
+  return names.map(([, v]) => String(v));
+}
+
+/** nnU-Net's file of channel `k` for an image path: `imagesTr/case.nii.gz` → `imagesTr/case_000k.nii.gz`. */
+export function channelFileName(image: string, k: number): string {
+  const ext = imageExtension(image) ?? '';
+  return `${image.slice(0, image.length - ext.length)}_${String(k).padStart(4, '0')}${ext}`;
 }
 
 /** dataset.json's "test": file names, or objects with "image". */
@@ -73,7 +119,73 @@ function msdTestImages(test: unknown, jsonPath: string): string[] {
   });
 }
 
-/** Reads an MSD folder; every referenced file must exist. */
+/** Training (image, label) and test image paths relative to the root, as dataset.json lists them. */
+interface MsdEntries {
+  training: { image: string; label: string }[];
+  test: string[];
+}
+
+/** dataset.json's "training" and "test" lists (MSD). */
+function msdEntries(json: Record<string, unknown>, jsonPath: string): MsdEntries {
+  if (!Array.isArray(json.training)) {
+    throw new ComboSegError(`${jsonPath}: no "training" list`, { code: 'bad-file', path: jsonPath });
+  }
+  const trainingList: unknown[] = json.training;
+  const training = trainingList.map((t, i) => {
+    if (!isObject(t) || typeof t.image !== 'string' || typeof t.label !== 'string') {
+      throw new ComboSegError(`${jsonPath}: training[${i}] needs "image" and "label"`, {
+        code: 'bad-file',
+        path: jsonPath,
+      });
+    }
+    return { image: t.image, label: t.label };
+  });
+  return { training, test: msdTestImages(json.test, jsonPath) };
+}
+
+/**
+ * nnU-Net v2 lists no cases: they are the `ID_0000<file_ending>` files of imagesTr (labelsTr/ID<file_ending>)
+ * and imagesTs. Each image is named `imagesTr/ID<file_ending>`; its channel files are found from that.
+ */
+function nnunetEntries(root: string, json: Record<string, unknown>): MsdEntries {
+  const ending = typeof json.file_ending === 'string' ? json.file_ending : '.nii.gz';
+  const first = `_0000${ending}`;
+  const ids = (folder: string) =>
+    existsSync(join(root, folder))
+      ? readdirSync(join(root, folder))
+          .filter((f) => f.endsWith(first) && !f.startsWith('.'))
+          .map((f) => f.slice(0, f.length - first.length))
+          .sort()
+      : [];
+  return {
+    training: ids('imagesTr').map((id) => ({ image: `imagesTr/${id}${ending}`, label: `labelsTr/${id}${ending}` })),
+    test: ids('imagesTs').map((id) => `imagesTs/${id}${ending}`),
+  };
+}
+
+/**
+ * The files of an image as dataset.json names it: the file itself (one channel, or a 4-D file
+ * holding them all), else its channel files `NAME_0000.ext`, `NAME_0001.ext`, ... (nnU-Net),
+ * `channels` of them.
+ */
+function imageFiles(root: string, rel: string, channels: number, what: string, jsonPath: string) {
+  const p = join(root, rel);
+  if (existsSync(p)) return { image: p };
+  const files = Array.from({ length: channels }, (_, k) => channelFileName(p, k));
+  const missing = files.filter((f) => !existsSync(f));
+  if (!missing.length) return channels > 1 ? { image: files[0], channelFiles: files } : { image: files[0] };
+  const why =
+    missing.length === files.length
+      ? `${what} ${rel} does not exist (nor ${lastSegment(files[0])})`
+      : `${what} ${rel}: channel file ${lastSegment(missing[0])} is missing (${channels} channels)`;
+  throw new ComboSegError(`${jsonPath}: ${why}`, { code: 'not-found', path: missing[0] });
+}
+
+/**
+ * Reads an MSD folder (dataset.json with "training" and "test" lists), or nnU-Net v2's (no lists:
+ * the files of imagesTr, labelsTr, imagesTs); every referenced file must exist. Several channels:
+ * "modality" (MSD) or "channel_names" (nnU-Net) name them, in 4-D files or one file per channel.
+ */
 export function readMsd(dir: string): Dataset {
   const root = resolve(dir);
   const jsonPath = join(root, 'dataset.json');
@@ -85,11 +197,11 @@ export function readMsd(dir: string): Dataset {
   }
   const json = readMsdJson(jsonPath);
   const labels = msdLabels(json.labels, jsonPath);
-  if (!Array.isArray(json.training)) {
-    throw new ComboSegError(`${jsonPath}: no "training" list`, { code: 'bad-file', path: jsonPath });
-  }
-  const trainingList: unknown[] = json.training;
-  const file = (rel: string, what: string) => {
+  const channels = msdChannels(json, jsonPath);
+  const nnunet = !Array.isArray(json.training) && (json.channel_names !== undefined || json.file_ending !== undefined);
+  const entries = nnunet ? nnunetEntries(root, json) : msdEntries(json, jsonPath);
+  const C = channels?.length ?? 1;
+  const label = (rel: string, what: string) => {
     const p = join(root, rel);
     if (!existsSync(p)) {
       throw new ComboSegError(`${jsonPath}: ${what} ${rel} does not exist`, { code: 'not-found', path: p });
@@ -97,22 +209,14 @@ export function readMsd(dir: string): Dataset {
     return p;
   };
   const idOf = (p: string) => stripExt(lastSegment(p));
-  const training = trainingList.map((t, i) => {
-    if (!isObject(t) || typeof t.image !== 'string' || typeof t.label !== 'string') {
-      throw new ComboSegError(`${jsonPath}: training[${i}] needs "image" and "label"`, {
-        code: 'bad-file',
-        path: jsonPath,
-      });
-    }
-    return {
-      id: idOf(t.image),
-      image: file(t.image, `training[${i}].image`),
-      label: file(t.label, `training[${i}].label`),
-    };
-  });
-  const test = msdTestImages(json.test, jsonPath).map((rel, i) => ({ id: idOf(rel), image: file(rel, `test[${i}]`) }));
+  const training = entries.training.map((t, i) => ({
+    id: idOf(t.image),
+    ...imageFiles(root, t.image, C, `training[${i}].image`, jsonPath),
+    label: label(t.label, `training[${i}].label`),
+  }));
+  const test = entries.test.map((rel, i) => ({ id: idOf(rel), ...imageFiles(root, rel, C, `test[${i}]`, jsonPath) }));
   const name = typeof json.name === 'string' ? json.name : lastSegment(root);
-  return { name, root, labels: labelSetFrom(labels), training, test };
+  return { name, root, labels: labelSetFrom(labels), training, test, ...(channels ? { channels } : {}) };
 }
 
 /**
@@ -162,35 +266,55 @@ export function readPairs(imagesDir: string, labelsDir: string, labels: Record<s
 
 /**
  * One folder per case, each holding an image and a label map under fixed names
- * (e.g. `STS_001/PET_image.nii.gz` and `STS_001/PET_mask.nii.gz`).
+ * (e.g. `STS_001/PET_image.nii.gz` and `STS_001/PET_mask.nii.gz`). `image` may list one file
+ * per channel (`["FLAIR.nii.gz", "T1c.nii.gz"]`): each case folder must hold them all.
  */
-export function readCaseFolders(dir: string, image: string, label: string, labels: Record<string, string>): Dataset {
+export function readCaseFolders(
+  dir: string,
+  image: string | string[],
+  label: string,
+  labels: Record<string, string>,
+): Dataset {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new ComboSegError(`${dir}: not a folder`, { code: 'not-found', path: dir });
   }
+  const images = typeof image === 'string' ? [image] : image;
+  if (!images.length) throw new ComboSegError(`${dir}: no image file names given`, { code: 'invalid-input' });
+  const names = [...images, label].join(', ');
   const training: DatasetCase[] = [];
   for (const name of readdirSync(dir).sort()) {
     const folder = join(dir, name);
     if (!statSync(folder).isDirectory()) continue;
-    const img = join(folder, image),
-      lab = join(folder, label);
-    if (!existsSync(img) && !existsSync(lab)) continue;
-    if (!existsSync(img) || !existsSync(lab)) {
-      throw new ComboSegError(`${folder}: needs both ${image} and ${label}`, { code: 'not-found', path: folder });
+    const files = [...images, label].map((f) => join(folder, f));
+    const missing = files.filter((f) => !existsSync(f));
+    if (missing.length === files.length) continue;
+    if (missing.length) {
+      const why = `needs ${names}; ${missing.map(lastSegment).join(', ')} missing`;
+      throw new ComboSegError(`${folder}: ${why}`, { code: 'not-found', path: missing[0] });
     }
-    training.push({ id: name, image: resolve(img), label: resolve(lab) });
+    const img = files.slice(0, -1).map((f) => resolve(f));
+    const channelFiles = img.length > 1 ? { channelFiles: img } : {};
+    training.push({ id: name, image: img[0], ...channelFiles, label: resolve(join(folder, label)) });
   }
   if (!training.length) {
-    throw new ComboSegError(`${dir}: no case folder holds ${image} and ${label}`, { code: 'not-found', path: dir });
+    throw new ComboSegError(`${dir}: no case folder holds ${names}`, { code: 'not-found', path: dir });
   }
-  return { name: lastSegment(resolve(dir)), root: resolve(dir), labels: labelSetFrom(labels), training, test: [] };
+  const channels = images.length > 1 ? { channels: [...images] } : {};
+  return {
+    name: lastSegment(resolve(dir)),
+    root: resolve(dir),
+    labels: labelSetFrom(labels),
+    training,
+    test: [],
+    ...channels,
+  };
 }
 
 /** Where a data set is: an MSD folder, two folders of pairs, or one folder per case. */
 export type DataSpec =
   | { msd: string }
   | { images: string; labels: string; labelNames: Record<string, string> }
-  | { cases: string; image: string; label: string; labelNames: Record<string, string> };
+  | { cases: string; image: string | string[]; label: string; labelNames: Record<string, string> };
 
 export function openDataset(spec: DataSpec): Dataset {
   if ('msd' in spec) return readMsd(spec.msd);
@@ -251,15 +375,28 @@ export function kFold<T>(cases: T[], k: number, fold: number, seed: number): { t
   return { validation, train: a.filter((_, i) => i % k !== fold) };
 }
 
-/** Reads a case's image and label map and checks they share a grid. */
+/** A case's channels read and stacked into one volume (see ./volume.ts); all must share one grid. */
+export async function loadCaseImage(c: DatasetCase): Promise<Volume> {
+  const files = caseImageFiles(c);
+  const channels: Volume[] = [];
+  for (const f of files) channels.push(await readVolume(f));
+  try {
+    return stackChannels(channels, files);
+  } catch (e) {
+    throw e instanceof ComboSegError ? e.rewrap(`case '${c.id}': ${e.message}`) : e;
+  }
+}
+
+/**
+ * Reads a case's image (every channel, as one volume with `channels` set when there are several)
+ * and label map, and checks they share a grid.
+ */
 export async function loadCase(c: DatasetCase): Promise<{ id: string; image: Volume; labels: Volume | null }> {
-  const image = await readVolume(c.image);
+  const image = await loadCaseImage(c);
   const labels = c.label ? await readLabels(c.label) : null;
   if (labels && !sameGrid(image, labels)) {
-    const spacing = (v: Volume) => v.spacing.map((s) => +s.toFixed(3));
     throw new ComboSegError(
-      `case '${c.id}': label ${c.label} (size [${labels.size}], spacing [${spacing(labels)}]) ` +
-        `is not on the grid of image ${c.image} (size [${image.size}], spacing [${spacing(image)}])`,
+      `case '${c.id}': label ${c.label} is not on the grid of image ${c.image} (${gridDifference(labels, image)})`,
       { code: 'invalid-input', path: c.label },
     );
   }

@@ -12,8 +12,11 @@ export { volumeInfo, type VolumeInfo } from './info.js';
 export { labelSetFrom, oneHot, labelsFromProbabilities, labelCounts, type LabelSet } from './labels.js';
 export {
   computeNormalisation,
+  computeChannelNormalisation,
   normalise,
+  normaliseChannels,
   minMaxInPlace,
+  minMaxChannelsInPlace,
   type Normalisation,
   type NormalisationKind,
 } from './normalise.js';
@@ -25,7 +28,7 @@ export {
   sizeForSpacing,
   type ResampleMode,
 } from './resample.js';
-export { extractPatch, toBatch, type Patch } from './patch.js';
+export { extractPatch, extractChannelsPatch, toBatch, type Patch } from './patch.js';
 export {
   PaperSampler,
   RatioSampler,
@@ -44,6 +47,9 @@ export {
   split,
   kFold,
   loadCase,
+  loadCaseImage,
+  caseImageFiles,
+  channelFileName,
   type Dataset,
   type DatasetCase,
   type DataSpec,

@@ -1,5 +1,5 @@
 // What `comboseg info` shows about a volume.
-import type { Volume } from './volume.js';
+import { channelCount, type Volume } from './volume.js';
 
 export interface VolumeInfo {
   size: number[];
@@ -8,6 +8,8 @@ export interface VolumeInfo {
   /** Row-major 3×3, columns are the axis directions (LPS). */
   direction: number[];
   pixelType: string;
+  /** Images on the grid (a 4-D file's last axis), when more than one; the values below are over all of them. */
+  channels?: number;
   min: number;
   max: number;
   mean: number;
@@ -43,6 +45,7 @@ export function volumeInfo(v: Volume, maxLabels = 1000): VolumeInfo {
     origin: [...v.origin],
     direction: [...v.direction],
     pixelType: v.pixelType,
+    ...(channelCount(v) > 1 ? { channels: channelCount(v) } : {}),
     min,
     max,
     mean: sum / v.data.length,

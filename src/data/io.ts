@@ -5,13 +5,13 @@
 // 'not-found' or 'unsupported'; `path` the file); writes are atomic (temporary files in
 // the same folder, then rename). ITK runs in its own thread (./itk.ts), which keeps its
 // console noise from this one.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Image, ImageType, PixelTypes } from 'itk-wasm';
 import { ComboSegError, type ErrorCode } from '../engine/errors.js';
 import { ItkFailure, itkRead, itkWrite } from './itk.js';
 import { checkNifti, datatypeName } from './nifti-header.js';
-import { voxelCount, type Vec3, type Volume, type VoxelArray } from './volume.js';
+import { channelCount, voxelCount, type Vec3, type Volume, type VoxelArray } from './volume.js';
 
 export const EXTENSIONS = ['.nii.gz', '.nii', '.hdr', '.img', '.nrrd', '.nhdr', '.mha', '.mhd'] as const;
 
@@ -62,9 +62,43 @@ export interface ReadOptions {
   name?: string;
 }
 
+/** The voxel data of an image, bigint types as float64. */
+function voxelData(img: Image): VoxelArray {
+  const raw = img.data as unknown;
+  return raw instanceof BigInt64Array || raw instanceof BigUint64Array
+    ? Float64Array.from(raw, Number)
+    : (raw as VoxelArray);
+}
+
+/** Vector pixels (x, y, z, then c fastest) to channel-major [C, z, y, x]. */
+function deinterleave(data: VoxelArray, channels: number): VoxelArray {
+  const n = data.length / channels;
+  const out = new (data.constructor as new (n: number) => VoxelArray)(data.length);
+  for (let c = 0; c < channels; c++) for (let i = 0; i < n; i++) out[c * n + i] = data[i * channels + c];
+  return out;
+}
+
+/** How many channels an image holds (4-D: its last axis; vector pixels: their components); throws if unsupported. */
+function channelsOf(img: Image, path: string, name: string): number {
+  const t = img.imageType;
+  const vector =
+    (t.pixelType === PixelTypes.Vector || t.pixelType === PixelTypes.VariableLengthVector) && t.dimension <= 3;
+  if ((t.pixelType !== PixelTypes.Scalar && !vector) || (!vector && t.components !== 1)) {
+    const why = `unsupported pixel type ${t.pixelType} with ${t.components} components; comboseg reads scalar images`;
+    fail(path, why, 'unsupported', name);
+  }
+  if (t.dimension > 4 && img.size.slice(4).some((s) => s > 1)) {
+    const why = `${t.dimension}-D image of size [${img.size}]; comboseg reads 3-D volumes (4-D: channels last)`;
+    fail(path, why, 'unsupported', name);
+  }
+  if (t.dimension < 2) fail(path, `${t.dimension}-D image; comboseg reads 3-D volumes`, 'unsupported', name);
+  return vector ? t.components : t.dimension >= 4 ? img.size[3] : 1;
+}
+
 /**
  * Reads a 3-D scalar image. Values are scaled (NIfTI slope/intercept) as stored;
- * geometry is LPS. 2-D images become one-slice volumes.
+ * geometry is LPS. 2-D images become one-slice volumes. A 4-D image (or one with vector
+ * pixels) is read as C channels on one grid, channel-major (see ./volume.ts), with `channels` set.
  */
 export async function readVolume(path: string, options: ReadOptions = {}): Promise<Volume> {
   const name = options.name ?? path;
@@ -77,39 +111,31 @@ export async function readVolume(path: string, options: ReadOptions = {}): Promi
   if (problem) fail(path, problem, 'bad-file', name);
   let img: Image;
   try {
-    img = await itkRead(ext === '.img' ? path.replace(/\.img$/, '.hdr') : path);
+    // ITK reads through its own file system, which does not follow symbolic links: give it the real file.
+    img = await itkRead(realpathSync(ext === '.img' ? path.replace(/\.img$/, '.hdr') : path));
   } catch (e) {
     // The ITK thread died (out of memory?): not the file's fault as far as we know.
     if (!(e instanceof ItkFailure)) throw new Error(`${name}: ${(e as Error).message}`, { cause: e });
     fail(path, describe(e), 'bad-file', name, e);
   }
-  const t = img.imageType;
-  if (t.pixelType !== PixelTypes.Scalar || t.components !== 1) {
-    const why = `unsupported pixel type ${t.pixelType} with ${t.components} components; comboseg reads scalar images`;
-    fail(path, why, 'unsupported', name);
-  }
-  if (t.dimension > 3 && img.size.slice(3).some((s) => s > 1)) {
-    fail(path, `${t.dimension}-D image of size [${img.size}]; comboseg reads 3-D volumes`, 'unsupported', name);
-  }
-  if (t.dimension < 2) fail(path, `${t.dimension}-D image; comboseg reads 3-D volumes`, 'unsupported', name);
+  const channels = channelsOf(img, path, name);
   if (!img.data) fail(path, 'no voxel data', 'bad-file', name);
-  const d = t.dimension;
+  const d = Math.min(3, img.imageType.dimension);
+  const D = img.imageType.dimension;
   const size = [0, 1, 2].map((i) => (i < d ? img.size[i] : 1)) as Vec3;
   const spacing = [0, 1, 2].map((i) => (i < d ? img.spacing[i] : 1)) as Vec3;
   const origin = [0, 1, 2].map((i) => (i < d ? img.origin[i] : 0)) as Vec3;
   const direction = [0, 1, 2].flatMap((r) =>
-    [0, 1, 2].map((c) => (r < d && c < d ? Number(img.direction[r * d + c]) : r === c ? 1 : 0)),
+    [0, 1, 2].map((c) => (r < d && c < d ? Number(img.direction[r * D + c]) : r === c ? 1 : 0)),
   );
-  const raw = img.data as unknown;
-  let data: VoxelArray =
-    raw instanceof BigInt64Array || raw instanceof BigUint64Array
-      ? Float64Array.from(raw, Number)
-      : (raw as VoxelArray);
-  // A trailing singleton 4th axis.
-  if (data.length !== voxelCount({ size })) data = data.subarray(0, voxelCount({ size }));
+  let data = voxelData(img);
+  // A trailing singleton 5th+ axis.
+  const n = channels * voxelCount({ size });
+  if (data.length !== n) data = data.subarray(0, n);
+  if (img.imageType.pixelType !== PixelTypes.Scalar && channels > 1) data = deinterleave(data, channels);
   const stored = img.metadata instanceof Map ? img.metadata.get('datatype') : undefined;
-  const pixelType = stored !== undefined ? datatypeName(Number(stored)) : t.componentType;
-  return { data, size, spacing, origin, direction, pixelType };
+  const pixelType = stored !== undefined ? datatypeName(Number(stored)) : img.imageType.componentType;
+  return { data, size, spacing, origin, direction, pixelType, ...(channels > 1 ? { channels } : {}) };
 }
 
 /**
@@ -119,6 +145,10 @@ export async function readVolume(path: string, options: ReadOptions = {}): Promi
  */
 export async function readLabels(path: string, options: ReadOptions = {}): Promise<Volume> {
   const v = await readVolume(path, options);
+  if (channelCount(v) > 1) {
+    const why = `${channelCount(v)} channels (a 4-D image); a label map is one 3-D volume`;
+    fail(path, why, 'invalid-input', options.name ?? path);
+  }
   try {
     return { ...v, data: toLabelArray(v.data, options.name ?? path) };
   } catch (e) {
@@ -163,7 +193,8 @@ function componentTypeOf(data: VoxelArray): string {
 /**
  * Writes a volume atomically, with its geometry (so a prediction written with a
  * scan's geometry opens aligned on it). The format follows the extension;
- * .nii.gz and .nrrd are compressed.
+ * .nii.gz and .nrrd are compressed. A volume with several channels is written as a 4-D
+ * image, the channels on its last axis (what `readVolume` reads back as channels).
  */
 export async function writeVolume(path: string, vol: Volume): Promise<void> {
   const ext = imageExtension(path);
@@ -171,16 +202,24 @@ export async function writeVolume(path: string, vol: Volume): Promise<void> {
     const writable = EXTENSIONS.filter((e) => e !== '.img').join(', ');
     fail(path, `cannot write this file type; use one of ${writable}`, 'unsupported');
   }
-  if (vol.data.length !== voxelCount(vol)) {
-    const why = `volume data has ${vol.data.length} voxels, size [${vol.size}] needs ${voxelCount(vol)}`;
+  const C = channelCount(vol),
+    needs = C * voxelCount(vol);
+  if (vol.data.length !== needs) {
+    const of = C > 1 ? ` × ${C} channels` : '';
+    const why = `volume data has ${vol.data.length} voxels, size [${vol.size}]${of} needs ${needs}`;
     fail(path, why, 'invalid-input');
   }
   if (!existsSync(dirname(path) || '.')) fail(path, `folder ${dirname(path)} does not exist`, 'not-found');
-  const img = new Image(new ImageType(3, componentTypeOf(vol.data) as never, PixelTypes.Scalar, 1));
-  img.size = [...vol.size];
-  img.spacing = [...vol.spacing];
-  img.origin = [...vol.origin];
-  img.direction = Float64Array.from(vol.direction);
+  // Several channels: a 4-D image, the channels on its last axis (the buffer is the same).
+  const D = C > 1 ? 4 : 3;
+  const img = new Image(new ImageType(D, componentTypeOf(vol.data) as never, PixelTypes.Scalar, 1));
+  img.size = C > 1 ? [...vol.size, C] : [...vol.size];
+  img.spacing = C > 1 ? [...vol.spacing, 1] : [...vol.spacing];
+  img.origin = C > 1 ? [...vol.origin, 0] : [...vol.origin];
+  const dir = vol.direction;
+  img.direction = Float64Array.from(
+    C > 1 ? [...dir.slice(0, 3), 0, ...dir.slice(3, 6), 0, ...dir.slice(6, 9), 0, 0, 0, 0, 1] : dir,
+  );
   // Posting to the ITK worker and itk-wasm both copy the whole underlying buffer, not the view:
   // a view into a larger buffer is copied out first.
   const whole = vol.data.byteOffset === 0 && vol.data.byteLength === vol.data.buffer.byteLength;

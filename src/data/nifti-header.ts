@@ -111,9 +111,13 @@ export async function checkNifti(path: string): Promise<string | null> {
     return 'NIfTI-2 files are not supported by the ITK reader; convert to NIfTI-1 (e.g. nibabel, or `fslchfiletype`)';
   const nd = h.dims[0];
   if (nd < 1 || nd > 7) return `bad dim[0] = ${nd}`;
-  const extra = h.dims.slice(4, nd + 1).filter((d) => d > 1);
-  if (nd > 3 && extra.length)
-    return `${nd}-D image (dims ${h.dims.slice(1, nd + 1).join('×')}); comboseg reads 3-D volumes`;
+  // A 4th axis holds channels (MSD's multi-modal images); nothing beyond it.
+  const extra = h.dims.slice(5, nd + 1).filter((d) => d > 1);
+  if (nd > 4 && extra.length)
+    return (
+      `${nd}-D image (dims ${h.dims.slice(1, nd + 1).join('×')}); ` +
+      'comboseg reads 3-D volumes, or 4-D ones with the channels on the last axis'
+    );
   if (!SCALAR_DATATYPES.has(h.datatype))
     return `unsupported pixel type ${datatypeName(h.datatype)}; comboseg reads scalar images`;
   const voxels = h.dims.slice(1, Math.min(nd, 3) + 1).reduce((a, b) => a * Math.max(1, b), 1);

@@ -2,7 +2,9 @@
 // whole training set, then each sub-volume min–max to [0, 1] as it enters the
 // network. Also z-score (dataset mean / std) and CT windowing. The statistics are
 // plain JSON, stored with the trained model so inference applies the same ones.
-import type { VoxelArray } from './volume.js';
+// Images with several channels are normalised per channel: one set of statistics per
+// channel (a list, in channel order), each patch min–maxed per channel.
+import { channelCount, voxelCount, type Volume, type VoxelArray } from './volume.js';
 import { ComboSegError } from '../engine/errors.js';
 
 export type Normalisation =
@@ -83,5 +85,49 @@ export function minMaxInPlace(patch: Float32Array): Float32Array {
   }
   const s = hi > lo ? 1 / (hi - lo) : 0;
   for (let i = 0; i < patch.length; i++) patch[i] = (patch[i] - lo) * s;
+  return patch;
+}
+
+/**
+ * Per-channel dataset statistics: entry c from channel c of every volume (all must have the
+ * same number of channels). `kind` and `window` apply to every channel.
+ */
+export function computeChannelNormalisation(
+  volumes: Volume[],
+  kind: NormalisationKind,
+  window?: [number, number],
+): Normalisation[] {
+  if (!volumes.length) {
+    throw new ComboSegError('normalisation: no volumes to compute statistics from', { code: 'invalid-input' });
+  }
+  const C = channelCount(volumes[0]);
+  if (volumes.some((v) => channelCount(v) !== C)) {
+    const counts = volumes.map(channelCount).join(', ');
+    throw new ComboSegError(`normalisation: volumes with different channel counts (${counts})`, {
+      code: 'invalid-input',
+    });
+  }
+  const channel = (c: number) => volumes.map((v) => v.data.subarray(c * voxelCount(v), (c + 1) * voxelCount(v)));
+  return Array.from({ length: C }, (_, c) => computeNormalisation(channel(c), kind, window));
+}
+
+/** Applies per-channel statistics to a volume: channel c with `n[c]`; channel-major float32 out. */
+export function normaliseChannels(v: Volume, n: Normalisation[]): Float32Array {
+  const C = channelCount(v),
+    N = voxelCount(v);
+  if (n.length !== C) {
+    const why = `${n.length} set(s) of normalisation statistics for an image of ${C} channel(s)`;
+    throw new ComboSegError(`normalisation: ${why}`, { code: 'invalid-input' });
+  }
+  if (C === 1) return normalise(v.data.subarray(0, N), n[0]);
+  const out = new Float32Array(C * N);
+  for (let c = 0; c < C; c++) out.set(normalise(v.data.subarray(c * N, (c + 1) * N), n[c]), c * N);
+  return out;
+}
+
+/** Min–max of each of a patch's `channels` (channel-major) to [0, 1] in place. */
+export function minMaxChannelsInPlace(patch: Float32Array, channels = 1): Float32Array {
+  const n = patch.length / channels;
+  for (let c = 0; c < channels; c++) minMaxInPlace(patch.subarray(c * n, (c + 1) * n));
   return patch;
 }

@@ -1,5 +1,5 @@
 // Slices of a volume as RGB pictures: labels over the image, or a prediction's
-// agreement and errors against the truth.
+// agreement and errors against the truth. An image of several channels shows its first.
 import type { Vec3, VoxelArray } from './volume.js';
 
 type Rgb = [number, number, number];
@@ -77,8 +77,9 @@ function valueRange(image: VoxelArray): [number, number] {
   return [a, b];
 }
 
-function greyScale(image: VoxelArray, lo?: number, hi?: number): (i: number) => number {
-  const range = lo === undefined || hi === undefined ? valueRange(image) : [lo, hi];
+/** Grey levels of an image's first `n` values: its first channel when it has several (channel-major). */
+function greyScale(image: VoxelArray, n: number, lo?: number, hi?: number): (i: number) => number {
+  const range = lo === undefined || hi === undefined ? valueRange(image.subarray(0, n)) : [lo, hi];
   const mn = lo ?? range[0],
     mx = hi ?? range[1];
   const s = 255 / (mx - mn || 1);
@@ -101,7 +102,7 @@ export function sliceOverlay(
   index: number,
   opts: { lo?: number; hi?: number; zoom?: number } = {},
 ): Picture {
-  const grey = greyScale(image, opts.lo, opts.hi);
+  const grey = greyScale(image, size[0] * size[1] * size[2], opts.lo, opts.hi);
   const strides = [1, size[0], size[0] * size[1]];
   const dims = axis === 'axial' ? [0, 1] : axis === 'coronal' ? [0, 2] : [1, 2];
   return renderSlice(size, spacing, axis, index, opts.zoom ?? 2, (i, u, v) => {
@@ -134,7 +135,7 @@ export function errorOverlay(
   index: number,
   zoom = 2,
 ): Picture {
-  const grey = greyScale(image);
+  const grey = greyScale(image, size[0] * size[1] * size[2]);
   return renderSlice(size, spacing, axis, index, zoom, (i) => {
     const g = grey(i),
       p = pred[i],

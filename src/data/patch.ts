@@ -3,7 +3,7 @@
 import { tensor, type Tensor } from '../engine/tensor.js';
 import { ComboSegError } from '../engine/errors.js';
 import { targetOf, outputChannels, type OutputLayout } from './layout.js';
-import { minMaxInPlace } from './normalise.js';
+import { minMaxChannelsInPlace } from './normalise.js';
 import type { Vec3, VoxelArray } from './volume.js';
 
 /** Copies the box [start, start + patch) of a volume of `size`; voxels outside take `pad`. */
@@ -28,10 +28,30 @@ export function extractPatch<T extends VoxelArray>(data: T, size: Vec3, start: V
   return out;
 }
 
+/** The box of `extractPatch` from each channel of channel-major `data` (`channels` of them), channel-major. */
+export function extractChannelsPatch<T extends VoxelArray>(
+  data: T,
+  channels: number,
+  size: Vec3,
+  start: Vec3,
+  patch: Vec3,
+  pad = 0,
+): T {
+  if (channels === 1) return extractPatch(data, size, start, patch, pad);
+  const N = size[0] * size[1] * size[2],
+    n = patch[0] * patch[1] * patch[2];
+  const out = new (data.constructor as new (n: number) => T)(channels * n);
+  for (let c = 0; c < channels; c++)
+    out.set(extractPatch(data.subarray(c * N, (c + 1) * N) as T, size, start, patch, pad), c * n);
+  return out;
+}
+
 export interface Patch {
   caseId: string;
-  /** Normalised image values, x fastest. */
+  /** Normalised image values, x fastest; with several channels, channel-major [C, z, y, x]. */
   image: Float32Array;
+  /** Image channels (absent: 1). */
+  channels?: number;
   /** Label values, x fastest. */
   labels: VoxelArray;
   size: Vec3;
@@ -43,10 +63,10 @@ export interface Patch {
 }
 
 /**
- * Stacks patches of one size into network input [B, 1, D, H, W] and one-hot targets in the
+ * Stacks patches of one size into network input [B, C, D, H, W] and one-hot targets in the
  * output layout: [B, K, D, H, W] (sigmoid: one channel per organ value, no background) or
  * [B, K + 1, D, H, W] (softmax: background first). With `perPatchMinMax` (the paper) each image
- * patch is scaled to [0, 1] first.
+ * patch is scaled to [0, 1] first, each channel on its own.
  */
 export function toBatch(
   patches: Patch[],
@@ -62,17 +82,25 @@ export function toBatch(
   }
   const [px, py, pz] = patches[0].size;
   const n = px * py * pz,
+    C = patches[0].channels ?? 1,
     K = outputChannels(layout, organs.length),
     B = patches.length;
-  const image = new Float32Array(B * n),
+  const bad = patches.find((p) => (p.channels ?? 1) !== C || p.image.length !== C * n);
+  if (bad) {
+    const why = `patch of case '${bad.caseId}' has ${bad.image.length} image values, ${bad.channels ?? 1} channel(s)`;
+    throw new ComboSegError(`toBatch: ${why}; the batch needs ${C} channel(s) of [${patches[0].size}]`, {
+      code: 'invalid-input',
+    });
+  }
+  const image = new Float32Array(B * C * n),
     target = new Float32Array(B * K * n);
   patches.forEach((p, b) => {
-    const img = perPatchMinMax ? minMaxInPlace(Float32Array.from(p.image)) : p.image;
-    image.set(img, b * n);
+    const img = perPatchMinMax ? minMaxChannelsInPlace(Float32Array.from(p.image), C) : p.image;
+    image.set(img, b * C * n);
     target.set(targetOf(layout, p.labels, organs), b * K * n);
   });
   return {
-    image: tensor(image, [B, 1, pz, py, px], { copy: false }),
+    image: tensor(image, [B, C, pz, py, px], { copy: false }),
     target: tensor(target, [B, K, pz, py, px], { copy: false }),
   };
 }

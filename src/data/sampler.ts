@@ -11,13 +11,16 @@
 // - WholeVolumeSampler: each volume whole, padded up to a multiple of `divisor`.
 import { ComboSegError } from '../engine/errors.js';
 import { Rng } from '../util/random.js';
-import { extractPatch, type Patch } from './patch.js';
+import { extractChannelsPatch, extractPatch, type Patch } from './patch.js';
 import type { Vec3, VoxelArray } from './volume.js';
 
 /** A training case in memory: normalised image and label map on one grid. */
 export interface SampleCase {
   id: string;
+  /** Normalised image; with several channels, channel-major [C, z, y, x] (../data/volume.ts). */
   image: Float32Array;
+  /** Image channels (absent: 1); patches carry them all. */
+  channels?: number;
   labels: VoxelArray;
   size: Vec3;
 }
@@ -46,11 +49,14 @@ class CaseIndex {
   #voxels = new Map<number, Int32Array>();
   #integral: Int32Array | null = null;
   constructor(readonly c: SampleCase) {
-    if (c.image.length !== c.labels.length || c.image.length !== c.size[0] * c.size[1] * c.size[2]) {
-      throw new ComboSegError(
-        `sampler: case '${c.id}' has ${c.image.length} image and ${c.labels.length} label voxels for size [${c.size}]`,
-        { code: 'invalid-input', path: c.id },
-      );
+    const n = c.size[0] * c.size[1] * c.size[2],
+      C = c.channels ?? 1;
+    if (c.image.length !== C * n || c.labels.length !== n) {
+      const has = `${c.image.length} image values (${C} channel(s)) and ${c.labels.length} label voxels`;
+      throw new ComboSegError(`sampler: case '${c.id}' has ${has} for size [${c.size}]`, {
+        code: 'invalid-input',
+        path: c.id,
+      });
     }
   }
   /** Linear indices of voxels whose label is in `values` (0 alone: background). */
@@ -104,9 +110,11 @@ class CaseIndex {
       I[at(x0, y0, z0)]
     );
   }
-  cut(start: Vec3, patch: Vec3): { image: Float32Array; labels: VoxelArray } {
+  cut(start: Vec3, patch: Vec3): { image: Float32Array; channels: number; labels: VoxelArray } {
+    const channels = this.c.channels ?? 1;
     return {
-      image: extractPatch(this.c.image, this.c.size, start, patch, 0),
+      image: extractChannelsPatch(this.c.image, channels, this.c.size, start, patch, 0),
+      channels,
       labels: extractPatch(this.c.labels, this.c.size, start, patch, 0),
     };
   }
@@ -295,7 +303,8 @@ export class WholeVolumeSampler implements Sampler {
     const start: Vec3 = [0, 0, 0];
     return {
       caseId: c.id,
-      image: extractPatch(c.image, c.size, start, size, 0),
+      image: extractChannelsPatch(c.image, c.channels ?? 1, c.size, start, size, 0),
+      channels: c.channels ?? 1,
       labels: extractPatch(c.labels, c.size, start, size, 0),
       size,
       start,

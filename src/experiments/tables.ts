@@ -27,18 +27,27 @@ function markdownTable(header: string[], rows: string[][]): string {
   ].join('\n');
 }
 
-/** Rows = network × loss (× seed), columns = the paper's metrics, over all organs. */
+/**
+ * Rows = network × loss (× seed), columns = the paper's metrics, over all organs, and the hash of
+ * the configuration each cell ran (its folder is OUT/cells/NAME__HASH).
+ */
 export function gridTable(cells: CellResult[]): string {
   return markdownTable(
-    ['network', 'loss', 'seed', ...COLUMNS.map(([, h]) => h)],
+    ['network', 'loss', 'seed', ...COLUMNS.map(([, h]) => h), 'config'],
     cells.map((c) => [
       c.network.label,
       c.loss.label,
       String(c.seed),
       ...COLUMNS.map(([m, , d]) => formatStat(c.summary.overall[m], d)),
+      c.configHash,
     ]),
   );
 }
+
+/** The footnote of the grid table's config column. */
+const CONFIG_NOTE =
+  'config: the first 8 hex digits of the sha256 of the resolved training configuration the cell ran ' +
+  '(defaults filled, keys sorted, its run folder left out), kept in cells/NAME__HASH/resolved-config.json.';
 
 /** The cell with the best mean Dice over all organs. */
 export function bestCell(cells: CellResult[]): CellResult {
@@ -258,6 +267,8 @@ export function experimentMarkdown(
     '## Networks × losses (Table III / V shaped)',
     '',
     gridTable(cells),
+    '',
+    CONFIG_NOTE,
     '',
     `## Best cell per organ (Table IV shaped): ${best.network.label}, ${best.loss.label}, seed ${best.seed}`,
     '',

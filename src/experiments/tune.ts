@@ -3,7 +3,10 @@
 // future work), Bayesian optimisation of the same objective, reported side by
 // side with the number of training runs each needed. The objective of a point is
 // the mean over folds of the best validation Dice of a training run. Every run
-// is kept on disk, so an interrupted search resumes without repeating one.
+// is kept on disk under OUT/runs/POINT__HASH, keyed by the point's resolved training
+// configuration (as grid cells are), so an interrupted search resumes without repeating
+// one, and a point whose configuration changed (base.epochs edited, say) is trained anew.
+// Every point's configuration and the data are checked before the first run starts.
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -12,8 +15,18 @@ import { Rng } from '../util/random.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { train, type TrainEvents } from '../training/trainer.js';
 import { RunDir } from '../training/run-dir.js';
-import { parseConfig } from '../training/config.js';
+import { parseConfig, type TrainConfig } from '../training/config.js';
 import { suggest } from './bayes.js';
+import {
+  configHash,
+  dataProblems,
+  groupProblems,
+  historyText,
+  keyedFolder,
+  parseProblems,
+  preflightError,
+  resolvedConfig,
+} from './grid.js';
 
 const range = z.tuple([z.number(), z.number()]).refine((r) => r[1] > r[0], 'range must be [low, high] with high > low');
 
@@ -44,6 +57,15 @@ export interface Trial {
   options: Record<string, number>;
   score: number;
   folds: number[];
+  /** The point's configuration hash: its runs are in OUT/runs/POINT__HASH. */
+  configHash: string;
+}
+
+export interface TuneEvents {
+  onTrial?: (t: Trial) => void;
+  /** One line per point, for people: "grid point beta=0.3000: reusing saved scores (config a1b2c3d4)". */
+  log?: (line: string) => void;
+  train?: TrainEvents;
 }
 
 export function parseTune(value: unknown, source = 'tune config'): TuneConfig {
@@ -79,42 +101,132 @@ function gridPoints(grid: Record<string, number[]>): Record<string, number>[] {
   );
 }
 
-/** Cross-validated score of one point: mean over folds of each run's best validation Dice. */
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** base.loss, whose options are searched (null without a name). */
+function baseLoss(cfg: TuneConfig): { name: string; options: Record<string, unknown> } | null {
+  const loss = cfg.base.loss;
+  if (!isRecord(loss) || typeof loss.name !== 'string') return null;
+  return { name: loss.name, options: isRecord(loss.options) ? loss.options : {} };
+}
+
+/** The training configuration (unparsed) of one fold of a point. */
+function pointTrainValue(
+  cfg: TuneConfig,
+  options: Record<string, number>,
+  fold: number,
+  out: string,
+): Record<string, unknown> {
+  const loss = baseLoss(cfg);
+  return {
+    ...cfg.base,
+    split: undefined,
+    folds: { k: cfg.folds, fold, seed: 0 },
+    loss: { name: loss?.name, options: { ...(loss?.options ?? {}), ...options } },
+    out,
+  };
+}
+
+/** A point of the search, keyed by its resolved configuration: its runs live in OUT/runs/NAME__HASH. */
+interface Point {
+  name: string;
+  options: Record<string, number>;
+  hash: string;
+  config: Record<string, unknown>;
+}
+
+function pointOf(cfg: TuneConfig, options: Record<string, number>): Point {
+  const name = key(options);
+  const config = resolvedConfig(parseConfig(pointTrainValue(cfg, options, 0, 'point'), `tune point ${name}`));
+  return { name, options, hash: configHash(config), config };
+}
+
+/** The points checked before the search: the grid's, and the corners of the Bayesian search's box. */
+function pointsToCheck(cfg: TuneConfig): [string, Record<string, number>][] {
+  const names = Object.keys(cfg.space);
+  const corner = (end: 0 | 1) => Object.fromEntries(names.map((n) => [n, cfg.space[n][end]]));
+  const points: [string, Record<string, number>][] = (cfg.grid ? gridPoints(cfg.grid) : []).map((p) => [
+    `grid point ${key(p)}`,
+    p,
+  ]);
+  if (cfg.bayes) {
+    points.push(
+      [`bayes space, low end ${key(corner(0))}`, corner(0)],
+      [`bayes space, high end ${key(corner(1))}`, corner(1)],
+    );
+  }
+  return points;
+}
+
+/**
+ * Checks the whole search before anything runs: base.loss.name is given; every grid point's
+ * configuration parses, and so do the corners of the Bayesian search's box (every option at its
+ * low end, then at its high end); the data set opens, its cases' files are there with a readable
+ * header, and every fold leaves training cases. One ComboSegError ('invalid-config') lists them all.
+ */
+export async function validateTune(cfg: TuneConfig, source = 'tune config'): Promise<void> {
+  if (!baseLoss(cfg)) {
+    throw preflightError(source, ['base.loss.name: required (the loss whose options are searched)']);
+  }
+  const points = pointsToCheck(cfg);
+  const perPoint: [string, string[]][] = [];
+  let parsed: TrainConfig | null = null;
+  for (const [where, options] of points) {
+    const r = parseProblems(pointTrainValue(cfg, options, 0, 'point'), where);
+    if ('problems' in r) perPoint.push([where, r.problems]);
+    else parsed ??= r.config;
+  }
+  // Points differ in loss options only, so one point's folds stand for every point's; when none parses,
+  // the base's with a stand-in network and loss (the data and the folds do not depend on them).
+  if (!parsed) {
+    const standIn = { ...pointTrainValue(cfg, {}, 0, 'point'), network: { name: 'proposed' }, loss: { name: 'dice' } };
+    const r = parseProblems(standIn, 'base');
+    if ('config' in r) parsed = r.config;
+  }
+  const runs: { where: string; config: TrainConfig }[] = [];
+  for (let f = 0; parsed && f < cfg.folds; f++) {
+    const folds = { k: cfg.folds, fold: f, seed: 0, heldOut: 'validation' as const };
+    runs.push({ where: `fold ${f + 1}/${cfg.folds}`, config: { ...parsed, folds } });
+  }
+  const problems = [...groupProblems(perPoint, points.length, 'every point'), ...(await dataProblems(runs, false))];
+  if (problems.length) throw preflightError(source, problems);
+}
+
+/** Cross-validated score of one point: each fold's best validation Dice (saved, so a rerun reuses it). */
 async function score(
   cfg: TuneConfig,
   out: string,
-  options: Record<string, number>,
-  events?: TrainEvents,
+  p: Point,
+  method: Trial['method'],
+  events: TuneEvents,
 ): Promise<number[]> {
-  const base = cfg.base as { loss?: { name: string; options?: Record<string, unknown> } };
-  if (!base.loss?.name) {
-    throw new ComboSegError('tune: base.loss.name is required', { code: 'invalid-config', path: 'base.loss.name' });
-  }
+  const history = keyedFolder({
+    parent: join(out, 'runs'),
+    name: p.name,
+    hash: p.hash,
+    config: p.config,
+    legacyRun: join('fold-0', 'run'),
+  });
+  const pointDir = join(out, 'runs', `${p.name}__${p.hash}`);
+  const scorePath = (fold: number) => join(pointDir, `fold-${fold}`, 'score.json');
+  const saved = Array.from({ length: cfg.folds }, (_, f) => f).filter((f) => existsSync(scorePath(f))).length;
+  const unfinished = `resuming: ${saved} of ${cfg.folds} folds scored`;
+  const text = historyText(history, p.hash, { finished: saved === cfg.folds, unfinished, root: out });
+  events.log?.(`${method} point ${p.name}: ${text.replace('reusing finished result', 'reusing saved scores')}`);
   const scores: number[] = [];
   for (let fold = 0; fold < cfg.folds; fold++) {
-    const dir = join(out, 'runs', key(options), `fold-${fold}`);
-    const done = join(dir, 'score.json');
-    if (existsSync(done)) {
-      scores.push((JSON.parse(readFileSync(done, 'utf8')) as { score: number }).score);
+    if (existsSync(scorePath(fold))) {
+      scores.push((JSON.parse(readFileSync(scorePath(fold), 'utf8')) as { score: number }).score);
       continue;
     }
-    const runDir = join(dir, 'run');
+    const runDir = join(pointDir, `fold-${fold}`, 'run');
     const resume = new RunDir(runDir).hasLast();
     if (!resume) rmSync(runDir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    const trainConfig = parseConfig(
-      {
-        ...cfg.base,
-        split: undefined,
-        folds: { k: cfg.folds, fold, seed: 0 },
-        loss: { name: base.loss.name, options: { ...(base.loss.options ?? {}), ...options } },
-        out: runDir,
-      },
-      `tune point ${key(options)} fold ${fold}`,
-    );
-    const r = await train(trainConfig, { resume, events });
+    mkdirSync(join(pointDir, `fold-${fold}`), { recursive: true });
+    const trainConfig = parseConfig(pointTrainValue(cfg, p.options, fold, runDir), `tune point ${p.name} fold ${fold}`);
+    const r = await train(trainConfig, { resume, events: events.train });
     const s = Math.max(...r.records.map((x) => x.meanDice ?? 0));
-    writeFileAtomic(done, Buffer.from(JSON.stringify({ score: s })));
+    writeFileAtomic(scorePath(fold), Buffer.from(JSON.stringify({ score: s })));
     scores.push(s);
   }
   return scores;
@@ -128,18 +240,20 @@ export interface TuneResult {
   bayesRunsToGridBest: number | null;
 }
 
-/** Runs (or resumes) the search; writes OUT/tune.json and OUT/tune.md. */
-export async function runTune(
-  config: unknown,
-  events: { onTrial?: (t: Trial) => void; train?: TrainEvents } = {},
-): Promise<TuneResult> {
-  const cfg = parseTune(config);
+/**
+ * Runs (or resumes) the search; writes OUT/tune.json and OUT/tune.md. Nothing runs (and no folder
+ * is made) unless the configuration and the data pass `validateTune`.
+ */
+export async function runTune(config: unknown, events: TuneEvents = {}, source = 'tune config'): Promise<TuneResult> {
+  const cfg = parseTune(config, source);
+  await validateTune(cfg, source);
   const out = resolve(cfg.out);
   mkdirSync(out, { recursive: true });
   const names = Object.keys(cfg.space);
   const evaluate = async (method: Trial['method'], options: Record<string, number>): Promise<Trial> => {
-    const folds = await score(cfg, out, options, events.train);
-    const t = { method, options, score: folds.reduce((a, b) => a + b, 0) / folds.length, folds };
+    const p = pointOf(cfg, options);
+    const folds = await score(cfg, out, p, method, events);
+    const t = { method, options, score: folds.reduce((a, b) => a + b, 0) / folds.length, folds, configHash: p.hash };
     events.onTrial?.(t);
     return t;
   };
@@ -188,11 +302,11 @@ export function tuneMarkdown(cfg: TuneConfig, r: TuneResult): string {
   const names = Object.keys(cfg.space);
   const row = (t: Trial, i: number) =>
     `| ${i + 1} | ${names.map((n) => t.options[n]).join(' | ')} | ${t.score.toFixed(4)} | ` +
-    `${t.folds.map((f) => f.toFixed(3)).join(', ')} |`;
+    `${t.folds.map((f) => f.toFixed(3)).join(', ')} | ${t.configHash} |`;
   const table = (ts: Trial[]) =>
     [
-      `| # | ${names.join(' | ')} | CV Dice | per fold |`,
-      `|---|${names.map(() => '---').join('|')}|---|---|`,
+      `| # | ${names.join(' | ')} | CV Dice | per fold | config |`,
+      `|---|${names.map(() => '---').join('|')}|---|---|---|`,
       ...ts.map(row),
     ].join('\n');
   const lines = [`# α/β search (${cfg.folds}-fold cross-validation)`, ''];

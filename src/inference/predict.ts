@@ -4,12 +4,12 @@
 import { tensor, type Tensor } from '../engine/tensor.js';
 import { tidy } from '../engine/scope.js';
 import type { Network } from '../networks/network.js';
-import { normalise } from '../data/normalise.js';
+import { normaliseChannels } from '../data/normalise.js';
 import { activate, labelsOf, organProbabilities } from '../data/layout.js';
-import { spatialShape, withData, type Vec3, type Volume } from '../data/volume.js';
+import { channelCount, spatialShape, stackChannels, withData, type Vec3, type Volume } from '../data/volume.js';
 import { slidingWindow, wholeVolume } from './sliding-window.js';
 import type { InferenceSettings } from './settings.js';
-import type { ModelMeta } from './model.js';
+import { checkChannels, type ModelMeta } from './model.js';
 
 export type { InferenceSettings } from './settings.js';
 
@@ -28,14 +28,20 @@ export function wholeVolumeBytes(net: Network, voxels: number): number {
   return voxels * net.fullResolutionWidth * 4 * 4;
 }
 
-/** Segments one scan. `net` must be in eval mode. */
+/**
+ * Segments one scan: a volume with the model's channels, or its channels as a list of volumes on
+ * one grid. `net` must be in eval mode.
+ */
 export function predictVolume(
   net: Network,
   meta: ModelMeta,
-  scan: Volume,
+  input: Volume | Volume[],
   o: Partial<InferenceSettings> = {},
   onProgress?: (done: number, total: number) => void,
 ): Prediction {
+  const scan = Array.isArray(input) ? stackChannels(input) : input;
+  const C = channelCount(scan);
+  checkChannels(meta, C);
   const s = { ...meta.inference, ...o };
   const shape = spatialShape(scan);
   const padded = shape.map((n) => Math.ceil(n / net.divisor) * net.divisor);
@@ -47,7 +53,7 @@ export function predictVolume(
   const K = meta.labels.values.length;
   const activation = (logits: Tensor): Tensor => activate(meta.layout, logits);
   const probs = tidy(() => {
-    const x = tensor(normalise(scan.data, meta.normalisation), [1, 1, ...shape], { copy: false });
+    const x = tensor(normaliseChannels(scan, meta.normalisation), [1, C, ...shape], { copy: false });
     const forward = (t: typeof x) => net.forward(t);
     const p =
       mode === 'whole'

@@ -65,12 +65,27 @@ export function gaussianMap(window: Vec3): Float32Array {
   return out;
 }
 
+/** Each channel of each item of [B, C, D, H, W] min–maxed to [0, 1] on its own. */
 function minMax(x: Tensor): Tensor {
-  const dims = [1, 2, 3, 4];
+  const dims = [2, 3, 4];
   const lo = amin(x, dims, true),
     hi = amax(x, dims, true);
   const range = hi.sub(lo);
   return div(x.sub(lo), add(range, range.eq(0).cast('float32'))); // a constant window becomes 0
+}
+
+/**
+ * [1, C, D, H, W] padded by `pads` (pad's order: W, H, D) with each channel's own minimum, so
+ * padding reads as the darkest value of its channel (and 0 after a per-window min–max).
+ */
+function padWithMinimum(x: Tensor, pads: number[]): Tensor {
+  const C = x.shape[1];
+  if (C === 1) return pad(x, pads, 'constant', x.min().item());
+  const channels = Array.from({ length: C }, (_, c) => slice(x, 1, c, c + 1));
+  return cat(
+    channels.map((ch) => pad(ch, pads, 'constant', ch.min().item())),
+    1,
+  );
 }
 
 /** Probabilities of one batch of windows, averaged over the flips with TTA. */
@@ -125,6 +140,7 @@ function finish(a: Accumulators): Tensor {
 /**
  * Per-class probabilities [1, K, D, H, W] for an image [1, C, D, H, W]. `net`
  * maps [B, C, d, h, w] to logits [B, K, d, h, w] (run in eval mode, no grad).
+ * Per-window min–max and padding treat each input channel on its own.
  */
 export function slidingWindow(net: (x: Tensor) => Tensor, image: Tensor, o: SlidingWindowOptions): Tensor {
   if (image.rank !== 5 || image.shape[0] !== 1)
@@ -136,10 +152,8 @@ export function slidingWindow(net: (x: Tensor) => Tensor, image: Tensor, o: Slid
   return tidy(() =>
     noGrad(() => {
       let img = image;
-      if (padded.some((p, i) => p > shape[i])) {
-        const lo = image.min().item();
-        img = pad(image, [0, padded[2] - shape[2], 0, padded[1] - shape[1], 0, padded[0] - shape[0]], 'constant', lo);
-      }
+      if (padded.some((p, i) => p > shape[i]))
+        img = padWithMinimum(image, [0, padded[2] - shape[2], 0, padded[1] - shape[1], 0, padded[0] - shape[0]]);
       const starts = padded.map((len, i) => windowStarts(len, w[i], o.stride[i]));
       const boxes: Vec3[] = [];
       for (const z of starts[0]) for (const y of starts[1]) for (const x of starts[2]) boxes.push([z, y, x]);
@@ -190,12 +204,7 @@ export function wholeVolume(
       let x = image;
       if (o.perVolumeMinMax) x = minMax(x);
       if (target.some((t, i) => t > shape[i]))
-        x = pad(
-          x,
-          [0, target[2] - shape[2], 0, target[1] - shape[1], 0, target[0] - shape[0]],
-          'constant',
-          x.min().item(),
-        );
+        x = padWithMinimum(x, [0, target[2] - shape[2], 0, target[1] - shape[1], 0, target[0] - shape[0]]);
       const p = predict(net, x, o.flipTta ?? false, o.activation ?? sigmoid);
       return slice(slice(slice(p, 2, 0, shape[0]), 3, 0, shape[1]), 4, 0, shape[2]).contiguous();
     }),

@@ -162,11 +162,23 @@ export interface ExperimentDetail {
   hasReport: boolean;
 }
 
+/** The cell ids (folder names) of an experiment's current configuration; null if it no longer parses. */
+function currentCellIds(dir: string): string[] | null {
+  try {
+    return gridCells(parseExperiment(readJson(join(dir, 'experiment.json')))).map((c) => c.id);
+  } catch {
+    return null; // an older or hand-edited experiment.json: show every cell folder
+  }
+}
+
 export function experimentDetail(root: string, dir: string): ExperimentDetail {
   if (!isExperiment(dir))
     throw new HttpError(404, `'${relativeTo(root, dir)}' is not an experiment (no experiment.json and cells/)`);
+  // The cells of the current experiment.json: folders of earlier configurations (another config hash)
+  // stay on disk but are not this experiment's results.
+  const current = currentCellIds(dir);
   const cellDirs = readdirSync(join(dir, 'cells'))
-    .filter((n) => statSync(join(dir, 'cells', n)).isDirectory())
+    .filter((n) => statSync(join(dir, 'cells', n)).isDirectory() && (current === null || current.includes(n)))
     .sort();
   const cells: ExperimentDetail['cells'] = [];
   for (const name of cellDirs) {
@@ -186,11 +198,6 @@ export function experimentDetail(root: string, dir: string): ExperimentDetail {
       cases: r.cases.map((c) => ({ ...c, run: runOf(c.id) })),
     });
   }
-  let total = cellDirs.length;
-  try {
-    total = gridCells(parseExperiment(readJson(join(dir, 'experiment.json')))).length;
-  } catch {
-    /* an older or hand-edited experiment.json */
-  }
+  const total = current?.length ?? cellDirs.length;
   return { path: relativeTo(root, dir), total, cells, hasReport: existsSync(join(dir, 'report.html')) };
 }

@@ -34,7 +34,8 @@ export interface JobRequest {
   title: string;
   model: string;
   modelPath: string;
-  image: string;
+  /** The scan: one file, or one file per channel (in the model's channel order). */
+  image: string | string[];
   label: string | null;
   caseId: string;
   /** Files the job owns (an upload) and deletes when it ends. */

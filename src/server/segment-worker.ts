@@ -1,20 +1,29 @@
-// Worker-thread side of a segmentation job: reads the scan (and the truth, if
-// any), segments it with the model, and writes what the viewer shows as NIfTI
-// into the job's folder. Progress and the outcome go back as messages.
+// Worker-thread side of a segmentation job: reads the scan (one file, or one per
+// channel for a model of several; the truth, if any), segments it with the model, and
+// writes what the viewer shows as NIfTI into the job's folder (the image: its first
+// channel). Progress and the outcome go back as messages.
 import { parentPort, workerData } from 'node:worker_threads';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
 import { toWorkerError, type WorkerError } from '../util/worker.js';
 import { readLabels, readVolume, writeVolume } from '../data/io.js';
-import { sameGrid, withData } from '../data/volume.js';
-import { loadModel } from '../inference/model.js';
-import { predictVolume } from '../inference/predict.js';
+import { channelCount, channelOf, sameGrid, stackChannels, withData, type Volume } from '../data/volume.js';
+import {
+  checkChannels,
+  describeChannels,
+  loadModel,
+  modelChannels,
+  type LoadedModel,
+  type ModelMeta,
+} from '../inference/model.js';
+import { predictVolume, type Prediction } from '../inference/predict.js';
 import { evaluateCase, type CaseMetrics } from '../metrics/evaluate.js';
 import { differenceMap } from './difference.js';
 
 export interface SegmentJobInput {
   model: string;
-  image: string;
+  /** One file, or one file per channel in the model's order. */
+  image: string | string[];
   /** How messages name the scan (a case id, an upload's own name), never where the server keeps it. */
   title: string;
   label: string | null;
@@ -38,29 +47,53 @@ const port = parentPort;
 const send = (m: SegmentMessage) => port.postMessage(m);
 const input = workerData as SegmentJobInput;
 
-try {
-  send({ type: 'progress', stage: 'reading', done: 0, total: 1 });
-  const scan = await readVolume(input.image, { name: input.title });
-  const truth = input.label ? await readLabels(input.label) : null;
-  if (truth && !sameGrid(scan, truth)) {
-    const why = `case '${input.caseId}': the label is not on the scan's grid`;
-    throw new ComboSegError(why, { code: 'invalid-input', path: input.label ?? undefined });
+/**
+ * The scan, every channel on one grid; named in messages by the job's title (and each channel
+ * file's own name), never by where the server keeps it.
+ */
+async function readScan(meta: ModelMeta): Promise<Volume> {
+  const files = typeof input.image === 'string' ? [input.image] : input.image;
+  const names = files.length > 1 ? files.map((f) => `${input.title}: ${basename(f)}`) : [input.title];
+  const channels: Volume[] = [];
+  for (const [k, f] of files.entries()) channels.push(await readVolume(f, { name: names[k] }));
+  const scan = stackChannels(channels, names);
+  if (files.length === 1 && channelCount(scan) === 1 && modelChannels(meta) > 1) {
+    const why = `'${input.title}' is one 3-D image; the model takes ${describeChannels(meta)}`;
+    const how = 'upload one 4-D NIfTI holding every channel on its last axis, or segment a case of the data set';
+    throw new ComboSegError(`${why}: ${how}`, { code: 'invalid-input' });
   }
-  const model = loadModel(input.model);
-  let pred;
+  checkChannels(meta, channelCount(scan), `'${input.title}'`);
+  return scan;
+}
+
+/** The scan, the truth (if any) and the prediction; the network is freed whatever happens. */
+async function segment(model: LoadedModel): Promise<{ scan: Volume; truth: Volume | null; pred: Prediction }> {
   try {
-    pred = predictVolume(model.network, model.meta, scan, {}, (done, total) =>
+    const scan = await readScan(model.meta);
+    const truth = input.label ? await readLabels(input.label) : null;
+    if (truth && !sameGrid(scan, truth)) {
+      const why = `case '${input.caseId}': the label is not on the scan's grid`;
+      throw new ComboSegError(why, { code: 'invalid-input', path: input.label ?? undefined });
+    }
+    const pred = predictVolume(model.network, model.meta, scan, {}, (done, total) =>
       send({ type: 'progress', stage: 'segmenting', done, total }),
     );
+    return { scan, truth, pred };
   } finally {
     model.network.dispose();
   }
+}
+
+try {
+  send({ type: 'progress', stage: 'reading', done: 0, total: 1 });
+  const model = loadModel(input.model);
+  const { scan, truth, pred } = await segment(model);
   send({ type: 'progress', stage: 'writing', done: 0, total: 1 });
   // Foreground probability: the most likely organ's probability at each voxel.
   const fg = new Float32Array(pred.labels.data.length);
   for (const p of pred.probabilities) for (let i = 0; i < fg.length; i++) if (p.data[i] > fg[i]) fg[i] = p.data[i];
   const files = ['image.nii.gz', 'prediction.nii.gz', 'probability.nii.gz'];
-  await writeVolume(join(input.outDir, 'image.nii.gz'), scan);
+  await writeVolume(join(input.outDir, 'image.nii.gz'), channelOf(scan, 0));
   await writeVolume(join(input.outDir, 'prediction.nii.gz'), pred.labels);
   await writeVolume(join(input.outDir, 'probability.nii.gz'), withData(scan, fg, 'float32'));
   let metrics: CaseMetrics | null = null;

@@ -192,7 +192,7 @@ const submitCase: Handler = async (s, req, res) => {
     title: c.id,
     model,
     modelPath: modelOf(s, model),
-    image: c.image,
+    image: c.channelFiles ?? c.image,
     label: c.label ?? null,
     caseId: c.id,
   });

@@ -40,14 +40,17 @@ const LossConfigSchema = z
 
 export const TrainConfigSchema = z
   .object({
-    /** A Medical Segmentation Decathlon folder, or two folders of images and labels matched by name. */
+    /**
+     * A Medical Segmentation Decathlon (or nnU-Net) folder, two folders of images and labels matched by
+     * name, or one folder per case holding its image (or one file per input channel: a list) and label.
+     */
     data: z.union([
       z.object({ msd: z.string().min(1) }).strict(),
       z.object({ images: z.string().min(1), labels: z.string().min(1), labelNames: z.record(z.string()) }).strict(),
       z
         .object({
           cases: z.string().min(1),
-          image: z.string().min(1),
+          image: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
           label: z.string().min(1),
           labelNames: z.record(z.string()),
         })

@@ -21,10 +21,10 @@ import { frequencyWeights } from '../losses/wce.js';
 import { outputChannels, type OutputLayout } from '../data/layout.js';
 import type { Loss } from '../losses/loss.js';
 import { openDataset, split as splitCases, kFold, loadCase, type Dataset, type DatasetCase } from '../data/datasets.js';
-import { computeNormalisation, normalise, type Normalisation } from '../data/normalise.js';
+import { computeChannelNormalisation, normaliseChannels, type Normalisation } from '../data/normalise.js';
 import { PaperSampler, RatioSampler, WholeVolumeSampler, type Sampler, type SampleCase } from '../data/sampler.js';
 import { toBatch, type Patch } from '../data/patch.js';
-import type { Volume } from '../data/volume.js';
+import { channelCount, type Volume } from '../data/volume.js';
 import { evaluateCase, MetricsAccumulator } from '../metrics/evaluate.js';
 import type { MetricName } from '../metrics/overlap.js';
 import { predictVolume } from '../inference/predict.js';
@@ -93,7 +93,8 @@ interface Session {
   run: RunDir;
   o: TrainOptions;
   ds: Dataset;
-  normalisation: Normalisation;
+  /** Statistics per input channel. */
+  normalisation: Normalisation[];
   layout: OutputLayout;
   net: Network;
   loss: Loss;
@@ -123,22 +124,24 @@ export class Trainer {
     const { ds, parts } = openData(cfg, log);
     const organs = ds.labels.values;
     const loaded = await loadTrainingCases(parts.train);
+    const channels = inputChannels(ds, loaded);
     const resumed = o.resume ? loadModel(run.lastPath) : null;
     const normalisation =
       resumed?.meta.normalisation ??
-      computeNormalisation(
-        loaded.map((l) => l.image.data),
+      computeChannelNormalisation(
+        loaded.map((l) => l.image),
         cfg.normalisation.kind,
         cfg.normalisation.window,
       );
     const cases: SampleCase[] = loaded.map((l) => ({
       id: l.id,
-      image: normalise(l.image.data, normalisation),
+      image: normaliseChannels(l.image, normalisation),
+      channels,
       labels: l.labels.data,
       size: l.image.size,
     }));
     const layout = lossLayoutOf(cfg);
-    const net = buildNetwork(cfg, organs, layout);
+    const net = buildNetwork(cfg, organs, layout, channels);
     if (resumed) {
       net.loadStateDict(resumed.network.stateDict());
       resumed.network.dispose();
@@ -150,6 +153,7 @@ export class Trainer {
     const progress = resumed ? restoreState(run, resumed, optimizer, log) : startRun(run, cfg, parts);
     const validationCases: LoadedCase[] = [];
     for (const c of parts.validation) validationCases.push(await loadCase(c));
+    inputChannels(ds, validationCases, channels);
     return new Trainer({
       cfg,
       run,
@@ -322,6 +326,7 @@ export class Trainer {
       options,
       labels: ds.labels,
       normalisation,
+      ...(ds.channels ? { channels: ds.channels } : {}),
       perPatchMinMax: cfg.normalisation.perPatchMinMax,
       patchSize: cfg.sampler.patchSize,
       inference: cfg.inference,
@@ -386,6 +391,26 @@ async function loadTrainingCases(cases: DatasetCase[]): Promise<{ id: string; im
   return loaded;
 }
 
+/**
+ * The input channels of the data: every case must have the same number (`expected`, when given;
+ * else the first case's), and as many as the data set names (dataset.json's modalities, a case
+ * folder's image files).
+ */
+function inputChannels(ds: Dataset, cases: { id: string; image: Volume }[], expected?: number): number {
+  const C = expected ?? (cases.length ? channelCount(cases[0].image) : (ds.channels?.length ?? 1));
+  const named = ds.channels ? ` (${ds.channels.join(', ')})` : '';
+  if (ds.channels && ds.channels.length !== C) {
+    const why = `case '${cases[0].id}' has ${C} image channel(s); the data set names ${ds.channels.length}${named}`;
+    throw new ComboSegError(why, { code: 'invalid-input', path: cases[0].id });
+  }
+  const odd = cases.find((c) => channelCount(c.image) !== C);
+  if (odd) {
+    const why = `case '${odd.id}' has ${channelCount(odd.image)} image channel(s), the others ${C}${named}`;
+    throw new ComboSegError(`${why}; every case needs the same channels`, { code: 'invalid-input', path: odd.id });
+  }
+  return C;
+}
+
 /** The output layout the configuration's loss trains (sigmoid: one channel per organ; softmax: + background). */
 export function lossLayoutOf(cfg: TrainConfig): OutputLayout {
   try {
@@ -395,11 +420,16 @@ export function lossLayoutOf(cfg: TrainConfig): OutputLayout {
   }
 }
 
-/** The network of `cfg.network` for these organs (channels as the layout says), seeded. */
-export function buildNetwork(cfg: TrainConfig, organs: number[], layout: OutputLayout = 'sigmoid'): Network {
+/** The network of `cfg.network` for these organs (channels as the layout says) and input channels, seeded. */
+export function buildNetwork(
+  cfg: TrainConfig,
+  organs: number[],
+  layout: OutputLayout = 'sigmoid',
+  inChannels = 1,
+): Network {
   try {
     const outChannels = outputChannels(layout, organs.length);
-    const options = { ...cfg.network.options, inChannels: 1, outChannels, seed: cfg.seed };
+    const options = { ...cfg.network.options, inChannels, outChannels, seed: cfg.seed };
     return createNetwork(cfg.network.name, options);
   } catch (e) {
     throw optionError(e, 'config.network.options');

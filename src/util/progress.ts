@@ -49,9 +49,7 @@ export class Progress {
     const eta = rate === null ? NaN : (total - this.#done) / rate;
     const shown = rate === null ? '--' : rate.toFixed(rate < 10 ? 2 : 0);
     const frac = total > 0 ? this.#done / total : 1;
-    const stats =
-      `${this.#done}/${total} ${shown} ${unit}/s ETA ${fmtTime(eta)}` +
-      (info ? ` ${info}` : '');
+    const stats = `${this.#done}/${total} ${shown} ${unit}/s ETA ${fmtTime(eta)}` + (info ? ` ${info}` : '');
     if (stream.isTTY) {
       const width = 24;
       const fill = Math.round(frac * width);

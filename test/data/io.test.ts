@@ -75,8 +75,6 @@ test('bad files are rejected with one clear error naming the file', { skip: skip
     ['nibabel/nifti2.hdr', /NIfTI-2/],
     ['nibabel/example_nifti2.nii.gz', /NIfTI-2/],
     ['nibabel/row_major.dconn.nii', /CIFTI file/],
-    ['nibabel/example4d.nii.gz', /4-D image \(dims 128×96×24×2\)/],
-    ['nibabel/functional.nii', /4-D image/],
     ['niivue/complex.nii.gz', /unsupported pixel type complex64/],
     ['ivadomed/rgb_test_file.nii.gz', /unsupported pixel type RGB24/],
   ];
@@ -88,6 +86,18 @@ test('bad files are rejected with one clear error naming the file', { skip: skip
       assert.match((e as Error).message, why, rel);
       return true;
     });
+  }
+});
+
+test('4-D NIfTI files read as channels on one grid (the 4th axis)', { skip: skipWithoutData }, async () => {
+  const edge = join(SHARED_DATA, 'nifti-edge-cases', 'nibabel');
+  for (const [file, size, channels] of [
+    ['example4d.nii.gz', [128, 96, 24], 2],
+    ['functional.nii', [17, 21, 3], 20],
+  ] as const) {
+    const v = await data.readVolume(join(edge, file));
+    assert.deepEqual([v.size, v.channels, v.data.length], [size, channels, channels * size[0] * size[1] * size[2]]);
+    await assert.rejects(data.readLabels(join(edge, file)), /a label map is one 3-D volume/);
   }
 });
 

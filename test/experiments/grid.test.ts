@@ -1,13 +1,15 @@
 // A small grid (2 networks × 3 losses × 1 seed) on tiny data: runs end to end,
 // resumes without re-running finished cells, and its tables come from results.json.
+// Cells are keyed by their resolved configuration (an edit retrains, an unchanged rerun
+// reuses), and every cell and the data are checked before the first one trains.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { data, experiments } from '../../src/index.js';
+import { ComboSegError, data, experiments } from '../../src/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'comboseg-grid-'));
 await data.writeSyntheticDataset({ kind: 'echo-lv', out: join(root, 'data'), cases: 5, seed: 2, size: [16, 16, 16] });
@@ -40,8 +42,12 @@ test('experiment grid: every cell trained and evaluated; results.json and report
     json.cells.map((c: experiments.CellResult) => c.id),
     results.map((c) => c.id),
   );
-  for (const c of json.cells)
+  for (const c of json.cells) {
     assert.ok(typeof c.summary.overall.dice.mean === 'number' && c.cases.length === 1 && c.records.length === 2);
+    assert.match(c.configHash, /^[0-9a-f]{8}$/);
+    assert.equal(c.id, `${c.name}__${c.configHash}`, 'the id carries the configuration hash');
+  }
+  assert.equal(new Set(json.cells.map((c: experiments.CellResult) => c.configHash)).size, 6);
   // The tables are a function of results.json alone.
   const md = experiments.experimentMarkdown('t', json.cells);
   assert.equal(md, experiments.experimentMarkdown('t', results));
@@ -52,6 +58,8 @@ test('experiment grid: every cell trained and evaluated; results.json and report
   const diceCol = csv[0].split(',').indexOf('dice_mean');
   const allRow = csv.find((l) => l.startsWith(json.cells[0].id) && l.includes('all organs'))!.split(',');
   assert.equal(Number(allRow[diceCol]), json.cells[0].summary.overall.dice.mean, 'CSV holds the results.json numbers');
+  assert.equal(allRow[csv[0].split(',').indexOf('config')], json.cells[0].configHash);
+  assert.ok(md.includes(`| ${json.cells[0].configHash} |`), 'the grid table has a config column');
   const imp = experiments.improvements(json.cells, 'combo');
   assert.equal(imp.length, 4, 'each network: combo against dice and bce');
 });
@@ -75,7 +83,13 @@ test('comboseg experiment writes report.md; bad configurations name the field', 
   const cfgPath = join(root, 'grid.json');
   writeFileSync(cfgPath, JSON.stringify(config));
   const out = execFileSync(process.execPath, [bin, 'experiment', '--config', cfgPath], { encoding: 'utf8' });
-  assert.match(out, /\| network \| loss \| seed \| Jaccard \| Dice \| FPR \| FNR \| HD95 \(mm\) \|/);
+  assert.match(out, /\| network \| loss \| seed \| Jaccard \| Dice \| FPR \| FNR \| HD95 \(mm\) \| config \|/);
+  const ids = experiments.cells(experiments.parseExperiment(config));
+  for (const [i, c] of ids.entries())
+    assert.ok(
+      out.includes(`cell ${i + 1}/6 ${c.name}: reusing finished result (config ${c.configHash})\n`),
+      `the log says cell ${i + 1} is reused`,
+    );
   for (const f of [
     'report.md',
     'report.html',
@@ -226,4 +240,124 @@ test('Wilcoxon signed-rank matches the hand-computed normal approximation; paire
     { ...p, meanDiff: +p.meanDiff.toFixed(6) },
     { network: 'n', reference: 'combo', other: 'dice', cases: 3, meanDiff: -0.033333, wins: 1, losses: 1, p: null },
   );
+});
+
+test('cells are keyed by configuration: an edit retrains, saying so; an unchanged rerun reuses', async () => {
+  const small = {
+    ...config,
+    base: { ...config.base, epochs: 1, inference: { mode: 'whole' } },
+    networks: [{ name: 'proposed', options: { channels: [2, 4] } }],
+    losses: [{ name: 'dice' }],
+    out: join(root, 'keyed'),
+  };
+  const run = async (c: unknown) => {
+    const log: string[] = [];
+    const results = await experiments.runExperiment(c, { log: (l) => log.push(l) });
+    return { cell: results[0], log };
+  };
+  const line = (what: string) => `cell 1/1 proposed-dice-seed0: ${what}`;
+  const first = await run(small);
+  const h1 = first.cell.configHash;
+  assert.equal(first.cell.id, `proposed-dice-seed0__${h1}`);
+  assert.deepEqual(first.log, [line(`training (config ${h1})`)]);
+  // The same configuration with its keys in another order and a default spelled out: reused.
+  const { epochs, ...rest } = small.base;
+  const same = { ...small, base: { normalisation: { kind: 'minmax' }, epochs, ...rest } };
+  const again = await run(same);
+  assert.deepEqual(again.log, [line(`reusing finished result (config ${h1})`)]);
+  assert.deepEqual(again.cell, first.cell);
+  // epochs 1 → 2: trained anew in its own folder; the 1-epoch cell's folder is left in place.
+  const edited = await run({ ...small, base: { ...small.base, epochs: 2 } });
+  const h2 = edited.cell.configHash;
+  assert.notEqual(h2, h1);
+  assert.equal(edited.cell.records.length, 2, 'trained for the new 2 epochs');
+  assert.deepEqual(edited.log, [
+    line(
+      `configuration changed (was ${h1}, now ${h2}: epochs 1 → 2): training anew; cells/${first.cell.id} left in place`,
+    ),
+  ]);
+  const json = JSON.parse(readFileSync(join(small.out, 'results.json'), 'utf8'));
+  assert.deepEqual([json.cells[0].id, json.cells[0].configHash], [`proposed-dice-seed0__${h2}`, h2]);
+  const key = JSON.parse(readFileSync(join(small.out, 'cells', edited.cell.id, 'resolved-config.json'), 'utf8'));
+  assert.equal(key.configHash, h2);
+  assert.equal(key.config.epochs, 2);
+  assert.equal(key.config.out, undefined, 'where the run lives is not part of its configuration');
+  assert.equal(
+    JSON.parse(readFileSync(join(small.out, 'cells', first.cell.id, 'result.json'), 'utf8')).records.length,
+    1,
+  );
+  // Unchanged rerun of the 2-epoch grid: reused.
+  assert.deepEqual((await run({ ...small, base: { ...small.base, epochs: 2 } })).log, [
+    line(`reusing finished result (config ${h2})`),
+  ]);
+  // A folder from before configuration hashes (cells/NAME, no resolved-config.json) of the same
+  // configuration is renamed into place and reused, not retrained.
+  const legacy = join(small.out, 'cells', 'proposed-dice-seed0');
+  renameSync(join(small.out, 'cells', first.cell.id), legacy);
+  rmSync(join(legacy, 'resolved-config.json'));
+  const { name: _n, configHash: _h, ...oldResult } = first.cell;
+  writeFileSync(join(legacy, 'result.json'), JSON.stringify({ ...oldResult, id: 'proposed-dice-seed0' }, null, 2));
+  const adopted = await run(small);
+  assert.deepEqual(adopted.log, [
+    line(
+      `reusing finished result (config ${h1}); cells/proposed-dice-seed0 predates configuration hashes ` +
+        'and ran this configuration: renamed',
+    ),
+  ]);
+  assert.ok(!existsSync(legacy) && existsSync(join(small.out, 'cells', first.cell.id, 'resolved-config.json')));
+  assert.deepEqual(adopted.cell, first.cell);
+  const rewritten = JSON.parse(readFileSync(join(small.out, 'cells', first.cell.id, 'result.json'), 'utf8'));
+  assert.deepEqual([rewritten.id, rewritten.configHash], [first.cell.id, h1], 'its result.json now carries the hash');
+});
+
+test('a misspelt loss in the 3rd cell fails before any training, naming the cell and the right name', async () => {
+  const out = join(root, 'misspelt');
+  const bad = {
+    ...config,
+    networks: [config.networks[0]],
+    losses: [{ name: 'combo' }, { name: 'bce' }, { name: 'dicee' }],
+    out,
+  };
+  let epochs = 0;
+  await assert.rejects(experiments.runExperiment(bad, { train: { onEpoch: () => epochs++ } }), (e: unknown) => {
+    assert.ok(e instanceof ComboSegError);
+    assert.equal(e.code, 'invalid-config');
+    assert.match(
+      e.message,
+      /^experiment config: 1 problem\(s\) found before anything ran; nothing was trained:\n {2}cell 3\/3 proposed-dicee-seed0: loss\.name: must be one of .*got "dicee"\. Did you mean 'dice'\?$/,
+    );
+    return true;
+  });
+  assert.equal(epochs, 0);
+  assert.ok(!existsSync(out), 'no folder made, no cell folder');
+  assert.throws(() => experiments.cells(experiments.parseExperiment(bad)), /cell 3\/3 proposed-dicee-seed0/);
+});
+
+test('no test case in the split, too many folds, an unreadable case file: one error before training', async () => {
+  const out = join(root, 'no-test');
+  const noTest = { ...config, base: { ...config.base, split: { validation: 0.2, seed: 0 } }, out };
+  await assert.rejects(
+    experiments.runExperiment(noTest),
+    /1 problem\(s\)[\s\S]*split: no labelled test case to score on \(5 case\(s\), split\.test 0\); set base\.split\.test/,
+  );
+  await assert.rejects(
+    experiments.runExperiment({ ...noTest, folds: 6 }),
+    /fold 1\/6 and 5 more: kFold: k must be an integer in \[2, 5\], got 6/,
+  );
+  // A case whose label is not an image, found by its header, beside the split's problem: one error.
+  const badData = join(root, 'data-bad');
+  cpSync(join(root, 'data'), badData, { recursive: true });
+  const label = readdirSync(join(badData, 'labelsTr')).filter((f) => f.endsWith('.nii.gz'))[1];
+  writeFileSync(join(badData, 'labelsTr', label), 'not an image');
+  await assert.rejects(
+    experiments.runExperiment({ ...noTest, base: { ...noTest.base, data: { msd: badData } } }),
+    (e: unknown) => {
+      assert.ok(e instanceof ComboSegError);
+      assert.match(e.message, /2 problem\(s\)/);
+      assert.match(e.message, new RegExp(`data: case '[^']+' label .*${label}: not a valid gzip stream`));
+      assert.match(e.message, /split: no labelled test case/);
+      return true;
+    },
+  );
+  assert.ok(!existsSync(out));
 });

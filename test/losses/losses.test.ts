@@ -332,12 +332,15 @@ test('the README example of losses.create runs', () =>
     assert.ok(Number.isFinite(value.item()));
   }));
 
-test('softmax layout: with background + one organ, dice/jaccard/tversky/focal equal their sigmoid form on x1 − x0', () =>
+test('softmax layout, background + one organ: dice, jaccard, tversky, focal equal their sigmoid form on x1 − x0', () =>
   tidy(() => {
     // softmax([x0, x1])[1] = σ(x1 − x0), so two-channel softmax losses must match the sigmoid ones.
     const n = 2 * 3 * 4 * 4;
     const x = tensor(Float32Array.from(randomArray(2 * n, 21, -3, 3)), [2, 2, 3, 4, 4]);
-    const labels = tensor(Int32Array.from(randomArray(n, 22, 0, 1), (v) => (v > 0.6 ? 1 : 0)), [2, 3, 4, 4]);
+    const labels = tensor(
+      Int32Array.from(randomArray(n, 22, 0, 1), (v) => (v > 0.6 ? 1 : 0)),
+      [2, 3, 4, 4],
+    );
     const diff = x.slice(1, 1, 2).sub(x.slice(1, 0, 1)); // [2, 1, 3, 4, 4]
     const organ = labels.unsqueeze(1).cast('float32');
     const cases: [string, Record<string, unknown>][] = [
@@ -348,7 +351,9 @@ test('softmax layout: with background + one organ, dice/jaccard/tversky/focal eq
       ['focal', { alpha: 0.25, gamma: 2 }],
     ];
     for (const [name, options] of cases) {
-      const soft = losses.create(name, { ...options, layout: 'softmax' })(x, labels).item();
+      const soft = losses
+        .create(name, { ...options, layout: 'softmax' })(x, labels)
+        .item();
       const sig = losses.create(name, options)(diff, organ).item();
       assert.ok(Math.abs(soft - sig) < 1e-5, `${name} ${JSON.stringify(options)}: softmax ${soft} vs sigmoid ${sig}`);
     }
