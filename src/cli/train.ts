@@ -121,6 +121,7 @@ interface TrainFlags {
   validation?: number;
   folds?: number;
   fold?: number;
+  ignoreUnnamedLabels?: boolean;
 }
 
 /** The configuration field each flag sets: the schema's messages about that field name the flag. */
@@ -146,6 +147,7 @@ const FLAG_FIELDS: Partial<Record<string, string>> = {
   '--validation': 'split.validation',
   '--folds': 'folds.k',
   '--fold': 'folds.fold',
+  '--ignore-unnamed-labels': 'ignoreUnnamedLabels',
   '--out': 'out',
 };
 
@@ -214,6 +216,7 @@ export function configFromFlags(base: Record<string, unknown>, f: TrainFlags): R
   if (f.validation !== undefined) sub('split').validation = f.validation;
   if (f.folds !== undefined) c.folds = { k: f.folds, fold: f.fold ?? 0 };
   if (f.out) c.out = f.out;
+  if (f.ignoreUnnamedLabels) c.ignoreUnnamedLabels = true;
   return c;
 }
 
@@ -245,6 +248,7 @@ export function trainCommand(): Command {
     .option('--validation <f>', 'validation fraction', num('--validation'))
     .option('--folds <k>', 'k-fold cross-validation (with --fold)', num('--folds'))
     .option('--fold <i>', 'which fold validates (0-based)', num('--fold'))
+    .option('--ignore-unnamed-labels', 'train label values that --label-names does not name as background')
     .action(async (o: TrainFlags) => {
       let config: unknown; // checked again by the trainer
       if (o.resume) {

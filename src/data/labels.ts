@@ -77,3 +77,43 @@ export function labelCounts(labels: ArrayLike<number>): Map<number, number> {
   for (let i = 0; i < labels.length; i++) counts.set(labels[i], (counts.get(labels[i]) ?? 0) + 1);
   return counts;
 }
+
+/**
+ * Checks training label maps against the organs a data set names: a value that is neither 0 nor
+ * a named organ is an error listing the values and the cases holding them (unless
+ * `ignoreUnnamed`, which trains them as background), and so is a training set in which every
+ * map is empty (nothing to learn; the "best" model would score Dice 0).
+ */
+export function checkTrainingLabels(
+  cases: readonly { id: string; labels: ArrayLike<number> }[],
+  labels: LabelSet,
+  o: { ignoreUnnamed?: boolean } = {},
+): void {
+  const named = new Set([0, ...labels.values]);
+  const unnamed = new Map<number, string[]>();
+  let foreground = 0;
+  for (const c of cases) {
+    for (const [value, count] of labelCounts(c.labels)) {
+      if (!named.has(value)) unnamed.set(value, [...(unnamed.get(value) ?? []), c.id]);
+      else if (value !== 0) foreground += count;
+    }
+  }
+  if (unnamed.size && !o.ignoreUnnamed) {
+    const list = [...unnamed.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([v, ids]) => `${v} (in ${ids.slice(0, 3).join(', ')}${ids.length > 3 ? `, +${ids.length - 3} more` : ''})`);
+    const names = labels.values.map((v, k) => `${v}:${labels.names[k]}`).join(', ');
+    throw new ComboSegError(
+      `label value(s) ${list.join('; ')} are not among the named organs (${names}); name them in labelNames, ` +
+        'or set ignoreUnnamedLabels (--ignore-unnamed-labels) to train them as background',
+      { code: 'invalid-input' },
+    );
+  }
+  if (cases.length && foreground === 0) {
+    throw new ComboSegError(
+      `every training label map is empty: no voxel of ${labels.names.join(', ')} in ${cases.length} case(s); ` +
+        'check the label files and labelNames',
+      { code: 'invalid-input' },
+    );
+  }
+}

@@ -12,9 +12,11 @@ import type { Network } from '../networks/network.js';
 import type { LabelSet } from '../data/labels.js';
 import type { Normalisation } from '../data/normalise.js';
 import { OutputLayoutSchema } from '../data/layout.js';
-import { problemText, problemsOf } from '../util/options.js';
+import { MAX_SIDE, problemText, problemsOf } from '../util/options.js';
 import { JsonSchema, toJson } from '../util/json.js';
 import { InferenceSettingsSchema } from './settings.js';
+
+const side = z.number().int().min(1).max(MAX_SIDE);
 
 const LabelSetSchema = z
   .object({ values: z.array(z.number().int().min(1)).min(1), names: z.array(z.string()) })
@@ -46,7 +48,7 @@ export const ModelMetaSchema = z
     channels: z.array(z.string()).min(1).optional(),
     perPatchMinMax: z.boolean(),
     /** Training patch size (x, y, z): the sliding window. */
-    patchSize: z.tuple([z.number().int().min(1), z.number().int().min(1), z.number().int().min(1)]),
+    patchSize: z.tuple([side, side, side]),
     inference: InferenceSettingsSchema,
     epoch: z.number().int().min(0),
     /** Mean validation Dice over organs at that epoch, if validated. */

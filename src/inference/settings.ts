@@ -16,8 +16,14 @@ export const InferenceSettingsSchema = z
       .enum(['auto', 'window', 'whole'])
       .default('auto')
       .describe("'auto': one whole-volume pass when it fits in memoryBudgetMiB, else sliding windows"),
-    memoryBudgetMiB: z.number().int().min(1).default(4096).describe("memory a whole-volume pass may take ('auto')"),
-    swBatch: z.number().int().min(1).default(1).describe('windows per forward pass'),
+    memoryBudgetMiB: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 20)
+      .default(4096)
+      .describe("memory a whole-volume pass may take ('auto')"),
+    swBatch: z.number().int().min(1).max(1024).default(1).describe('windows per forward pass'),
     flipTta: z
       .boolean()
       .default(false)

@@ -100,6 +100,8 @@ export const TrainConfigSchema = z
     optimizer: OptimizerConfigSchema.default({ name: 'adadelta' }),
     inference: InferenceSettingsSchema.default({}),
     seed: int.nonnegative().default(0),
+    /** Train label values that labelNames does not name as background (default: they are an error). */
+    ignoreUnnamedLabels: z.boolean().default(false),
     /** Run directory. */
     out: z.string().min(1),
   })

@@ -21,6 +21,7 @@ import { frequencyWeights } from '../losses/wce.js';
 import { outputChannels, type OutputLayout } from '../data/layout.js';
 import type { Loss } from '../losses/loss.js';
 import { openDataset, split as splitCases, kFold, loadCase, type Dataset, type DatasetCase } from '../data/datasets.js';
+import { checkTrainingLabels } from '../data/labels.js';
 import { computeChannelNormalisation, normaliseChannels, type Normalisation } from '../data/normalise.js';
 import { PaperSampler, RatioSampler, WholeVolumeSampler, type Sampler, type SampleCase } from '../data/sampler.js';
 import { toBatch, type Patch } from '../data/patch.js';
@@ -124,6 +125,11 @@ export class Trainer {
     const { ds, parts } = openData(cfg, log);
     const organs = ds.labels.values;
     const loaded = await loadTrainingCases(parts.train);
+    checkTrainingLabels(
+      loaded.map((l) => ({ id: l.id, labels: l.labels.data })),
+      ds.labels,
+      { ignoreUnnamed: cfg.ignoreUnnamedLabels },
+    );
     const channels = inputChannels(ds, loaded);
     const resumed = o.resume ? loadModel(run.lastPath) : null;
     const normalisation =

@@ -6,11 +6,13 @@
 import { z } from 'zod';
 import { ComboSegError } from '../engine/errors.js';
 
-const positiveInt = z.number().int().min(1);
+/** The largest window, patch or stride side comboseg takes (voxels). */
+export const MAX_SIDE = 2048;
+const side = z.number().int().min(1).max(MAX_SIDE);
 
-/** One positive integer (a cube) or three (x, y, z), always read as [x, y, z]. */
+/** One positive integer (a cube) or three (x, y, z), at most MAX_SIDE each, always read as [x, y, z]. */
 export const Vec3Schema = z
-  .union([positiveInt, z.tuple([positiveInt, positiveInt, positiveInt])])
+  .union([side, z.tuple([side, side, side])])
   .transform((v): [number, number, number] => (typeof v === 'number' ? [v, v, v] : v));
 
 /** Levenshtein distance, for "did you mean" hints. */
@@ -62,6 +64,9 @@ export function defaultOf(s: z.ZodTypeAny): unknown {
   }
 }
 
+/** "positive integer" → "positive integers": the first noun made plural. */
+const plural = (t: string): string => t.replace(/(integer|number|string|value)\b/, '$1s');
+
 const fmtNum = (v: number): string => (Number.isFinite(v) ? String(v) : v > 0 ? '∞' : '−∞');
 
 function describeNumber(s: z.ZodNumber): string {
@@ -91,10 +96,12 @@ export function describeSchema(schema: z.ZodTypeAny): string {
   if (s instanceof z.ZodArray) {
     const min = (s._def as { minLength: { value: number } | null }).minLength?.value ?? 0;
     const elem = describeSchema(s.element as z.ZodTypeAny).replace(/^an? /, '');
-    return `a list of ${min > 0 ? `at least ${min} ` : ''}${elem.replace(/(integer|number|string)\b/, '$1s')}`;
+    return `a list of ${min > 0 ? `at least ${min} ` : ''}${plural(elem)}`;
   }
   if (s instanceof z.ZodTuple) {
-    return `[${(s.items as z.ZodTypeAny[]).map((i) => describeSchema(i).replace(/^an? /, '')).join(', ')}]`;
+    const items = (s.items as z.ZodTypeAny[]).map((i) => describeSchema(i).replace(/^an? /, ''));
+    if (items.every((i) => i === items[0])) return `a list of ${items.length} ${plural(items[0] ?? 'value')}`;
+    return `[${items.join(', ')}]`;
   }
   if (s instanceof z.ZodUnion) return (s.options as z.ZodTypeAny[]).map(describeSchema).join(', or ');
   if (s instanceof z.ZodObject) return 'an object';

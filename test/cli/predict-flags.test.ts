@@ -22,12 +22,12 @@ test('predict flags: a bad value names its flag (--sw-batch -5, abc; --stride 20
       (e: unknown) => e instanceof ComboSegError && e.code === 'invalid-option' && e.message === message,
     );
   };
-  fails({ swBatch: '-5' }, '--sw-batch must be a positive integer, got -5');
-  fails({ swBatch: 'abc' }, '--sw-batch must be a positive integer, got "abc"');
+  fails({ swBatch: '-5' }, '--sw-batch must be an integer in [1, 1024], got -5');
+  fails({ swBatch: 'abc' }, '--sw-batch must be an integer in [1, 1024], got "abc"');
   fails({ threshold: '1.5' }, '--threshold must be a number in (0, 1), got 1.5');
   fails({ mode: 'fast' }, "--mode must be one of 'auto', 'window', 'whole', got \"fast\"");
   fails(
     { stride: '20,20' },
-    '--stride must be a positive integer, or [positive integer, positive integer, positive integer], got [20,20]',
+    '--stride must be an integer in [1, 2048], or a list of 3 integers in [1, 2048], got [20,20]',
   );
 });

@@ -56,8 +56,7 @@ test('a bad flag value is named by its flag, a bad file value by its field (the 
       [
         'my.json: invalid training configuration:',
         '  --beta: must be a number in [0, 1], got 2',
-        '  sampler.patchSize: must be a positive integer, or ' +
-          '[positive integer, positive integer, positive integer], got 0',
+        '  sampler.patchSize: must be an integer in [1, 2048], or a list of 3 integers in [1, 2048], got 0',
         '  --epochs: must be a positive integer, got 0',
         '  --lr: must be a number > 0, got -1',
       ].join('\n'),

@@ -94,7 +94,7 @@ test('a training configuration checks nested options with the same schemas, path
     { ...base, optimizer: { name: 'adam', rho: 0.5 } },
     "  optimizer: unknown field 'rho' in 'optimizer' (fields: lr, beta1, beta2, eps, name)",
   );
-  fails({ ...base, inference: { swBatch: 0 } }, '  inference.swBatch: must be a positive integer, got 0');
+  fails({ ...base, inference: { swBatch: 0 } }, '  inference.swBatch: must be an integer in [1, 1024], got 0');
   fails(
     { ...base, epoch: 3 },
     `  (top level): unknown field 'epoch' ` +
@@ -143,7 +143,17 @@ test('checkpoint metadata is validated when read, never cast', () => {
       (e: unknown) =>
         e instanceof ComboSegError &&
         e.code === 'bad-file' &&
-        e.message === `${path}: damaged model metadata: field 'model.patchSize.2' must be a positive integer, got "x"`,
+        e.message ===
+          `${path}: damaged model metadata: field 'model.patchSize.2' must be an integer in [1, 2048], got "x"`,
+    );
+    // A checkpoint's patch size of 1e5 was an engine stack trace; now it is out of range, by name.
+    saveSafetensors(path, {}, { model: { ...meta, patchSize: [1e5, 16, 16] } });
+    assert.throws(
+      () => loadModel(path),
+      (e: unknown) =>
+        e instanceof ComboSegError &&
+        e.message ===
+          `${path}: damaged model metadata: field 'model.patchSize.0' must be an integer in [1, 2048], got 100000`,
     );
     saveSafetensors(path, {}, { model: { ...meta, patchSize: [16, 16, 16], network: 'unet' } });
     assert.throws(() => loadModel(path), /unknown network 'unet'\. Did you mean 'unet3d'\?/);
