@@ -15,9 +15,10 @@ export async function runTraining(
   config: unknown,
   resume: boolean,
   quiet = false,
+  force = false,
 ): Promise<{ records: EpochRecord[]; stopped: boolean; signal?: StopSignalName }> {
   const entry = new URL(`../training/train-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
-  const worker = startWorker(entry, { config, resume });
+  const worker = startWorker(entry, { config, resume, force });
   let bar: Progress | null = null,
     barEpoch = -1;
   const records: EpochRecord[] = [];
@@ -122,6 +123,7 @@ interface TrainFlags {
   folds?: number;
   fold?: number;
   ignoreUnnamedLabels?: boolean;
+  force?: boolean;
 }
 
 /** The configuration field each flag sets: the schema's messages about that field name the flag. */
@@ -248,6 +250,7 @@ export function trainCommand(): Command {
     .option('--validation <f>', 'validation fraction', num('--validation'))
     .option('--folds <k>', 'k-fold cross-validation (with --fold)', num('--folds'))
     .option('--fold <i>', 'which fold validates (0-based)', num('--fold'))
+    .option('--force', 'start over in an --out folder that already holds a run (its files are removed)')
     .option('--ignore-unnamed-labels', 'train label values that --label-names does not name as background')
     .action(async (o: TrainFlags) => {
       let config: unknown; // checked again by the trainer
@@ -262,7 +265,7 @@ export function trainCommand(): Command {
         checkTrainConfig(fromFlags, o, o.config ?? 'flags');
         config = fromFlags;
       }
-      const r = await runTraining(config, Boolean(o.resume));
+      const r = await runTraining(config, Boolean(o.resume), false, Boolean(o.force));
       // Stopped on request: 128 + the signal's number, as a shell reports it (Ctrl-C 130, SIGTERM 143).
       if (r.stopped) process.exitCode = 128 + osConstants.signals[r.signal ?? 'SIGINT'];
     });

@@ -11,7 +11,7 @@
 // Every write is atomic (a crash leaves the old file or the new one); every reader checks what it
 // reads and names the file (and line) when it is not what it should be. The trainer writes a run
 // directory; the server, the experiments and `resolveModelPath` read one through this module.
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ComboSegError } from '../engine/errors.js';
@@ -166,6 +166,22 @@ export class RunDir {
   /** Creates the folder (and its parents) if missing. */
   create(): void {
     mkdirSync(this.path, { recursive: true });
+  }
+
+  /** Removes the run's own files (config, run.json, split, metrics, checkpoints): a fresh start in place. */
+  clear(): void {
+    for (const name of Object.values(RUN_FILES)) rmSync(join(this.path, name), { force: true });
+  }
+
+  /**
+   * Removes what a writer that died mid-write left: `.NAME.PID.RANDOM.tmp` files (util/fs.ts) and
+   * `.comboseg-write-*` folders (data/io.ts). Only while holding the run's lock: then no live writer
+   * owns them. Returns their names.
+   */
+  removeStaleTemporaries(): string[] {
+    const stale = readdirSync(this.path).filter((n) => /^\..+\.tmp$/.test(n) || n.startsWith('.comboseg-write-'));
+    for (const n of stale) rmSync(join(this.path, n), { recursive: true, force: true });
+    return stale;
   }
 
   /** When the run last changed: metrics.jsonl's time, or config.json's before the first epoch. */

@@ -17,15 +17,18 @@ function requirePort(): MessagePort {
   return parentPort;
 }
 
-/** What runTraining posts as workerData: the configuration (checked by train) and whether to resume. */
-function readWorkerData(data: unknown): { config: unknown; resume: boolean | undefined } {
+/** What runTraining posts as workerData: the configuration (checked by train), whether to resume or force. */
+function readWorkerData(data: unknown): { config: unknown; resume?: boolean; force?: boolean } {
   if (typeof data !== 'object' || data === null) throw new Error('train-worker: workerData is not an object');
   const config: unknown = 'config' in data ? data.config : undefined;
-  const resume: unknown = 'resume' in data ? data.resume : undefined;
-  if (resume !== undefined && typeof resume !== 'boolean') {
-    throw new Error(`train-worker: workerData.resume must be a boolean, got ${typeof resume}`);
-  }
-  return { config, resume };
+  const flag = (name: 'resume' | 'force'): boolean | undefined => {
+    const v: unknown = name in data ? (data as Record<string, unknown>)[name] : undefined;
+    if (v !== undefined && typeof v !== 'boolean') {
+      throw new Error(`train-worker: workerData.${name} must be a boolean, got ${typeof v}`);
+    }
+    return v;
+  };
+  return { config, resume: flag('resume'), force: flag('force') };
 }
 
 const port = requirePort();
@@ -38,6 +41,7 @@ try {
   const input = readWorkerData(workerData);
   const result = await train(input.config, {
     resume: input.resume,
+    force: input.force,
     signal,
     events: {
       onStep: (s) => send({ type: 'step', ...s }),

@@ -10,6 +10,7 @@
 //
 // The run directory and its files belong to `RunDir` (run-dir.ts). Resuming continues exactly: the
 // sampler is a pure function of (seed, epoch, index) and the initialisation is seeded.
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
 import { tidy, dispose } from '../engine/scope.js';
@@ -33,6 +34,7 @@ import { loadModel, saveModel, type LoadedModel, type ModelMeta } from '../infer
 import { createOptimizer, type Optimizer } from './optimizers.js';
 import { parseConfig, type TrainConfig } from './config.js';
 import { toJson } from '../util/json.js';
+import { FolderLock } from '../util/lock.js';
 import { RunDir, RUN_FILES, type EpochRecord, type RunSplit, type TrainingState } from './run-dir.js';
 
 // Their home is run-dir.ts; exported here too for the code that imported them from the trainer.
@@ -59,6 +61,8 @@ export interface StopSignal {
 
 export interface TrainOptions {
   resume?: boolean;
+  /** Start over in a folder that already holds a run (its files are removed first). */
+  force?: boolean;
   signal?: StopSignal;
   events?: TrainEvents;
 }
@@ -68,8 +72,23 @@ export interface TrainOptions {
  * used). Yields to the event loop between steps so progress and Ctrl-C get through.
  */
 export async function train(config: unknown, o: TrainOptions = {}): Promise<TrainResult> {
-  const trainer = await Trainer.setup(parseConfig(config), o);
-  return trainer.run();
+  const cfg = parseConfig(config);
+  const log = (m: string): void => o.events?.log?.(m);
+  const run = new RunDir(resolve(cfg.out));
+  const existed = existsSync(run.path);
+  run.create();
+  // One writer per run directory; what a dead writer left half-written goes first.
+  const lock = FolderLock.acquire(run.path, o.resume ? 'train --resume' : 'train', log);
+  try {
+    const stale = run.removeStaleTemporaries();
+    if (stale.length) log(`${run.path}: removed ${stale.length} file(s) a stopped writer left (${stale.join(', ')})`);
+    const trainer = await Trainer.setup(cfg, o);
+    return await trainer.run();
+  } finally {
+    lock.release();
+    // A run refused before it wrote anything leaves no empty folder behind.
+    if (!existed && readdirSync(run.path).length === 0) rmSync(run.path, { recursive: true, force: true });
+  }
 }
 
 type Parts = { train: DatasetCase[]; validation: DatasetCase[]; test: DatasetCase[] };
@@ -121,7 +140,8 @@ export class Trainer {
   /** Stage 1: the run directory, data, normalisation, network, loss, optimiser, sampler; resume state. */
   static async setup(cfg: TrainConfig, o: TrainOptions = {}): Promise<Trainer> {
     const log = (m: string) => o.events?.log?.(m);
-    const run = openRunDir(cfg, o.resume ?? false);
+    o = { ...o }; // openRunDir may find nothing to resume: the caller's options stay as given
+    const run = openRunDir(cfg, o, log);
     const { ds, parts } = openData(cfg, log);
     const organs = ds.labels.values;
     const loaded = await loadTrainingCases(parts.train);
@@ -343,21 +363,33 @@ export class Trainer {
   }
 }
 
-/** The run directory: a new run needs a fresh one, a resumed run its last checkpoint. */
-function openRunDir(cfg: TrainConfig, resume: boolean): RunDir {
+/**
+ * The run directory: a new run needs a fresh one (or `force`), a resumed run its last checkpoint. A run
+ * that stopped before its first checkpoint has nothing to resume from: it starts over, saying so.
+ * `o.resume` is cleared when there is nothing to resume.
+ */
+function openRunDir(cfg: TrainConfig, o: TrainOptions, log: (m: string) => void): RunDir {
   const run = new RunDir(resolve(cfg.out));
-  if (resume) {
-    if (!run.hasLast()) {
-      throw new ComboSegError(`${run.path}: nothing to resume (no ${RUN_FILES.last})`, {
+  if (o.resume && !run.hasLast()) {
+    if (!run.hasConfig()) {
+      throw new ComboSegError(`${run.path}: nothing to resume (no ${RUN_FILES.config}, no ${RUN_FILES.last})`, {
         code: 'not-found',
         path: run.lastPath,
       });
     }
-  } else if (run.hasConfig()) {
-    throw new ComboSegError(
-      `${run.path} already holds a run; use --resume ${run.path} to continue it, or choose another out`,
-      { code: 'conflict', path: run.path },
-    );
+    log(`${run.path}: the run stopped before its first checkpoint; starting it over`);
+    run.clear();
+    o.resume = false;
+  } else if (!o.resume && run.hasConfig()) {
+    if (!o.force) {
+      throw new ComboSegError(
+        `${run.path} already holds a run; use --resume ${run.path} to continue it, --force to start it over, ` +
+          'or choose another out',
+        { code: 'conflict', path: run.path },
+      );
+    }
+    log(`${run.path}: --force: removing the run that was there and starting over`);
+    run.clear();
   }
   run.create();
   return run;

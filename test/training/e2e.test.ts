@@ -201,7 +201,8 @@ test('configuration errors name the offending field', async () => {
     (e: unknown) =>
       e instanceof ComboSegError &&
       e.code === 'not-found' &&
-      /nothing to resume \(no last\.safetensors\)/.test(e.message),
+      /nothing to resume \(no config\.json, no last\.safetensors\)/.test(e.message) &&
+      !existsSync(join(root, 'y')),
   );
   await assert.rejects(
     training.train({ ...config(join(root, 'x')), sampler: { patchSize: 15 } }),
