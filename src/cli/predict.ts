@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
 import { writeVolume, imageExtension } from '../data/io.js';
 import { loadCaseImage } from '../data/datasets.js';
@@ -11,6 +11,8 @@ import { predictVolume } from '../inference/predict.js';
 import { InferenceSettingsSchema, type InferenceSettings } from '../inference/settings.js';
 import { problemsOf } from '../util/options.js';
 import { Progress } from '../util/progress.js';
+import { FolderLock } from '../util/lock.js';
+import { writeFileAtomic } from '../util/fs.js';
 
 /** The inference setting each flag sets: the schema checks the value, the message names the flag. */
 const FLAG_SETTINGS = {
@@ -174,14 +176,46 @@ export function predictCommand(): Command {
       if (!existsSync(o.input)) {
         throw new ComboSegError(`${o.input}: no such file or folder`, { code: 'not-found', path: o.input });
       }
-      const model = loadModel(resolveModelPath(o.model));
+      const modelPath = resolveModelPath(o.model);
+      const model = loadModel(modelPath);
+      const folder = statSync(o.input).isDirectory() ? openPredictionFolder(o.output, modelPath) : null;
       try {
-        for (const input of predictionInputs(o.input, o.output, model.meta))
+        for (const input of predictionInputs(o.input, o.output, model.meta)) {
           await predictOne(model, input, settings, o.probabilities ?? false);
+          folder?.done(input.name, input.out);
+        }
+        folder?.finish();
       } finally {
+        folder?.lock.release();
         model.network.dispose();
       }
     });
+}
+
+/** The marker of a prediction folder: complete only once every case is written. */
+export const PREDICTIONS_FILE = 'comboseg-predictions.json';
+
+/**
+ * A folder of predictions has one writer (a lock) and a marker, `comboseg-predictions.json`, rewritten
+ * after each case: `complete: false` until the last one, so a set cut short says so.
+ */
+function openPredictionFolder(dir: string, model: string) {
+  mkdirSync(dir, { recursive: true });
+  const lock = FolderLock.acquire(dir, 'predict', (m) => console.log(m));
+  const marker = { model, started: new Date().toISOString(), complete: false, cases: {} as Record<string, string> };
+  const write = () => writeFileAtomic(join(dir, PREDICTIONS_FILE), Buffer.from(JSON.stringify(marker, null, 2)));
+  write();
+  return {
+    lock,
+    done(name: string, out: string): void {
+      marker.cases[basename(name)] = relative(dir, out);
+      write();
+    },
+    finish(): void {
+      marker.complete = true;
+      write();
+    },
+  };
 }
 
 /** Segments one scan and writes its label map (and probability maps). */
