@@ -26,6 +26,7 @@ import { join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { ComboSegError } from '../engine/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { FolderLock } from '../util/lock.js';
 import { configProblems } from '../util/options.js';
 import { train, type TrainEvents } from '../training/trainer.js';
 import { RunDir, type EpochRecord } from '../training/run-dir.js';
@@ -633,12 +634,19 @@ export async function runExperiment(
   const planned = await validateExperiment(cfg, source);
   const out = resolve(cfg.out);
   mkdirSync(join(out, 'cells'), { recursive: true });
-  writeFileAtomic(join(out, 'experiment.json'), Buffer.from(JSON.stringify(cfg, null, 2)));
-  const results: CellResult[] = [];
-  for (const [i, p] of planned.entries()) results.push(await runCell(cfg, out, p, [i, planned.length], events));
-  writeFileAtomic(join(out, 'results.json'), Buffer.from(JSON.stringify({ experiment: cfg, cells: results }, null, 2)));
-  writeFileAtomic(join(out, 'results.csv'), Buffer.from(resultsCsv(results)));
-  return results;
+  // One experiment writer per folder (each cell's training run also locks its own run directory).
+  const lock = FolderLock.acquire(out, 'experiment', (m) => events.log?.(m));
+  try {
+    writeFileAtomic(join(out, 'experiment.json'), Buffer.from(JSON.stringify(cfg, null, 2)));
+    const results: CellResult[] = [];
+    for (const [i, p] of planned.entries()) results.push(await runCell(cfg, out, p, [i, planned.length], events));
+    const json = JSON.stringify({ experiment: cfg, cells: results }, null, 2);
+    writeFileAtomic(join(out, 'results.json'), Buffer.from(json));
+    writeFileAtomic(join(out, 'results.csv'), Buffer.from(resultsCsv(results)));
+    return results;
+  } finally {
+    lock.release();
+  }
 }
 
 /** How an unfinished cell goes on, for the log. */

@@ -5,11 +5,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ComboSegError, data, experiments } from '../../src/index.js';
+import { FolderLock } from '../../src/util/lock.js';
 
 const root = mkdtempSync(join(tmpdir(), 'comboseg-grid-'));
 await data.writeSyntheticDataset({ kind: 'echo-lv', out: join(root, 'data'), cases: 5, seed: 2, size: [16, 16, 16] });
@@ -360,4 +371,19 @@ test('no test case in the split, too many folds, an unreadable case file: one er
     },
   );
   assert.ok(!existsSync(out));
+});
+
+test('one experiment writer per output folder: a second is refused, naming the first', async () => {
+  const out = join(root, 'locked-grid');
+  mkdirSync(out, { recursive: true });
+  const lock = FolderLock.acquire(out, 'experiment');
+  try {
+    await assert.rejects(
+      experiments.runExperiment({ ...config, out }),
+      (e: unknown) =>
+        e instanceof ComboSegError && e.code === 'conflict' && /is in use by pid \d+ \(experiment/.test(e.message),
+    );
+  } finally {
+    lock.release();
+  }
 });
