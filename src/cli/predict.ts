@@ -12,7 +12,7 @@ import { InferenceSettingsSchema, type InferenceSettings } from '../inference/se
 import { problemsOf } from '../util/options.js';
 import { Progress } from '../util/progress.js';
 import { FolderLock } from '../util/lock.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { removeStaleWrites, writeFileAtomic } from '../util/fs.js';
 
 /** The inference setting each flag sets: the schema checks the value, the message names the flag. */
 const FLAG_SETTINGS = {
@@ -202,6 +202,8 @@ export const PREDICTIONS_FILE = 'comboseg-predictions.json';
 function openPredictionFolder(dir: string, model: string) {
   mkdirSync(dir, { recursive: true });
   const lock = FolderLock.acquire(dir, 'predict', (m) => console.log(m));
+  const stale = removeStaleWrites(dir);
+  if (stale.length) console.log(`${dir}: removed ${stale.length} partial write(s) a stopped predict left`);
   const marker = { model, started: new Date().toISOString(), complete: false, cases: {} as Record<string, string> };
   const write = () => writeFileAtomic(join(dir, PREDICTIONS_FILE), Buffer.from(JSON.stringify(marker, null, 2)));
   write();

@@ -11,13 +11,13 @@
 // Every write is atomic (a crash leaves the old file or the new one); every reader checks what it
 // reads and names the file (and line) when it is not what it should be. The trainer writes a run
 // directory; the server, the experiments and `resolveModelPath` read one through this module.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ComboSegError } from '../engine/errors.js';
 import type { JsonValue } from '../engine/safetensors.js';
 import type { MetricName } from '../metrics/overlap.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { removeStaleWrites, writeFileAtomic } from '../util/fs.js';
 import { toJson } from '../util/json.js';
 import { modelFile } from '../inference/model.js';
 import { parseConfig, type TrainConfig } from './config.js';
@@ -173,15 +173,9 @@ export class RunDir {
     for (const name of Object.values(RUN_FILES)) rmSync(join(this.path, name), { force: true });
   }
 
-  /**
-   * Removes what a writer that died mid-write left: `.NAME.PID.RANDOM.tmp` files (util/fs.ts) and
-   * `.comboseg-write-*` folders (data/io.ts). Only while holding the run's lock: then no live writer
-   * owns them. Returns their names.
-   */
+  /** Removes what a writer that died mid-write left (util/fs.ts); only while holding the run's lock. */
   removeStaleTemporaries(): string[] {
-    const stale = readdirSync(this.path).filter((n) => /^\..+\.tmp$/.test(n) || n.startsWith('.comboseg-write-'));
-    for (const n of stale) rmSync(join(this.path, n), { recursive: true, force: true });
-    return stale;
+    return removeStaleWrites(this.path);
   }
 
   /** When the run last changed: metrics.jsonl's time, or config.json's before the first epoch. */

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -27,4 +27,15 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | Uint8Array[])
     rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+/**
+ * Removes what writers that died mid-write left in `dir`: `writeFileAtomic`'s `.NAME.PID.RANDOM.tmp`
+ * files and `.comboseg-write-*` folders (data/io.ts). Call it only while holding the folder's lock,
+ * when no live writer owns them. Returns their names.
+ */
+export function removeStaleWrites(dir: string): string[] {
+  const stale = readdirSync(dir).filter((n) => /^\..+\.tmp$/.test(n) || n.startsWith('.comboseg-write-'));
+  for (const n of stale) rmSync(join(dir, n), { recursive: true, force: true });
+  return stale;
 }

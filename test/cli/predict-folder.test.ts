@@ -31,8 +31,9 @@ mkdirSync(scans);
 for (const f of readdirSync(join(dataDir, 'imagesTr')).slice(0, 2))
   copyFileSync(join(dataDir, 'imagesTr', f), join(scans, f));
 
-test('a finished prediction folder is marked complete, listing every case; no lock is left', () => {
+test('a finished prediction folder is marked complete, listing every case; no lock or partial write left', () => {
   const out = join(root, 'pred');
+  mkdirSync(join(out, '.comboseg-write-999999-abcdef'), { recursive: true }); // a predict killed mid-write
   execFileSync(process.execPath, [bin, 'predict', '--model', join(root, 'run'), '-i', scans, '-o', out], {
     stdio: 'pipe',
   });
@@ -40,6 +41,10 @@ test('a finished prediction folder is marked complete, listing every case; no lo
   assert.equal(marker.complete, true);
   assert.deepEqual(Object.keys(marker.cases).sort(), readdirSync(scans).sort());
   assert.ok(!existsSync(join(out, FolderLock.FILE)));
+  assert.deepEqual(
+    readdirSync(out).filter((f) => f.startsWith('.')),
+    [],
+  );
 });
 
 test('a second writer on a prediction folder is refused with the holder named', () => {
