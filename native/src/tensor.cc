@@ -109,7 +109,8 @@ Napi::Value TensorHandle::ToArray(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   GUARD_BEGIN
   if (!tensor.defined()) throw Napi::Error::New(env, "tensor was disposed");
-  at::Tensor c = tensor.detach().contiguous();
+  // Data leaves for JavaScript from the CPU: a CUDA tensor is copied over first (a no-op on the CPU).
+  at::Tensor c = tensor.detach().to(at::kCPU).contiguous();
   napi_typedarray_type kind = ArrayTypeFor(env, c.scalar_type());
   size_t bytes = c.nbytes();
   Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, bytes);

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
+import { DeviceSchema } from '../engine/device.js';
 import { writeVolume, imageExtension } from '../data/io.js';
 import { loadCaseImage } from '../data/datasets.js';
 import { channelCount } from '../data/volume.js';
@@ -35,6 +36,7 @@ interface PredictFlags {
   mode?: string;
   tta?: boolean;
   probabilities?: boolean;
+  device?: string;
 }
 
 const asNumber = (s: string): number | string => (s.trim() !== '' && Number.isFinite(Number(s)) ? Number(s) : s);
@@ -170,6 +172,7 @@ export function predictCommand(): Command {
     .option('--sw-batch <n>', 'windows per forward pass')
     .option('--mode <m>', 'auto | window | whole')
     .option('--tta', 'flip test-time augmentation')
+    .option('--device <d>', 'where the network runs: cpu (default), cuda or cuda:N; scans and results stay on the CPU')
     .option('--probabilities', 'also write one probability map per organ (NAME_prob_ORGAN.nii.gz)')
     .action(async (o: PredictFlags) => {
       const settings = settingsFromFlags(o);
@@ -177,7 +180,9 @@ export function predictCommand(): Command {
         throw new ComboSegError(`${o.input}: no such file or folder`, { code: 'not-found', path: o.input });
       }
       const modelPath = resolveModelPath(o.model);
+      const device = deviceFlag(o.device);
       const model = loadModel(modelPath);
+      model.network.to(device);
       const folder = statSync(o.input).isDirectory() ? openPredictionFolder(o.output, modelPath) : null;
       try {
         for (const input of predictionInputs(o.input, o.output, model.meta)) {
@@ -190,6 +195,19 @@ export function predictCommand(): Command {
         model.network.dispose();
       }
     });
+}
+
+/** The `--device` flag, checked by the engine's device schema. */
+export function deviceFlag(value: string | undefined): string {
+  if (value === undefined) return 'cpu';
+  const r = DeviceSchema.safeParse(value);
+  if (!r.success) {
+    throw new ComboSegError(`--device must be 'cpu', 'cuda' or 'cuda:N', got '${value}'`, {
+      code: 'invalid-option',
+      path: '--device',
+    });
+  }
+  return r.data;
 }
 
 /** The marker of a prediction folder: complete only once every case is written. */

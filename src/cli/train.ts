@@ -124,6 +124,7 @@ interface TrainFlags {
   fold?: number;
   ignoreUnnamedLabels?: boolean;
   force?: boolean;
+  device?: string;
 }
 
 /** The configuration field each flag sets: the schema's messages about that field name the flag. */
@@ -150,6 +151,7 @@ const FLAG_FIELDS: Partial<Record<string, string>> = {
   '--folds': 'folds.k',
   '--fold': 'folds.fold',
   '--ignore-unnamed-labels': 'ignoreUnnamedLabels',
+  '--device': 'device',
   '--out': 'out',
 };
 
@@ -219,6 +221,7 @@ export function configFromFlags(base: Record<string, unknown>, f: TrainFlags): R
   if (f.folds !== undefined) c.folds = { k: f.folds, fold: f.fold ?? 0 };
   if (f.out) c.out = f.out;
   if (f.ignoreUnnamedLabels) c.ignoreUnnamedLabels = true;
+  if (f.device !== undefined) c.device = f.device;
   return c;
 }
 
@@ -250,6 +253,7 @@ export function trainCommand(): Command {
     .option('--validation <f>', 'validation fraction', num('--validation'))
     .option('--folds <k>', 'k-fold cross-validation (with --fold)', num('--folds'))
     .option('--fold <i>', 'which fold validates (0-based)', num('--fold'))
+    .option('--device <d>', 'where the network trains: cpu (default), cuda or cuda:N')
     .option('--force', 'start over in an --out folder that already holds a run (its files are removed)')
     .option('--ignore-unnamed-labels', 'train label values that --label-names does not name as background')
     .action(async (o: TrainFlags) => {

@@ -3,6 +3,7 @@ export { tidy, keep, dispose, liveTensors, type Disposable } from './scope.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd.js';
 export { manualSeed, setNumThreads, getNumThreads, engineInfo } from './runtime.js';
 export { ComboSegError, TorchError } from './errors.js';
+export { to, moveTo_, normaliseDevice, DeviceSchema, type Device } from './device.js';
 export type { DType, TypedArray } from './dtype.js';
 export {
   saveSafetensors,

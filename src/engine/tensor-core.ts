@@ -56,6 +56,19 @@ export class Tensor implements Disposable {
     return this.#handle === null;
   }
 
+  /**
+   * Makes this tensor hold `other`'s data (freeing its own), and disposes `other`: how a module moves
+   * its parameters to another device while layers keep their references to the same Tensor objects.
+   */
+  adopt(other: Tensor): void {
+    const h = other.handle;
+    other.#handle = null;
+    untrack(other);
+    this.#handle?.dispose();
+    this.#handle = h;
+    this.#shape = undefined;
+  }
+
   /** Frees the native memory now (idempotent). */
   dispose(): void {
     if (this.#handle === null) return;

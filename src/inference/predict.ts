@@ -3,6 +3,7 @@
 // memory), threshold, and the most probable organ where masks overlap.
 import { tensor, type Tensor } from '../engine/tensor.js';
 import { tidy } from '../engine/scope.js';
+import { to } from '../engine/device.js';
 import type { Network } from '../networks/network.js';
 import { normaliseChannels } from '../data/normalise.js';
 import { activate, labelsOf, organProbabilities } from '../data/layout.js';
@@ -54,7 +55,10 @@ export function predictVolume(
   const activation = (logits: Tensor): Tensor => activate(meta.layout, logits);
   const probs = tidy(() => {
     const x = tensor(normaliseChannels(scan, meta.normalisation), [1, C, ...shape], { copy: false });
-    const forward = (t: typeof x) => net.forward(t);
+    // The input goes to the network's device window by window, probabilities come back to the CPU,
+    // where the sliding window's accumulators live (a volume's worth of GPU memory is not needed).
+    const device = net.device;
+    const forward = (t: typeof x) => to(net.forward(to(t, device)), 'cpu');
     const p =
       mode === 'whole'
         ? wholeVolume(forward, x, net.divisor, {

@@ -6,6 +6,7 @@ import { keep } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
 import { noGrad } from '../engine/autograd.js';
 import { ComboSegError } from '../engine/errors.js';
+import { moveTo_ } from '../engine/device.js';
 
 export abstract class Module {
   #params = new Map<string, Tensor>();
@@ -91,6 +92,20 @@ export abstract class Module {
     noGrad(() => {
       for (const [k, t] of Object.entries(own)) t.copy_(sd[k]);
     });
+  }
+
+  /**
+   * Moves every parameter and buffer to `device` ('cpu', 'cuda', 'cuda:N') in place: the layers keep
+   * their tensors, now on that device. Inputs must then be on it too.
+   */
+  to(device: string): this {
+    for (const t of Object.values(this.stateDict())) moveTo_(t, device);
+    return this;
+  }
+
+  /** The device of the parameters ('cpu' for a module without any). */
+  get device(): string {
+    return this.parameters().at(0)?.device ?? 'cpu';
   }
 
   /** Drops every parameter's gradient. */

@@ -50,7 +50,7 @@ export class JobQueue {
 
   constructor(
     readonly dir: string,
-    readonly o: { concurrency: number; maxQueued: number; keepFinished: number },
+    readonly o: { concurrency: number; maxQueued: number; keepFinished: number; device?: string },
   ) {
     mkdirSync(dir, { recursive: true });
   }
@@ -158,6 +158,7 @@ export class JobQueue {
       label: req.label,
       outDir,
       caseId: req.caseId,
+      device: this.o.device ?? 'cpu',
     };
     const worker = startWorker(
       new URL(`./segment-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),

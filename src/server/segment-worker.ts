@@ -29,6 +29,8 @@ export interface SegmentJobInput {
   label: string | null;
   outDir: string;
   caseId: string;
+  /** Where the network runs ('cpu', 'cuda', 'cuda:N'); the scan and results stay on the CPU. */
+  device: string;
 }
 
 export type SegmentMessage =
@@ -87,6 +89,7 @@ async function segment(model: LoadedModel): Promise<{ scan: Volume; truth: Volum
 try {
   send({ type: 'progress', stage: 'reading', done: 0, total: 1 });
   const model = loadModel(input.model);
+  model.network.to(input.device);
   const { scan, truth, pred } = await segment(model);
   send({ type: 'progress', stage: 'writing', done: 0, total: 1 });
   // Foreground probability: the most likely organ's probability at each voxel.

@@ -25,6 +25,8 @@ export interface ServeOptions {
   maxUploadBytes?: number;
   /** Jobs running at once (each uses all libtorch threads; 1 suits 2 cores). */
   concurrency?: number;
+  /** Where segmentation jobs run their network: 'cpu' (default), 'cuda', 'cuda:N'. */
+  device?: string;
   maxQueued?: number;
   /** The built page (vite's output). */
   webDir?: string;
@@ -295,6 +297,7 @@ function initialState(o: ServeOptions, host: string): ServerState {
   const maxUpload = o.maxUploadBytes ?? 512 * 2 ** 20;
   const jobs = new JobQueue(mkdtempSync(join(tmpdir(), 'comboseg-jobs-')), {
     concurrency: o.concurrency ?? 1,
+    device: o.device ?? 'cpu',
     maxQueued: o.maxQueued ?? 16,
     keepFinished: 64,
   });

@@ -2,6 +2,7 @@
 // values are rejected with the path of the offending field.
 import { z } from 'zod';
 import { ComboSegError } from '../engine/errors.js';
+import { DeviceSchema } from '../engine/device.js';
 import { NETWORKS, NETWORK_NAMES } from '../networks/registry.js';
 import { RUN_SET_OPTIONS } from '../networks/options.js';
 import { LOSSES, LOSS_NAMES } from '../losses/registry.js';
@@ -100,6 +101,8 @@ export const TrainConfigSchema = z
     optimizer: OptimizerConfigSchema.default({ name: 'adadelta' }),
     inference: InferenceSettingsSchema.default({}),
     seed: int.nonnegative().default(0),
+    /** Where the network trains and validates: 'cpu', 'cuda' or 'cuda:N' (data stays on the CPU until a batch). */
+    device: DeviceSchema.default('cpu'),
     /** Train label values that labelNames does not name as background (default: they are an error). */
     ignoreUnnamedLabels: z.boolean().default(false),
     /** Run directory. */

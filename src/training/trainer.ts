@@ -14,6 +14,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
 import { tidy, dispose } from '../engine/scope.js';
+import { to } from '../engine/device.js';
 import type { Tensor } from '../engine/tensor.js';
 import { create as createNetwork } from '../networks/registry.js';
 import type { Network } from '../networks/network.js';
@@ -172,6 +173,7 @@ export class Trainer {
       net.loadStateDict(resumed.network.stateDict());
       resumed.network.dispose();
     }
+    net.to(cfg.device); // data stays on the CPU until a batch is made; the optimiser's state follows the weights
     const loss = buildLoss(cfg, classWeightsFrom(cfg, loaded, organs, log));
     const sampler = makeSampler(cfg, cases, organs, net.divisor);
     const optimizer = makeOptimizer(cfg, net.parameters());
@@ -277,7 +279,9 @@ export class Trainer {
   private step(patches: Patch[]): number {
     const { net, loss, optimizer, cfg } = this.s;
     return tidy(() => {
-      const { image, target } = toBatch(patches, this.organs, cfg.normalisation.perPatchMinMax, this.s.layout);
+      const batch = toBatch(patches, this.organs, cfg.normalisation.perPatchMinMax, this.s.layout);
+      const image = to(batch.image, cfg.device),
+        target = to(batch.target, cfg.device);
       // The forward pass in its own scope, so saved activations are freed during backward.
       const l = tidy(() => loss(net.forward(image), target));
       l.backward();
