@@ -1,13 +1,17 @@
 // Just enough of the NIfTI / Analyze header to reject bad files with a clear
 // message before ITK sees them (ITK's own failures arrive from inside the wasm
-// as bare numbers). Reading itself is ITK's.
+// as bare numbers), and to say where the voxels are and how many bytes they take
+// (./integrity.ts checks that against the file). Reading itself is ITK's.
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
+import { isRefusal, storedDataProblem, type Refusal, type StoredData } from './integrity.js';
 
 export interface NiftiSniff {
   version: 1 | 2 | 0; // 0: Analyze 7.5
   littleEndian: boolean;
   dims: number[];
+  /** pixdim[0..7]: pixdim[1..3] are the spacing along x, y, z. */
+  pixdim: number[];
   datatype: number;
   bitpix: number;
   voxOffset: number;
@@ -33,6 +37,19 @@ const DATATYPES: Record<number, string> = {
   1536: 'float128',
 };
 export const SCALAR_DATATYPES = new Set([2, 4, 8, 16, 64, 256, 512, 768, 1024, 1280]);
+/** Bytes of a scalar element by datatype code: what the NIfTI library reads (bitpix it ignores). */
+const DATATYPE_BYTES: Record<number, number> = {
+  2: 1,
+  4: 2,
+  8: 4,
+  16: 4,
+  64: 8,
+  256: 1,
+  512: 2,
+  768: 4,
+  1024: 8,
+  1280: 8,
+};
 export const datatypeName = (code: number): string => DATATYPES[code] ?? `code ${code}`;
 
 /** The first `n` bytes of a file, through gunzip for .gz. Null when the file is too short. */
@@ -60,15 +77,18 @@ export function parseHeader(buf: Buffer): NiftiSniff | string {
     const sizeof = le ? buf.readInt32LE(0) : buf.readInt32BE(0);
     const i16 = (o: number) => (le ? buf.readInt16LE(o) : buf.readInt16BE(o));
     const i64 = (o: number) => Number(le ? buf.readBigInt64LE(o) : buf.readBigInt64BE(o));
+    const f32 = (o: number) => (le ? buf.readFloatLE(o) : buf.readFloatBE(o));
+    const f64 = (o: number) => (le ? buf.readDoubleLE(o) : buf.readDoubleBE(o));
     if (sizeof === 348) {
       const magic = buf.toString('latin1', 344, 348);
       const version = magic === 'n+1\0' || magic === 'ni1\0' ? 1 : 0;
       const dims = Array.from({ length: 8 }, (_, i) => i16(40 + 2 * i));
-      const voxOffset = le ? buf.readFloatLE(108) : buf.readFloatBE(108);
+      const voxOffset = f32(108);
       return {
         version,
         littleEndian: le,
         dims,
+        pixdim: Array.from({ length: 8 }, (_, i) => f32(76 + 4 * i)),
         datatype: i16(70),
         bitpix: i16(72),
         voxOffset,
@@ -84,6 +104,7 @@ export function parseHeader(buf: Buffer): NiftiSniff | string {
         version: 2,
         littleEndian: le,
         dims,
+        pixdim: Array.from({ length: 8 }, (_, i) => f64(104 + 8 * i)),
         datatype: i16(12),
         bitpix: i16(14),
         voxOffset: i64(168),
@@ -95,16 +116,8 @@ export function parseHeader(buf: Buffer): NiftiSniff | string {
   return 'no NIfTI/Analyze header (sizeof_hdr is neither 348 nor 540, in either byte order)';
 }
 
-/** Checks a NIfTI/Analyze file; returns a message saying what is wrong, or null. */
-export async function checkNifti(path: string): Promise<string | null> {
-  let head: Buffer;
-  try {
-    head = await headBytes(path, 540);
-  } catch (e) {
-    return `not a valid gzip stream (${(e as Error).message})`;
-  }
-  const h = parseHeader(head);
-  if (typeof h === 'string') return h;
+/** What is wrong with a header in itself (CIFTI, NIfTI-2, too many axes, not scalar), or null. */
+function headerProblem(h: NiftiSniff): string | null {
   if (h.intentCode >= 3000 && h.intentCode < 3100)
     return `CIFTI file (intent code ${h.intentCode}): a surface/connectivity matrix, not a volume`;
   if (h.version === 2)
@@ -120,20 +133,63 @@ export async function checkNifti(path: string): Promise<string | null> {
     );
   if (!SCALAR_DATATYPES.has(h.datatype))
     return `unsupported pixel type ${datatypeName(h.datatype)}; comboseg reads scalar images`;
-  const voxels = h.dims.slice(1, Math.min(nd, 3) + 1).reduce((a, b) => a * Math.max(1, b), 1);
-  const bytes = voxels * (h.bitpix / 8);
-  const dataFile = h.singleFile ? path : imgPathFor(path);
-  if (!h.singleFile && !existsSync(dataFile)) return `header-only file: its image file ${dataFile} is missing`;
-  if (!dataFile.endsWith('.gz')) {
-    const offset = h.singleFile ? Math.max(352, h.voxOffset) : 0;
-    const have = statSync(dataFile).size - offset;
-    if (have < bytes)
-      return (
-        `header promises ${bytes} bytes of voxel data (${h.dims.slice(1, 4).join('×')} ${datatypeName(h.datatype)})` +
-        ` but the file holds ${Math.max(0, have)}`
-      );
-  }
   return null;
+}
+
+/**
+ * Where a (valid) header's voxels are: after vox_offset bytes of the .nii's stream (the NIfTI
+ * library reads from byte 352 at the earliest), or of the .img of a pair; dim[1..dim[0]] elements
+ * of the datatype's size (channels counted); pixdim[1..3] the spacing.
+ */
+export function niftiStoredData(h: NiftiSniff, dataFile: string): StoredData | Refusal {
+  const nd = h.dims[0];
+  if (!(Number.isFinite(h.voxOffset) && h.voxOffset >= 0))
+    return { why: `bad vox_offset ${h.voxOffset}`, code: 'bad-file' };
+  const offset = Math.floor(h.voxOffset);
+  const float = h.datatype === 16 || h.datatype === 64;
+  return {
+    dims: h.dims.slice(1, nd + 1),
+    type: datatypeName(h.datatype),
+    elementBytes: DATATYPE_BYTES[h.datatype] ?? 0,
+    dataFile,
+    start: 0,
+    encoding: dataFile.endsWith('.gz') ? 'gzip' : 'raw',
+    skip: h.singleFile ? Math.max(352, offset) : offset,
+    exact: true,
+    spacing: { field: 'pixdim', values: h.pixdim.slice(1, Math.min(nd, 3) + 1) },
+    ...(float ? { floats: { bytes: h.datatype === 16 ? 4 : 8, littleEndian: h.littleEndian } } : {}),
+  };
+}
+
+/**
+ * A NIfTI/Analyze file's header (`path`: the .nii, .nii.gz, .hdr or .hdr.gz) and where its
+ * voxels are; a Refusal saying what is wrong instead (its data file is not looked at).
+ */
+export async function inspectNifti(path: string): Promise<StoredData | Refusal> {
+  const bad = (why: string): Refusal => ({ why, code: 'bad-file' });
+  let head: Buffer;
+  try {
+    head = await headBytes(path, 540);
+  } catch (e) {
+    return bad(`not a valid gzip stream: truncated or corrupt (${(e as Error).message})`);
+  }
+  const h = parseHeader(head);
+  if (typeof h === 'string') return bad(h);
+  const problem = headerProblem(h);
+  if (problem) return bad(problem);
+  const dataFile = h.singleFile ? path : imgPathFor(path);
+  if (!h.singleFile && !existsSync(dataFile)) return bad(`header-only file: its image file ${dataFile} is missing`);
+  return niftiStoredData(h, dataFile);
+}
+
+/**
+ * Checks a NIfTI/Analyze file without decoding its voxels (header, sizes against the limits,
+ * against what the file can hold, spacing); returns a message saying what is wrong, or null.
+ */
+export async function checkNifti(path: string): Promise<string | null> {
+  const d = await inspectNifti(path);
+  if (isRefusal(d)) return d.why;
+  return storedDataProblem(d, statSync(d.dataFile).size)?.why ?? null;
 }
 
 /** The image file of a .hdr/.img pair. */

@@ -259,6 +259,56 @@ test(
   },
 );
 
+test('uploads whose header promises more than they hold: refused before a job is queued (400, 413)', async () => {
+  const jobs = s.jobs.list().length;
+  // A 100-byte .nii.gz whose header claims 512³ voxels: deflate cannot expand 100 bytes that far.
+  const h = Buffer.alloc(352);
+  h.writeInt32LE(348, 0);
+  [3, 512, 512, 512, 1, 1, 1, 1].forEach((d, i) => h.writeInt16LE(d, 40 + 2 * i));
+  h.writeInt16LE(2, 70); // uint8
+  h.writeInt16LE(8, 72);
+  [1, 1, 1, 1].forEach((p, i) => h.writeFloatLE(p, 76 + 4 * i));
+  h.writeFloatLE(352, 108);
+  h.write('n+1\0', 344, 'latin1');
+  const claim = gzipSync(h);
+  assert.ok(claim.length <= 100, `${claim.length} bytes`);
+  const nii = await call('/api/jobs/upload?model=runs/lv&filename=claim.nii.gz', { method: 'POST', body: claim });
+  assert.equal(nii.status, 400);
+  assert.match(nii.body.error, /^'claim\.nii\.gz': truncated or corrupt: the header promises 134218080 bytes/);
+  // A 4-byte compressed MetaImage claiming 1024³.
+  const mha =
+    'ObjectType = Image\nNDims = 3\nBinaryData = True\nCompressedData = True\nCompressedDataSize = 4\n' +
+    'DimSize = 1024 1024 1024\nElementType = MET_UCHAR\nElementDataFile = LOCAL\n';
+  const m = await call('/api/jobs/upload?model=runs/lv&filename=claim.mha', {
+    method: 'POST',
+    body: Buffer.concat([Buffer.from(mha), Buffer.from([0x78, 0x9c, 3, 0])]),
+  });
+  assert.equal(m.status, 400);
+  assert.match(m.body.error, /more than 4 bytes of zlib data can hold/);
+  // Above the voxel limit (2^31 by default): 413, whatever the file holds.
+  h.writeInt16LE(2048, 42);
+  h.writeInt16LE(2048, 44);
+  h.writeInt16LE(1024, 46);
+  const big = await call('/api/jobs/upload?model=runs/lv&filename=big.nii', { method: 'POST', body: h });
+  assert.equal(big.status, 413);
+  assert.match(
+    big.body.error,
+    /^'big\.nii': 4294967296 voxels .* above the limit of 2147483648 \(COMBOSEG_MAX_VOXELS\)/,
+  );
+  assert.equal(s.jobs.list().length, jobs, 'no job queued');
+  // A plausible header over a cut stream: queued, and its job fails with the reader's message.
+  const gz = readFileSync(join(f.dataDir, 'imagesTr', readdirSync(join(f.dataDir, 'imagesTr'))[0]));
+  const cut = await call('/api/jobs/upload?model=runs/lv&filename=cut.nii.gz', {
+    method: 'POST',
+    body: gz.subarray(0, Math.floor(gz.length * 0.9)),
+  });
+  assert.equal(cut.status, 202);
+  const j = await waitJob(cut.body.id);
+  assert.equal(j.state, 'error');
+  assert.match(j.error, /^cut\.nii\.gz: truncated: the gzip data end before the end of the compressed stream/);
+  assert.equal(j.error.includes(f.root), false, 'no server path in the message');
+});
+
 test('concurrent jobs: all finish, one at a time, each with the right result', async () => {
   const cases = ['echo_lv_000', 'echo_lv_001', 'echo_lv_002', 'echo_lv_003'];
   const submitted = await Promise.all(
