@@ -2,11 +2,12 @@
 // made by scripts/nibabel-reference.py), rejecting bad files cleanly, and round trips.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { data, ComboSegError } from '../../src/index.js';
+import { withData } from '../../src/data/volume.js';
 import { SHARED_DATA, skipWithoutData } from './shared-data.js';
 import { assertClose } from '../helpers.js';
 
@@ -323,4 +324,22 @@ test('concurrent reads print nothing and never touch the console (ITK runs in it
   assert.equal(out.bad.path, join(dir, 'short.mha'));
   const reason = /short\.mha: ITK raised an exception .*M_ReadElementsData/;
   assert.match(out.bad.message, reason, "ITK's reason is in the error, not on the console");
+});
+
+test('a symbolic link to a scan reads like the scan (ITK itself does not follow links)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'comboseg-symlink-'));
+  try {
+    const vol = withData(
+      { size: [4, 3, 2], spacing: [1, 1, 2], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] },
+      Float32Array.from({ length: 24 }, (_, i) => i),
+      'float32',
+    );
+    await data.writeVolume(join(dir, 'scan.nii.gz'), vol);
+    symlinkSync(join(dir, 'scan.nii.gz'), join(dir, 'link.nii.gz'));
+    const viaLink = await data.readVolume(join(dir, 'link.nii.gz'));
+    assert.deepEqual(Array.from(viaLink.data), Array.from(vol.data));
+    assert.deepEqual(viaLink.size, [4, 3, 2]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
