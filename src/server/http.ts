@@ -99,11 +99,15 @@ export async function sendFile(
  * Streams the request body into `path`, refused with 413 once it would exceed `limit` bytes
  * (reading stops there; the connection closes after the reply). Nothing is left on failure.
  */
+/** How long an upload may send nothing before it is dropped (408), freeing its slot. */
+export const UPLOAD_IDLE_MS = 60_000;
+
 export async function saveBody(
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
   limit: number,
+  idleMs = UPLOAD_IDLE_MS,
 ): Promise<number> {
   const declared = Number(req.headers['content-length']);
   const refuse = (e: HttpError) => {
@@ -115,9 +119,20 @@ export async function saveBody(
   if (Number.isFinite(declared) && declared > limit) throw refuse(tooLarge(limit));
   const out = createWriteStream(path);
   let n = 0;
+  let idle: NodeJS.Timeout | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
+      // A slow-body client (slowloris) holds a job slot only while it keeps sending.
+      const arm = (): void => {
+        clearTimeout(idle);
+        idle = setTimeout(() => {
+          req.removeAllListeners('data');
+          reject(refuse(new HttpError(408, `the upload sent nothing for ${idleMs / 1000} s; send it again`)));
+        }, idleMs);
+      };
+      arm();
       req.on('data', (chunk: Buffer) => {
+        arm();
         n += chunk.length;
         if (n > limit) {
           req.removeAllListeners('data');
@@ -139,6 +154,8 @@ export async function saveBody(
     out.destroy();
     rmSync(path, { force: true });
     throw e;
+  } finally {
+    clearTimeout(idle);
   }
   return n;
 }

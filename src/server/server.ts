@@ -11,7 +11,7 @@ import { resolveModelPath } from '../training/run-dir.js';
 import { trainingCurvesSpec, vegaLiteSvg } from '../experiments/plots.js';
 import { experimentDetail, runCase, runDetail, scan } from './catalog.js';
 import { readEpochRecords, RunDir } from '../training/run-dir.js';
-import { HttpError, readBody, saveBody, sendError, sendFile, sendJson, statusOf } from './http.js';
+import { HttpError, readBody, saveBody, UPLOAD_IDLE_MS, sendError, sendFile, sendJson, statusOf } from './http.js';
 import { JobQueue } from './jobs.js';
 import { relativeTo, resolveInside } from './paths.js';
 import { checkUpload, checkUploadName } from './upload.js';
@@ -27,6 +27,8 @@ export interface ServeOptions {
   concurrency?: number;
   /** Where segmentation jobs run their network: 'cpu' (default), 'cuda', 'cuda:N'. */
   device?: string;
+  /** An upload that sends nothing for this long is dropped with 408 (default 60 s). */
+  uploadIdleMs?: number;
   maxQueued?: number;
   /** The built page (vite's output). */
   webDir?: string;
@@ -55,6 +57,7 @@ interface ServerState {
   uploads: string;
   local: boolean;
   maxUpload: number;
+  uploadIdleMs: number;
   streams: Set<ServerResponse>;
   /** Uploads being received now. */
   uploading: number;
@@ -213,7 +216,7 @@ const submitUpload: Handler = async (s, req, res, url) => {
   const ext = name.toLowerCase().endsWith('.nii.gz') ? '.nii.gz' : name.slice(name.lastIndexOf('.'));
   const file = join(s.uploads, `${Date.now()}-${Math.random().toString(36).slice(2)}${ext}`);
   try {
-    const size = await saveBody(req, res, file, s.maxUpload);
+    const size = await saveBody(req, res, file, s.maxUpload, s.uploadIdleMs);
     checkUpload(name, readHead(file, 64 * 1024), size);
     sendJson(
       res,
@@ -302,7 +305,18 @@ function initialState(o: ServeOptions, host: string): ServerState {
     keepFinished: 64,
   });
   const uploads = mkdtempSync(join(tmpdir(), 'comboseg-uploads-'));
-  return { root, webDir, jobs, uploads, local: LOCAL_HOSTS.has(host), maxUpload, streams: new Set(), uploading: 0 };
+  const uploadIdleMs = o.uploadIdleMs ?? UPLOAD_IDLE_MS;
+  return {
+    root,
+    webDir,
+    jobs,
+    uploads,
+    local: LOCAL_HOSTS.has(host),
+    maxUpload,
+    uploadIdleMs,
+    streams: new Set(),
+    uploading: 0,
+  };
 }
 
 export async function serve(o: ServeOptions): Promise<RunningServer> {

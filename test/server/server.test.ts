@@ -388,3 +388,40 @@ test('NRRD and MetaImage uploads segment to the same labels as the NIfTI of the 
   );
   for (const r of results.slice(1)) assert.ok(r.every((p, i) => Math.abs(p - results[0][i]) < 1e-6));
 });
+
+test('slow-body uploads: dropped with 408 once they send nothing for the idle time, freeing their slots', async () => {
+  const slow = await serve({ root: f.root, port: 0, maxUploadBytes: 64 * 1024, uploadIdleMs: 300 });
+  try {
+    const u = new URL(slow.url);
+    const trickle = () =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(
+          {
+            host: u.hostname,
+            port: u.port,
+            method: 'POST',
+            path: `/api/jobs/upload?model=${f.run}&filename=a.nii.gz`,
+            headers: { host: `localhost:${u.port}`, 'x-comboseg': '1', 'content-length': '10000' },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.write(Buffer.alloc(100)); // then nothing more
+      });
+    const t0 = Date.now();
+    assert.deepEqual(await Promise.all([trickle(), trickle()]), [408, 408]);
+    assert.ok(Date.now() - t0 < 5000, 'dropped after the idle time, not the 30-minute request limit');
+    // Both slots are free again: the next upload is judged on its content (415), not refused as busy (429).
+    const next = await fetch(`${slow.url}/api/jobs/upload?model=${f.run}&filename=notes.txt`, {
+      method: 'POST',
+      headers: { 'x-comboseg': '1' },
+      body: 'hello',
+    });
+    assert.equal(next.status, 415);
+  } finally {
+    await slow.close();
+  }
+});
