@@ -183,9 +183,12 @@ export function predictCommand(): Command {
       const device = deviceFlag(o.device);
       const model = loadModel(modelPath);
       model.network.to(device);
-      const folder = statSync(o.input).isDirectory() ? openPredictionFolder(o.output, modelPath) : null;
+      const inputs = predictionInputs(o.input, o.output, model.meta);
+      // A folder of predictions (not one case folder of channel files written to one output file).
+      const toFolder = inputs.every((i) => i.out !== o.output);
+      const folder = toFolder ? openPredictionFolder(o.output, modelPath) : null;
       try {
-        for (const input of predictionInputs(o.input, o.output, model.meta)) {
+        for (const input of inputs) {
           await predictOne(model, input, settings, o.probabilities ?? false);
           folder?.done(input.name, input.out);
         }

@@ -110,14 +110,22 @@ test('real failures carry a code and the file as path: missing, corrupt, unsuppo
   writeFileSync(join(dir, 'garbage.nii'), Buffer.alloc(400, 7));
   const garbage = join(dir, 'garbage.nii');
   await expectError(readVolume(garbage), 'bad-file', garbage, /garbage\.nii: no NIfTI/);
-  // ITK itself refuses this one (data cut short): the cause is ITK's failure, ITK's reason is in the message.
+  // Data cut short is refused before ITK sees it; the message names the file as the caller calls it.
   const mha = 'ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementType = MET_FLOAT\nElementDataFile = LOCAL\n';
   writeFileSync(join(dir, 'short.mha'), `${mha}xx`);
   await assert.rejects(readVolume(join(dir, 'short.mha'), { name: 'upload.mha' }), (e: unknown) => {
     assert.ok(e instanceof ComboSegError);
     const why = 'path: the file, whatever the message calls it';
     assert.deepEqual([e.code, e.path], ['bad-file', join(dir, 'short.mha')], why);
-    assert.match(e.message, /^upload\.mha: ITK raised an exception .*data not read completely/);
+    assert.match(e.message, /^upload\.mha: header promises 32 bytes of voxel data .* but the file holds 2/);
+    return true;
+  });
+  // ITK itself refuses this one (ASCII data one value short): its failure is kept as the cause.
+  const ascii = 'ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementType = MET_FLOAT\nBinaryData = False\n';
+  writeFileSync(join(dir, 'ascii.mha'), `${ascii}ElementDataFile = LOCAL\n1 2 3 4 5 6 7     `);
+  await assert.rejects(readVolume(join(dir, 'ascii.mha')), (e: unknown) => {
+    assert.ok(e instanceof ComboSegError && e.code === 'bad-file');
+    assert.match(e.message, /ascii\.mha: ITK raised an exception/);
     assert.ok(e.cause instanceof Error, "ITK's failure kept as the cause");
     return true;
   });

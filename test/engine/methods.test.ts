@@ -9,6 +9,7 @@ import { Tensor, tensor, tidy, liveTensors, noGrad } from '../../src/engine/inde
 const CORE = new Set([
   'constructor',
   'dispose',
+  'adopt',
   'zeroGrad',
   'backward',
   'item',
