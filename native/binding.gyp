@@ -1,3 +1,10 @@
+# The comboseg addon. Build it with `node scripts/build-native.mjs`, not node-gyp directly: that
+# script finds libtorch (COMBOSEG_LIBTORCH, else Debian's /usr) and passes what it found as
+# variables: torch_root (the folder, reported by buildInfo), torch_include_dirs, torch_link (-L,
+# rpath, and the libraries inside --no-as-needed ... --as-needed so that every library's kernels
+# register even though the addon calls none of their symbols directly), torch_cxx_std (c++17, or
+# what TorchConfig.cmake asks for) and torch_cxx11_abi. A build against another libtorch uses a
+# folder native/build-<version>-<cpu|cuda>/ whose binding.gyp includes this one.
 {
   "targets": [
     {
@@ -6,19 +13,28 @@
         "src/addon.cc",
         "src/tensor.cc",
         "src/dispatch.cc",
+        "src/device.cc",
+        "src/engine_info.cc",
+        "src/conv_aten.cc",
         "src/conv_onednn.cc",
         "src/conv_binding.cc"
       ],
-      "dependencies": [
-        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all"
-      ],
       "include_dirs": [
-        "/usr/include/torch/csrc/api/include"
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<@(torch_include_dirs)"
       ],
-      "cflags_cc!": ["-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
-      "cflags_cc": ["-std=c++17", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
-      "defines": ["_GLIBCXX_USE_CXX11_ABI=1", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
-      "libraries": ["-ltorch", "-ltorch_cpu", "-lc10", "-Wl,--no-as-needed"]
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++20", "-std=gnu++17", "-std=gnu++14"],
+      "cflags_cc": ["-std=<(torch_cxx_std)", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "defines": [
+        "_GLIBCXX_USE_CXX11_ABI=<(torch_cxx11_abi)",
+        "COMBOSEG_LIBTORCH_DIR=\"<(torch_root)\"",
+        "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
+      ],
+      "libraries": ["<@(torch_link)"]
     }
   ]
 }

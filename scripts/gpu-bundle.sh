@@ -7,10 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.gpu
-rm -rf "$out" && mkdir -p "$out/include" "$out/native"
+rm -rf "$out" && mkdir -p "$out/include" "$out/native" .cache
 node_bin="$(readlink -f "$(command -v node)")"
-echo "[gpu-bundle] node $(node --version) ($node_bin), xz"
-xz -T2 -6 -c "$node_bin" > "$out/node.xz"
+cached=".cache/node-$(node --version).xz"
+if [ ! -f "$cached" ]; then
+  echo "[gpu-bundle] node $(node --version) ($node_bin), xz (about a minute)"
+  xz -T2 -6 -c "$node_bin" > "$cached.tmp" && mv "$cached.tmp" "$cached"
+fi
+cp "$cached" "$out/node.xz"
 node_inc="$(dirname "$node_bin")/../include/node"
 [ -f "$node_inc/node_api.h" ] || node_inc=/usr/include/node
 for h in node_api.h node_api_types.h js_native_api.h js_native_api_types.h; do cp "$node_inc/$h" "$out/include/"; done

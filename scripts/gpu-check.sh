@@ -38,12 +38,12 @@ build() {
     -L"$TORCH/lib" -Wl,--no-as-needed -ltorch -ltorch_cpu -lc10 $cuda_libs -Wl,--as-needed \
     -Wl,-rpath,"$rpath"
 }
-# PyTorch 2.x headers want C++17 or, in newer releases, C++20: the first standard that builds.
-for std in c++17 c++20; do
+# PyTorch 2.x headers want C++20 (TorchConfig.cmake), older ones C++17: the first standard that builds.
+for std in c++20 c++17; do
   say "building the addon ($std)"
   if build "$std" 2> "$work/build-$std.log"; then break; fi
   tail -5 "$work/build-$std.log"
-  [ "$std" = c++20 ] && { say "the addon did not build"; exit 1; }
+  [ "$std" = c++17 ] && { say "the addon did not build"; exit 1; }
 done
 say "built $(du -h "$work/comboseg.node" | cut -f1)"
 

@@ -26,7 +26,13 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 
-node scripts/build-native.mjs
+# The default addon, against Debian's libtorch (native/build/Release/comboseg.node); with
+# COMBOSEG_LIBTORCH=<libtorch folder> also one against that libtorch, in its own folder (load it with
+# COMBOSEG_ADDON=<the path build-native.mjs prints>).
+env -u COMBOSEG_LIBTORCH node scripts/build-native.mjs
+if [ -n "${COMBOSEG_LIBTORCH:-}" ]; then
+  node scripts/build-native.mjs
+fi
 
 # ESM JavaScript + type declarations in dist/ (what `main`, `exports` and the launcher use).
 npx --no-install tsc -p tsconfig.build.json

@@ -3,7 +3,6 @@
 
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
-#include <torch/csrc/api/include/torch/version.h>
 
 namespace comboseg {
 
@@ -38,15 +37,6 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
 
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), at::get_num_threads());
-}
-
-Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("torchVersion", TORCH_VERSION);
-  out.Set("mkldnn", at::hasMKLDNN());
-  out.Set("parallel", at::get_parallel_info());
-  return out;
 }
 
 }  // namespace

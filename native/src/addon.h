@@ -58,8 +58,11 @@ Napi::Value FromTypedArray(const Napi::CallbackInfo& info);
 Napi::Value LookupOp(const Napi::CallbackInfo& info);
 Napi::Value CallOp(const Napi::CallbackInfo& info);
 
-// oneDNN 3-D convolutions (forward and backward on oneDNN).
+// 3-D convolutions (conv_binding.cc: oneDNN on libtorch 1.13, else ATen).
 Napi::Value JsConv3d(const Napi::CallbackInfo& info);
 Napi::Value JsConvTranspose3d(const Napi::CallbackInfo& info);
+
+// What the addon was built against and what it can reach (engine_info.cc).
+Napi::Value BuildInfo(const Napi::CallbackInfo& info);
 
 }  // namespace comboseg

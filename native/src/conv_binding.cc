@@ -1,4 +1,5 @@
-// N-API entry points for the oneDNN convolutions of conv_onednn.cc.
+// N-API entry points for the 3-D convolutions: the hand-made oneDNN path of conv_onednn.cc where
+// compat.h provides it (libtorch 1.13), else ATen's convolution (conv_aten.cc). JS sees one API.
 #include "addon.h"
 #include "conv_onednn.h"
 #include "guard.h"
@@ -26,9 +27,20 @@ ConvGeometry ReadGeometry(const Napi::CallbackInfo& info, size_t first, bool tra
   return g;
 }
 
+at::Tensor Conv3d(const at::Tensor& x, const at::Tensor& w, const Optional<at::Tensor>& b, const ConvGeometry& g) {
+  if constexpr (kOneDnnConv) return Conv3dOneDnn(x, w, b, g);
+  else return Conv3dAten(x, w, b, g);
+}
+
+at::Tensor ConvTranspose3d(const at::Tensor& x, const at::Tensor& w, const Optional<at::Tensor>& b,
+                           const ConvGeometry& g) {
+  if constexpr (kOneDnnConv) return ConvTranspose3dOneDnn(x, w, b, g);
+  else return ConvTranspose3dAten(x, w, b, g);
+}
+
 }  // namespace
 
-using ConvFn = at::Tensor (*)(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&, const ConvGeometry&);
+using ConvFn = at::Tensor (*)(const at::Tensor&, const at::Tensor&, const Optional<at::Tensor>&, const ConvGeometry&);
 
 // (x, w, bias|null, stride, padding, dilation, groups[, outputPadding])
 static Napi::Value CallConv(const Napi::CallbackInfo& info, ConvFn fn, const char* name, bool transposed) {
@@ -37,16 +49,16 @@ static Napi::Value CallConv(const Napi::CallbackInfo& info, ConvFn fn, const cha
   std::string n(name);
   at::Tensor x = TensorHandle::From(info[0], (n + " input").c_str());
   at::Tensor w = TensorHandle::From(info[1], (n + " weight").c_str());
-  c10::optional<at::Tensor> b;
+  Optional<at::Tensor> b;
   if (info[2].IsObject()) b = TensorHandle::From(info[2], (n + " bias").c_str());
   return TensorHandle::Wrap(env, fn(x, w, b, ReadGeometry(info, 3, transposed)));
   GUARD_END(env)
 }
 
-Napi::Value JsConv3d(const Napi::CallbackInfo& info) { return CallConv(info, Conv3dOneDnn, "conv3d", false); }
+Napi::Value JsConv3d(const Napi::CallbackInfo& info) { return CallConv(info, Conv3d, "conv3d", false); }
 
 Napi::Value JsConvTranspose3d(const Napi::CallbackInfo& info) {
-  return CallConv(info, ConvTranspose3dOneDnn, "convTranspose3d", true);
+  return CallConv(info, ConvTranspose3d, "convTranspose3d", true);
 }
 
 }  // namespace comboseg

@@ -14,7 +14,12 @@
 // forward, and its weight-gradient is the convolution's weight-gradient with
 // the roles of input and output swapped. libtorch 1.13 has no oneDNN
 // transposed convolution, so this is how it gets onto oneDNN.
+//
+// On other libtorch versions compat.h sets COMBOSEG_ONEDNN_CONV to 0, this file
+// compiles to nothing and the addon's convolutions go through ATen (conv_aten.cc).
 #include "conv_onednn.h"
+
+#if COMBOSEG_ONEDNN_CONV
 
 #include <ATen/native/ConvUtils.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -60,16 +65,9 @@ ConvGeometry Load(AutogradContext* ctx) {
   return g;
 }
 
-void CheckInputs(const at::Tensor& x, const at::Tensor& w, const char* what) {
-  TORCH_CHECK(x.dim() == 5, what, ": input must be 5-D [N, C, D, H, W], got ", x.sizes());
-  TORCH_CHECK(w.dim() == 5, what, ": weight must be 5-D, got ", w.sizes());
-  TORCH_CHECK(x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat, what,
-              ": the oneDNN path takes float32, got ", x.scalar_type(), " input and ", w.scalar_type(), " weight");
-}
-
 struct Conv3d : public torch::autograd::Function<Conv3d> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
-                            const c10::optional<at::Tensor>& bias, ConvGeometry g) {
+                            const Optional<at::Tensor>& bias, ConvGeometry g) {
     ctx->save_for_backward({x, w});
     Save(ctx, g, bias.has_value());
     return at::mkldnn_convolution(x.contiguous(), w.contiguous(), bias, g.padding, g.stride, g.dilation, g.groups);
@@ -87,7 +85,7 @@ struct Conv3d : public torch::autograd::Function<Conv3d> {
 
 struct ConvTranspose3d : public torch::autograd::Function<ConvTranspose3d> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& y, const at::Tensor& w,
-                            const c10::optional<at::Tensor>& b, ConvGeometry g) {
+                            const Optional<at::Tensor>& b, ConvGeometry g) {
     ctx->save_for_backward({y, w});
     Save(ctx, g, b.has_value());
     // Output size of the transposed convolution = input size of the convolution it is the adjoint of.
@@ -112,7 +110,7 @@ struct ConvTranspose3d : public torch::autograd::Function<ConvTranspose3d> {
     at::Tensor go = grads[0].contiguous();
     at::Tensor gy, gw, gb;
     if (ctx->needs_input_grad(0)) {
-      gy = at::mkldnn_convolution(go, w.contiguous(), c10::nullopt, g.padding, g.stride, g.dilation, g.groups);
+      gy = at::mkldnn_convolution(go, w.contiguous(), kNullopt, g.padding, g.stride, g.dilation, g.groups);
     }
     if (ctx->needs_input_grad(1)) {
       gw = std::get<1>(OneDnnBackward(go, y, w, g, {false, true, false}));
@@ -124,19 +122,18 @@ struct ConvTranspose3d : public torch::autograd::Function<ConvTranspose3d> {
 
 }  // namespace
 
-at::Tensor Conv3dOneDnn(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& bias, const ConvGeometry& g) {
-  CheckInputs(x, w, "conv3d");
-  TORCH_CHECK(x.size(1) == w.size(1) * g.groups, "conv3d: input has ", x.size(1), " channels but the weight ", w.sizes(),
-              " expects ", w.size(1) * g.groups);
+at::Tensor Conv3dOneDnn(const at::Tensor& x, const at::Tensor& w, const Optional<at::Tensor>& bias,
+                        const ConvGeometry& g) {
+  CheckConv3d(x, w, g);
   return Conv3d::apply(x, w, bias, g);
 }
 
-at::Tensor ConvTranspose3dOneDnn(const at::Tensor& y, const at::Tensor& w, const c10::optional<at::Tensor>& bias,
+at::Tensor ConvTranspose3dOneDnn(const at::Tensor& y, const at::Tensor& w, const Optional<at::Tensor>& bias,
                                  const ConvGeometry& g) {
-  CheckInputs(y, w, "convTranspose3d");
-  TORCH_CHECK(y.size(1) == w.size(0), "convTranspose3d: input has ", y.size(1), " channels but the weight ", w.sizes(),
-              " expects ", w.size(0));
+  CheckConvTranspose3d(y, w);
   return ConvTranspose3d::apply(y, w, bias, g);
 }
 
 }  // namespace comboseg
+
+#endif  // COMBOSEG_ONEDNN_CONV

@@ -1,22 +1,17 @@
 // oneDNN 3-D convolutions with their own autograd functions (see conv_onednn.cc).
 // Plain libtorch, no N-API: the addon and the C++ reference benchmark share it.
+// Defined only where compat.h sets COMBOSEG_ONEDNN_CONV (libtorch 1.13).
 #pragma once
-#include <ATen/ATen.h>
-#include <vector>
+#include "conv.h"
 
 namespace comboseg {
 
-struct ConvGeometry {
-  std::vector<int64_t> stride, padding, dilation, outputPadding;
-  int64_t groups = 1;
-};
-
 /** x [N, Cin, D, H, W] float32, w [Cout, Cin/groups, k, k, k]; oneDNN forward and backward. */
-at::Tensor Conv3dOneDnn(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& bias,
+at::Tensor Conv3dOneDnn(const at::Tensor& x, const at::Tensor& w, const Optional<at::Tensor>& bias,
                         const ConvGeometry& g);
 
 /** x [N, Cin, D, H, W] float32, w [Cin, Cout/groups, k, k, k]; oneDNN forward and backward. */
-at::Tensor ConvTranspose3dOneDnn(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& bias,
+at::Tensor ConvTranspose3dOneDnn(const at::Tensor& x, const at::Tensor& w, const Optional<at::Tensor>& bias,
                                  const ConvGeometry& g);
 
 }  // namespace comboseg

@@ -2,6 +2,8 @@
 // converted according to the schema's argument types; missing trailing
 // arguments take the schema's defaults. Autograd is recorded as for any call.
 #include "addon.h"
+#include "compat.h"
+#include "device.h"
 #include "guard.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -110,18 +112,21 @@ c10::IValue ToIValue(Napi::Env env, const Napi::Value& v, const c10::TypePtr& ty
         return l;
       }
       if (ek == TypeKind::OptionalType && elem->containedType(0)->kind() == TypeKind::TensorType) {
-        c10::List<c10::optional<at::Tensor>> l; l.reserve(n);
+        c10::List<Optional<at::Tensor>> l; l.reserve(n);
         for (uint32_t i = 0; i < n; ++i) {
           Napi::Value e = arr.Get(i);
-          if (e.IsNull() || e.IsUndefined()) l.push_back(c10::nullopt);
+          if (e.IsNull() || e.IsUndefined()) l.push_back(kNullopt);
           else l.push_back(TensorHandle::From(e, a.name().c_str()));
         }
         return l;
       }
       BadArg(env, s, a, "a list of " + elem->str() + " (not supported from JS)", v);
     }
+    case TypeKind::DeviceObjType:  // 'cpu', 'cuda', 'cuda:1' (aten::to.device, factory ops' device=)
+      if (!v.IsString()) BadArg(env, s, a, "a device string ('cpu', 'cuda', 'cuda:N')", v);
+      return ParseDevice(env, v.As<Napi::String>().Utf8Value());
     default:
-      // Device, Layout, MemoryFormat, Generator...: only their defaults (null) are supported.
+      // Layout, MemoryFormat, Generator...: only their defaults (null) are supported.
       if (v.IsNull() || v.IsUndefined()) return c10::IValue();
       BadArg(env, s, a, type->str() + " (only null is supported from JS)", v);
   }
@@ -137,7 +142,10 @@ Napi::Value FromIValue(Napi::Env env, const c10::IValue& v) {
   if (v.isInt()) return Napi::Number::New(env, static_cast<double>(v.toInt()));
   if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
   if (v.isBool()) return Napi::Boolean::New(env, v.toBool());
+  if (v.isSymInt()) return Napi::Number::New(env, static_cast<double>(v.toSymInt().expect_int()));
   if (v.isScalar()) return Napi::Number::New(env, v.toScalar().toDouble());
+  if (v.isDevice()) return Napi::String::New(env, v.toDevice().str());
+  if (v.isString()) return Napi::String::New(env, v.toStringRef());
   if (v.isTuple()) {
     const auto& elems = v.toTupleRef().elements();
     Napi::Array out = Napi::Array::New(env, elems.size());
@@ -154,6 +162,12 @@ Napi::Value FromIValue(Napi::Env env, const c10::IValue& v) {
     auto list = v.toIntList();
     Napi::Array out = Napi::Array::New(env, list.size());
     for (size_t i = 0; i < list.size(); ++i) out.Set(i, Napi::Number::New(env, static_cast<double>(list.get(i))));
+    return out;
+  }
+  if (v.isList()) {  // SymInt[], and other lists of values the cases above return
+    auto list = v.toList();
+    Napi::Array out = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); ++i) out.Set(i, FromIValue(env, list.get(i)));
     return out;
   }
   throw Napi::TypeError::New(env, "cannot return a value of type " + v.tagKind() + " to JS");

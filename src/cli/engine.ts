@@ -1,10 +1,10 @@
 import { Command } from 'commander';
 import { engineInfo } from '../engine/runtime.js';
 
-/** `comboseg engine [--json]`: libtorch version, threads, oneDNN, tcmalloc. */
+/** `comboseg engine [--json]`: libtorch version and folder, threads, oneDNN and its ISA, devices, tcmalloc. */
 export function engineCommand(): Command {
   return new Command('engine')
-    .description('show the compute engine: libtorch version, threads, oneDNN, allocator')
+    .description('show the compute engine: libtorch (version, folder), oneDNN, threads, devices, allocator')
     .option('--json', 'print one JSON object')
     .action((opts: { json?: boolean }) => {
       const info = engineInfo();
@@ -12,10 +12,16 @@ export function engineCommand(): Command {
         console.log(JSON.stringify(info));
         return;
       }
-      console.log(
-        `libtorch ${info.torchVersion}, ${info.threads} thread(s), oneDNN ${info.mkldnn ? 'yes' : 'no'}, ` +
-          `tcmalloc ${info.tcmalloc ? 'preloaded' : 'not preloaded'}`,
-      );
+      const onednn = info.mkldnn
+        ? `oneDNN ${info.onednn.version}, ISA ${info.onednn.isa}` +
+          (info.onednn.isaFrom === 'cpu-flags' ? ' (from the CPU flags)' : '')
+        : 'no oneDNN';
+      console.log(`libtorch ${info.torchVersion} from ${info.libtorch} (addon ${info.addon})`);
+      const conv = info.convPath === 'onednn' ? 'oneDNN (hand-made path)' : "ATen (libtorch's choice)";
+      const tcmalloc = info.tcmalloc ? 'preloaded' : 'not preloaded';
+      console.log(`${onednn}, conv3d on ${conv}, ${info.threads} thread(s), tcmalloc ${tcmalloc}`);
+      const cuda = info.cudaBuilt ? '' : ' (this libtorch has no CUDA)';
+      console.log(`devices: ${info.devices.join(', ')}${cuda}`);
       console.log(info.parallel.trim());
     });
 }

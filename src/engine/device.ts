@@ -25,6 +25,10 @@ export function to(t: Tensor, device: string): Tensor {
     return callT('aten::to.device', t, device, SCALAR_TYPE[t.dtype], false, false, null);
   } catch (e) {
     if (device.startsWith('cuda') && e instanceof Error && /CUDA/i.test(e.message)) {
+      // The addon's own message already says what to install; libtorch's raw one does not.
+      if (e.message.includes('COMBOSEG_LIBTORCH')) {
+        throw new ComboSegError(e.message.replace(/^aten::to\.device: /, ''), { code: 'unsupported', cause: e });
+      }
       throw new ComboSegError(
         `device '${device}': this libtorch cannot reach a CUDA device (${e.message.split('\n')[0]}); ` +
           'build the addon against a CUDA build of PyTorch 2.x (COMBOSEG_LIBTORCH=.../site-packages/torch) ' +

@@ -1,9 +1,10 @@
 // Loads the N-API addon and describes its surface. Nothing here has policy:
-// see tensor.ts and ops/ for the API built on it.
+// see tensor.ts and ops/ for the API built on it. The addon is native/build/Release/comboseg.node
+// (Debian's libtorch), or the file COMBOSEG_ADDON names (a build against another libtorch).
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ComboSegError } from './errors.js';
 
@@ -60,12 +61,42 @@ export interface NativeBinding {
   manualSeed(seed: number | bigint): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
-  buildInfo(): { torchVersion: string; mkldnn: boolean; parallel: string };
+  buildInfo(): BuildInfo;
+}
+
+/** What the addon was built against (native/src/engine_info.cc). */
+export interface BuildInfo {
+  /** libtorch's version as compiled against, e.g. '1.13.0' or '2.13.0'. */
+  torchVersion: string;
+  /** The libtorch folder the addon was built against: '/usr' (Debian) or COMBOSEG_LIBTORCH. */
+  libtorch: string;
+  mkldnn: boolean;
+  /** conv3d / convTranspose3d: 'onednn' (hand-made, libtorch 1.13) or 'aten' (libtorch's own choice). */
+  convPath: 'onednn' | 'aten';
+  parallel: string;
+  onednn: {
+    version: string;
+    /** The instruction set oneDNN dispatches to, e.g. 'avx512_core_bf16'. */
+    isa: string;
+    /** 'onednn': oneDNN's own answer; 'cpu-flags': the best its ladder allows on this CPU (oneDNN's API hidden). */
+    isaFrom: 'onednn' | 'cpu-flags';
+  };
+  cuda: { built: boolean; available: boolean; deviceCount: number };
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 function findAddon(): string {
+  // COMBOSEG_ADDON: an addon built against another libtorch (scripts/build-native.mjs names it).
+  const chosen = process.env.COMBOSEG_ADDON;
+  if (chosen) {
+    if (existsSync(chosen)) return resolve(chosen);
+    throw new ComboSegError(
+      `COMBOSEG_ADDON=${chosen}: no such file. Build it with COMBOSEG_LIBTORCH=<libtorch folder> ` +
+        'node scripts/build-native.mjs (it prints the path), or unset COMBOSEG_ADDON for the default addon.',
+      { code: 'not-found', path: chosen },
+    );
+  }
   // src/engine (tsx) and dist/src/engine (built) both sit below the package root.
   for (const up of ['../..', '../../..']) {
     const p = join(here, up, 'native/build/Release/comboseg.node');
@@ -82,7 +113,10 @@ function findAddon(): string {
 // loading. libtorch's own pool does the parallel work; two pools oversubscribe.
 process.env.OPENBLAS_NUM_THREADS ??= '1';
 
-export const native: NativeBinding = createRequire(import.meta.url)(findAddon()) as NativeBinding;
+/** The addon file loaded (COMBOSEG_ADDON, or the default build). */
+export const addonPath = findAddon();
+
+export const native: NativeBinding = createRequire(import.meta.url)(addonPath) as NativeBinding;
 
 // libtorch's default here is 1 thread; use the cores we have unless told otherwise.
 const wanted = Number(process.env.COMBOSEG_THREADS ?? availableParallelism());

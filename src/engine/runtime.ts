@@ -1,5 +1,5 @@
 // Process-wide engine settings: seeds, threads, build facts.
-import { native } from './native.js';
+import { native, addonPath } from './native.js';
 import { ComboSegError } from './errors.js';
 
 /** Seeds libtorch's default generator (rand, randn, uniform_, normal_, dropout). */
@@ -28,20 +28,42 @@ export function getNumThreads(): number {
   return native.getNumThreads();
 }
 
-/** libtorch version, oneDNN availability, parallel back-end, and whether tcmalloc is preloaded. */
-export function engineInfo(): {
+/** What the engine is: libtorch and where it came from, oneDNN, threads, allocator, devices. */
+export interface EngineInfo {
   torchVersion: string;
+  /** The libtorch folder the addon was built against ('/usr' for Debian's libtorch-dev). */
+  libtorch: string;
+  /** The addon file loaded. */
+  addon: string;
   mkldnn: boolean;
+  /** oneDNN's version and the instruction set it dispatches to ('' when libtorch has no oneDNN). */
+  onednn: { version: string; isa: string; isaFrom: 'onednn' | 'cpu-flags' };
+  /** How conv3d / convTranspose3d run: the hand-made oneDNN path (libtorch 1.13) or ATen's choice. */
+  convPath: 'onednn' | 'aten';
   threads: number;
   tcmalloc: boolean;
   parallel: string;
-} {
+  /** Devices libtorch can reach: 'cpu', then 'cuda:0', 'cuda:1', ... */
+  devices: string[];
+  /** Whether the addon's libtorch has CUDA kernels at all (a CUDA build of PyTorch 2.x). */
+  cudaBuilt: boolean;
+}
+
+/** libtorch version and folder, oneDNN version and ISA, threads, tcmalloc, parallel back-end, devices. */
+export function engineInfo(): EngineInfo {
   const b = native.buildInfo();
+  const cuda = Array.from({ length: b.cuda.available ? b.cuda.deviceCount : 0 }, (_, i) => `cuda:${i}`);
   return {
     torchVersion: b.torchVersion,
+    libtorch: b.libtorch,
+    addon: addonPath,
     mkldnn: b.mkldnn,
+    onednn: { ...b.onednn },
+    convPath: b.convPath,
     threads: native.getNumThreads(),
     tcmalloc: /tcmalloc/.test(process.env.LD_PRELOAD ?? ''),
     parallel: b.parallel,
+    devices: ['cpu', ...cuda],
+    cudaBuilt: b.cuda.built,
   };
 }

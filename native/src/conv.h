@@ -1,0 +1,45 @@
+// 3-D convolutions as the addon exposes them (conv3d / convTranspose3d): the geometry, the
+// argument checks both paths share, and the ATen path. conv_binding.cc picks the path:
+// the hand-made oneDNN one (conv_onednn.h) where compat.h says it exists, else ATen's.
+#pragma once
+#include "compat.h"
+
+#include <vector>
+
+namespace comboseg {
+
+struct ConvGeometry {
+  std::vector<int64_t> stride, padding, dilation, outputPadding;
+  int64_t groups = 1;
+};
+
+inline void CheckConvInputs(const at::Tensor& x, const at::Tensor& w, const char* what) {
+  TORCH_CHECK(x.dim() == 5, what, ": input must be 5-D [N, C, D, H, W], got ", x.sizes());
+  TORCH_CHECK(w.dim() == 5, what, ": weight must be 5-D, got ", w.sizes());
+  TORCH_CHECK(x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat, what,
+              ": the oneDNN path takes float32, got ", x.scalar_type(), " input and ", w.scalar_type(), " weight");
+}
+
+/** x [N, Cin, D, H, W] float32, w [Cout, Cin/groups, k, k, k]. */
+inline void CheckConv3d(const at::Tensor& x, const at::Tensor& w, const ConvGeometry& g) {
+  CheckConvInputs(x, w, "conv3d");
+  TORCH_CHECK(x.size(1) == w.size(1) * g.groups, "conv3d: input has ", x.size(1), " channels but the weight ",
+              w.sizes(), " expects ", w.size(1) * g.groups);
+}
+
+/** x [N, Cin, D, H, W] float32, w [Cin, Cout/groups, k, k, k]. */
+inline void CheckConvTranspose3d(const at::Tensor& y, const at::Tensor& w) {
+  CheckConvInputs(y, w, "convTranspose3d");
+  TORCH_CHECK(y.size(1) == w.size(0), "convTranspose3d: input has ", y.size(1), " channels but the weight ", w.sizes(),
+              " expects ", w.size(0));
+}
+
+/** ATen's convolution (forward and backward through libtorch's autograd), any libtorch. */
+at::Tensor Conv3dAten(const at::Tensor& x, const at::Tensor& w, const Optional<at::Tensor>& bias,
+                      const ConvGeometry& g);
+
+/** ATen's transposed convolution (forward and backward through libtorch's autograd), any libtorch. */
+at::Tensor ConvTranspose3dAten(const at::Tensor& x, const at::Tensor& w, const Optional<at::Tensor>& bias,
+                               const ConvGeometry& g);
+
+}  // namespace comboseg
