@@ -30,13 +30,18 @@ rpath="$TORCH/lib"
 cuda_libs=""
 [ -f "$TORCH/lib/libtorch_cuda.so" ] && cuda_libs="-ltorch_cuda -lc10_cuda"
 build() {
-  g++ -std="$1" -O2 -fPIC -shared -frtti -fexceptions -w \
-    -D_GLIBCXX_USE_CXX11_ABI="$ABI" -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED \
-    -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS -DCOMBOSEG_LIBTORCH_DIR="\"$TORCH\"" \
-    -I"$bundle/include" -I"$TORCH/include" -I"$TORCH/include/torch/csrc/api/include" \
-    "$bundle"/native/src/*.cc -o "$work/comboseg.node" \
-    -L"$TORCH/lib" -Wl,--no-as-needed -ltorch -ltorch_cpu -lc10 $cuda_libs -Wl,--as-needed \
-    -Wl,-rpath,"$rpath"
+  local flags=(-std="$1" -O2 -fPIC -frtti -fexceptions -w -D_GLIBCXX_USE_CXX11_ABI="$ABI" -DNAPI_VERSION=8
+    -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_CPP_EXCEPTIONS_ALL -DNODE_ADDON_API_DISABLE_DEPRECATED
+    -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
+    -DCOMBOSEG_LIBTORCH_DIR="\"$TORCH\"" -I"$bundle/include" -I"$TORCH/include"
+    -I"$TORCH/include/torch/csrc/api/include")
+  local pids=() src
+  for src in "$bundle"/native/src/*.cc; do  # one compiler per file, all cores at once
+    g++ "${flags[@]}" -c "$src" -o "$work/$(basename "$src" .cc).o" & pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || return 1; done
+  g++ -shared "$work"/*.o -o "$work/comboseg.node" \
+    -L"$TORCH/lib" -Wl,--no-as-needed -ltorch -ltorch_cpu -lc10 $cuda_libs -Wl,--as-needed -Wl,-rpath,"$rpath"
 }
 # PyTorch 2.x headers want C++20 (TorchConfig.cmake), older ones C++17: the first standard that builds.
 for std in c++20 c++17; do
