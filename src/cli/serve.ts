@@ -1,8 +1,41 @@
 import { Command } from 'commander';
+import { z } from 'zod';
 import { ComboSegError } from '../engine/errors.js';
+import { DeviceSchema } from '../engine/device.js';
 import { serve } from '../server/server.js';
+import { problemsOf } from '../util/options.js';
 import { onStopRequest } from './signals.js';
-import { deviceFlag } from './predict.js';
+
+const count = (min: number, max: number) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), z.number().int().min(min).max(max));
+
+/** `serve`'s flags, declared once: the checks and their messages come from here. */
+export const ServeFlagsSchema = z.object({
+  port: count(0, 65535).describe('port (0: any free one)'),
+  host: z.string().min(1),
+  maxUploadMib: count(1, 65536).describe('largest scan that may be uploaded, MiB'),
+  jobs: count(1, 64).describe('segmentation jobs running at once'),
+  device: DeviceSchema,
+});
+export type ServeFlags = z.output<typeof ServeFlagsSchema>;
+
+const FLAG: Record<string, string> = {
+  port: '--port',
+  host: '--host',
+  maxUploadMib: '--max-upload-mib',
+  jobs: '--jobs',
+  device: '--device',
+};
+
+/** The flags, checked; a bad one is an error naming the flag, what is allowed and what was given. */
+export function serveFlags(o: Record<string, unknown>): ServeFlags {
+  const problems = problemsOf(ServeFlagsSchema, o);
+  if (problems.length) {
+    const lines = problems.map((p) => `${FLAG[p.path] ?? p.path} ${p.problem}`);
+    throw new ComboSegError(lines.join('; '), { code: 'invalid-option', path: FLAG[problems[0].path] });
+  }
+  return ServeFlagsSchema.parse(o);
+}
 
 /** `comboseg serve [DIR]`: the viewer and the runs under DIR in a browser. */
 export function serveCommand(): Command {
@@ -17,37 +50,24 @@ export function serveCommand(): Command {
     .option('--max-upload-mib <n>', 'largest scan that may be uploaded', '512')
     .option('--jobs <n>', 'segmentation jobs running at once', '1')
     .option('--device <d>', 'where segmentation jobs run: cpu (default), cuda or cuda:N', 'cpu')
-    .action(
-      async (dir: string, o: { port: string; host: string; maxUploadMib: string; jobs: string; device: string }) => {
-        const num = (flag: string, v: string, min: number) => {
-          const n = Number(v);
-          if (!Number.isInteger(n) || n < min) {
-            throw new ComboSegError(`${flag} must be an integer ≥ ${min}, got '${v}'`, {
-              code: 'invalid-option',
-              path: flag,
-            });
-          }
-          return n;
-        };
-        const s = await serve({
-          root: dir,
-          host: o.host,
-          port: num('--port', o.port, 0),
-          maxUploadBytes: num('--max-upload-mib', o.maxUploadMib, 1) * 2 ** 20,
-          concurrency: num('--jobs', o.jobs, 1),
-          device: deviceFlag(o.device),
-        });
-        if (!['127.0.0.1', 'localhost', '::1'].includes(o.host))
-          console.warn(
-            `warning: listening on ${o.host}: anyone who can reach this address can read ${dir} and run jobs`,
-          );
-        console.log(`comboseg: serving ${dir} at ${s.url}  (Ctrl-C stops)`);
-        // Ctrl-C, SIGTERM (systemd, containers), SIGHUP or the launcher's death: close gracefully
-        // (jobs' workers terminated, connections ended), then exit 0; a second request exits at once.
-        onStopRequest((count) => {
-          if (count > 1) process.exit(1);
-          void s.close().then(() => process.exit(0));
-        });
-      },
-    );
+    .action(async (dir: string, raw: Record<string, unknown>) => {
+      const o = serveFlags(raw);
+      const s = await serve({
+        root: dir,
+        host: o.host,
+        port: o.port,
+        maxUploadBytes: o.maxUploadMib * 2 ** 20,
+        concurrency: o.jobs,
+        device: o.device,
+      });
+      if (!['127.0.0.1', 'localhost', '::1'].includes(o.host))
+        console.warn(`warning: listening on ${o.host}: anyone who can reach this address can read ${dir} and run jobs`);
+      console.log(`comboseg: serving ${dir} at ${s.url}  (Ctrl-C stops)`);
+      // Ctrl-C, SIGTERM (systemd, containers), SIGHUP or the launcher's death: close gracefully
+      // (jobs' workers terminated, connections ended), then exit 0; a second request exits at once.
+      onStopRequest((n) => {
+        if (n > 1) process.exit(1);
+        void s.close().then(() => process.exit(0));
+      });
+    });
 }

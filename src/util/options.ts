@@ -201,6 +201,8 @@ export function problemsOf(schema: z.ZodTypeAny, value: unknown, noun = 'option'
     }
     const field = schemaAt(schema, i.path, value);
     if (i.code === 'custom' || field === undefined) return { path, problem: i.message, standalone: false };
+    // A string pattern's own message says what is allowed ("must be 'cpu', 'cuda' or 'cuda:N'").
+    if (i.code === 'invalid_string') return { path, problem: `${i.message}, got ${show(got)}`, standalone: false };
     if (got === undefined) return { path, problem: `missing; must be ${describeSchema(field)}`, standalone: false };
     return { path, problem: `must be ${describeSchema(field)}, got ${show(got)}`, standalone: false };
   });
