@@ -30,6 +30,12 @@ watchLauncher();
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
+    // A terminal that hung up (EIO, ENXIO): nothing can be shown any more, but a stop in progress
+    // (SIGHUP saves the run) must go on: further writes are dropped.
+    if (e.code === 'EIO' || e.code === 'ENXIO') {
+      stream.write = () => true;
+      return;
+    }
     throw e;
   });
 }

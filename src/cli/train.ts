@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { resolve } from 'node:path';
 import { readJsonFile } from './read-json.js';
 import { ComboSegError } from '../engine/errors.js';
 import { TrainConfigSchema } from '../training/config.js';
@@ -261,7 +262,8 @@ export function trainCommand(): Command {
       if (o.resume) {
         if (o.config || Object.keys(o).some((k) => k !== 'resume'))
           throw new ComboSegError('--resume continues a run with its own configuration; give no other option');
-        config = readRunConfig(o.resume);
+        // The folder named here, wherever the run was first started from (or moved to since).
+        config = { ...readRunConfig(o.resume), out: resolve(o.resume) };
       } else {
         let base: Record<string, unknown> = {};
         if (o.config) base = readJsonFile(o.config) as Record<string, unknown>;

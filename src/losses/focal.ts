@@ -1,6 +1,7 @@
 // Focal loss (Lin et al. 2017) on sigmoid outputs, averaged over every element:
 //   −α_t · (1 − p_t)^γ · ln p_t,   p_t = p if t = 1 else 1 − p,   α_t = α if t = 1 else 1 − α.
 import { makeLoss, type Loss } from './loss.js';
+import { to } from '../engine/device.js';
 import { tensor, type Tensor } from '../engine/tensor.js';
 import { z } from 'zod';
 import { fromProbabilities, layout, lossOptions } from './options.js';
@@ -39,12 +40,11 @@ function categoricalFocal(logits: Tensor, target: Tensor, o: Readonly<FocalOptio
   const t = softmaxInputs('focal', logits, target, o.fromProbabilities);
   const logp = logSoftmaxProbs(logits, o.fromProbabilities);
   const C = logits.shape[1];
-  const alpha = tensor(
-    [1 - o.alpha, ...Array<number>(C - 1).fill(o.alpha)],
-    [1, C, ...logits.shape.slice(2).map(() => 1)],
-    {
+  const alpha = to(
+    tensor([1 - o.alpha, ...Array<number>(C - 1).fill(o.alpha)], [1, C, ...logits.shape.slice(2).map(() => 1)], {
       dtype: logits.dtype,
-    },
+    }),
+    logits.device,
   );
   const perClass = t.mul(alpha).mul(logp.exp().neg().add(1).pow(o.gamma)).mul(logp);
   return perClass.sum([1]).mean().neg();

@@ -5,6 +5,7 @@
 import { ComboSegError } from '../engine/errors.js';
 import { tensor } from '../engine/tensor.js';
 import { makeLoss, type Loss } from './loss.js';
+import { to } from '../engine/device.js';
 import { z } from 'zod';
 import { fromProbabilities, lossOptions, smooth } from './options.js';
 import { probs, sigmoidInputs } from './inputs.js';
@@ -28,7 +29,7 @@ export function gdl(opts: Partial<GdlOptions> = {}): Loss<GdlOptions> {
     const t = sigmoidInputs('gdl', logits, target, o.fromProbabilities);
     const p = probs(logits, o.fromProbabilities);
     const st = overlapSum(t, 'per-class-sum');
-    const w = tensor(gdlWeights(st.toArray()), [t.shape[1]], { dtype: logits.dtype });
+    const w = to(tensor(gdlWeights(st.toArray()), [t.shape[1]], { dtype: logits.dtype }), logits.device);
     const num = w
       .mul(overlapSum(p.mul(t), 'per-class-sum'))
       .sum()

@@ -9,6 +9,7 @@ import { tensor } from '../engine/tensor.js';
 import type { Tensor } from '../engine/tensor.js';
 import { ComboSegError } from '../engine/errors.js';
 import { makeLoss, type Loss } from './loss.js';
+import { to } from '../engine/device.js';
 import { z } from 'zod';
 import { fromProbabilities, lossOptions } from './options.js';
 import { logSoftmaxProbs, softmaxInputs } from './inputs.js';
@@ -51,7 +52,8 @@ export function wce(opts: Partial<WceOptions> = {}): Loss<WceOptions> {
       weights = frequencyWeights(perClassCounts(t), w);
     }
     const wShape = [1, C, ...Array<number>(logits.rank - 2).fill(1)];
-    const wt = t.mul(tensor(weights, wShape, { dtype: logits.dtype })); // w_y at each voxel, one-hot spread
+    // w_y at each voxel, one-hot spread; the weights go where the logits are (a GPU run).
+    const wt = t.mul(to(tensor(weights, wShape, { dtype: logits.dtype }), logits.device));
     const num = wt.mul(logSoftmaxProbs(logits, o.fromProbabilities)).sum().neg();
     const den = wt.sum();
     if (den.item() === 0) throw new ComboSegError(`loss 'wce': every voxel has class weight 0`);

@@ -88,7 +88,9 @@ export async function train(config: unknown, o: TrainOptions = {}): Promise<Trai
   } finally {
     lock.release();
     // A run refused before it wrote anything leaves no empty folder behind.
-    if (!existed && readdirSync(run.path).length === 0) rmSync(run.path, { recursive: true, force: true });
+    if (!existed && existsSync(run.path) && readdirSync(run.path).length === 0) {
+      rmSync(run.path, { recursive: true, force: true });
+    }
   }
 }
 
@@ -496,10 +498,8 @@ export function classWeightsFrom(
   const index = new Map(classes.map((v, i) => [v, i]));
   for (const c of cases) {
     const data = c.labels.data;
-    for (let i = 0; i < data.length; i++) {
-      const k = index.get(data[i]);
-      if (k !== undefined) counts[k]++;
-    }
+    // A value that is no organ (one trained as background) counts as background, as its target does.
+    for (let i = 0; i < data.length; i++) counts[index.get(data[i]) ?? 0]++;
   }
   const weights = frequencyWeights(counts, rule);
   log(`wce: ${rule} class weights from the training set: ${weights.map((w) => w.toPrecision(3)).join(', ')}`);

@@ -35,7 +35,10 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | Uint8Array[])
  * when no live writer owns them. Returns their names.
  */
 export function removeStaleWrites(dir: string): string[] {
-  const stale = readdirSync(dir).filter((n) => /^\..+\.tmp$/.test(n) || n.startsWith('.comboseg-write-'));
+  // Only names this code makes: `.NAME.PID.RANDOM.tmp` (above) and `.comboseg-write-PID-RANDOM`.
+  const ours = (n: string): boolean =>
+    /^\..+\.\d+\.[a-z0-9]+\.tmp$/.test(n) || /^\.comboseg-write-\d+-[a-z0-9]+$/.test(n);
+  const stale = readdirSync(dir).filter(ours);
   for (const n of stale) rmSync(join(dir, n), { recursive: true, force: true });
   return stale;
 }

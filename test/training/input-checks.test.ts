@@ -52,6 +52,11 @@ test('train: labels the data holds but labelNames omits are an error, or backgro
   await assert.rejects(training.train(config(pairs, 'unnamed')), /are not among the named organs \(1:brain\)/);
   const r = await training.train(config(pairs, 'unnamed-ok', { ignoreUnnamedLabels: true }));
   assert.equal(r.records.length, 1);
+  // With a softmax loss the unnamed values become background channel targets, not all-zero rows.
+  const ce = await training.train(
+    config(pairs, 'unnamed-ce', { ignoreUnnamedLabels: true, loss: { name: 'wce', options: {} } }),
+  );
+  assert.equal(ce.records.length, 1);
 });
 
 test('train: every training mask empty is an error, not a Dice-0 "best" model', async () => {

@@ -13,6 +13,23 @@ import { ComboSegError } from '../../src/index.js';
 const dir = mkdtempSync(join(tmpdir(), 'comboseg-lock-'));
 const lockModule = fileURLToPath(new URL('../../src/util/lock.ts', import.meta.url));
 
+const script = `
+  const { FolderLock } = await import(${JSON.stringify(lockModule)});
+  try {
+    FolderLock.acquire(${JSON.stringify(dir)}, 'racer');
+    console.log('got');
+    await new Promise((r) => setTimeout(r, 1500));
+  } catch (e) {
+    console.log(e.code);
+  }`;
+const race = () =>
+  new Promise<string>((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script]);
+    let out = '';
+    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    p.on('exit', () => resolve(out.trim()));
+  });
+
 test('a live holder is refused with its pid and what it runs; release frees the folder', () => {
   const lock = FolderLock.acquire(dir, 'train');
   const file = join(dir, FolderLock.FILE);
@@ -37,24 +54,16 @@ test('a lock left by a dead process is taken over, saying whose it was', () => {
   lock.release();
 });
 
+test('three processes finding one stale lock: exactly one takes it over', async () => {
+  const dead = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid;
+  const file = join(dir, FolderLock.FILE);
+  writeFileSync(file, JSON.stringify({ pid: dead, host: hostname(), started: '2026-01-01T00:00:00Z', what: 'train' }));
+  const results = (await Promise.all([race(), race(), race()])).sort();
+  assert.deepEqual(results, ['conflict', 'conflict', 'got']);
+});
+
 test('two processes racing for one folder: exactly one gets the lock', async () => {
-  const script = `
-    const { FolderLock } = await import(${JSON.stringify(lockModule)});
-    try {
-      FolderLock.acquire(${JSON.stringify(dir)}, 'racer');
-      console.log('got');
-      await new Promise((r) => setTimeout(r, 1500));
-    } catch (e) {
-      console.log(e.code);
-    }`;
-  const run = () =>
-    new Promise<string>((resolve) => {
-      const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script]);
-      let out = '';
-      p.stdout.on('data', (b: Buffer) => (out += b.toString()));
-      p.on('exit', () => resolve(out.trim()));
-    });
-  const results = (await Promise.all([run(), run(), run()])).sort();
+  const results = (await Promise.all([race(), race(), race()])).sort();
   assert.deepEqual(results, ['conflict', 'conflict', 'got']);
   assert.ok(!existsSync(join(dir, FolderLock.FILE)), 'the winner released it at exit');
 });
