@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
 import { DeviceSchema } from '../engine/device.js';
 import { writeVolume, imageExtension } from '../data/io.js';
@@ -178,6 +178,12 @@ export function predictCommand(): Command {
       const settings = settingsFromFlags(o);
       if (!existsSync(o.input)) {
         throw new ComboSegError(`${o.input}: no such file or folder`, { code: 'not-found', path: o.input });
+      }
+      if (resolve(o.input) === resolve(o.output)) {
+        throw new ComboSegError(`-o ${o.output} is the input folder: the label maps would overwrite the scans`, {
+          code: 'invalid-option',
+          path: '--output',
+        });
       }
       const modelPath = resolveModelPath(o.model);
       const device = deviceFlag(o.device);

@@ -25,6 +25,7 @@ export async function runTraining(
   const records: EpochRecord[] = [];
   // Ctrl-C, SIGTERM, SIGHUP or the launcher's death: stop after this step, saving the exact position.
   let stopSignal: StopSignalName | undefined;
+  let aborted = false;
   const removeStopHandler = onStopRequest((count, signal) => {
     stopSignal ??= signal;
     if (count === 1) {
@@ -32,6 +33,8 @@ export async function runTraining(
       process.stderr.write(`\n${signal}: stopping after this step (the run is saved; ${again})\n`);
       worker.postMessage({ type: 'stop' });
     } else {
+      aborted = true;
+      process.stderr.write(`${signal}: aborting without saving this epoch's progress\n`);
       void worker.terminate();
     }
   });
@@ -74,7 +77,10 @@ export async function runTraining(
         reject(e);
       });
       worker.on('exit', (code) => {
-        if (!done) reject(new ComboSegError(`training stopped without saving (worker exit ${code})`));
+        if (done) return;
+        // Aborted on request (a second Ctrl-C): a stop, reported as the signal's status, not an error.
+        if (aborted) resolveRun({ records, stopped: true, signal: stopSignal });
+        else reject(new ComboSegError(`training stopped without saving (worker exit ${code})`));
       });
     });
   } finally {

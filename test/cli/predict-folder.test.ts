@@ -63,4 +63,13 @@ test('a second writer on a prediction folder is refused with the holder named', 
   }
 });
 
+test('predicting a folder into itself is refused before anything is written', () => {
+  const r = spawnSync(process.execPath, [bin, 'predict', '--model', join(root, 'run'), '-i', scans, '-o', scans], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /is the input folder: the label maps would overwrite the scans/);
+  assert.ok(!existsSync(join(scans, PREDICTIONS_FILE)));
+});
+
 test.after(() => rmSync(root, { recursive: true, force: true }));
