@@ -170,35 +170,31 @@ export class Trainer {
       size: l.image.size,
     }));
     const layout = lossLayoutOf(cfg);
-    const net = buildNetwork(cfg, organs, layout, channels);
-    if (resumed) {
-      net.loadStateDict(resumed.network.stateDict());
-      resumed.network.dispose();
-    }
-    net.to(cfg.device); // data stays on the CPU until a batch is made; the optimiser's state follows the weights
     const loss = buildLoss(cfg, classWeightsFrom(cfg, loaded, organs, log));
-    const sampler = makeSampler(cfg, cases, organs, net.divisor);
-    const optimizer = makeOptimizer(cfg, net.parameters());
-    const epochPatches = Math.min(sampler.epochLength, cfg.patchesPerEpoch ?? Infinity);
-    const progress = resumed ? restoreState(run, resumed, optimizer, log) : startRun(run, cfg, parts);
     const validationCases: LoadedCase[] = [];
     for (const c of parts.validation) validationCases.push(await loadCase(c));
     inputChannels(ds, validationCases, channels);
-    return new Trainer({
-      cfg,
-      run,
-      o,
-      ds,
-      normalisation,
-      layout,
-      net,
-      loss,
-      optimizer,
-      sampler,
-      epochPatches,
-      validationCases,
-      ...progress,
-    });
+    // From here on native memory is held: a failure frees it before it propagates (in-process runs go on).
+    const net = buildNetwork(cfg, organs, layout, channels);
+    let optimizer: Optimizer | null = null;
+    let rest;
+    try {
+      if (resumed) net.loadStateDict(resumed.network.stateDict());
+      net.to(cfg.device); // data stays on the CPU until a batch is made; the optimiser's state follows the weights
+      optimizer = makeOptimizer(cfg, net.parameters());
+      const sampler = makeSampler(cfg, cases, organs, net.divisor);
+      const epochPatches = Math.min(sampler.epochLength, cfg.patchesPerEpoch ?? Infinity);
+      const progress = resumed ? restoreState(run, resumed, optimizer, log) : startRun(run, cfg, parts);
+      rest = { optimizer, sampler, epochPatches, ...progress };
+    } catch (e) {
+      optimizer?.dispose();
+      net.dispose();
+      if (resumed) dispose(resumed.extra);
+      throw e;
+    } finally {
+      resumed?.network.dispose();
+    }
+    return new Trainer({ cfg, run, o, ds, normalisation, layout, net, loss, validationCases, ...rest });
   }
 
   /** Epochs from where the run stands to `cfg.epochs` (or the time limit, or a stop). Once: it disposes the model. */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { data, training, ComboSegError } from '../../src/index.js';
+import { data, training, liveTensors, ComboSegError } from '../../src/index.js';
 import { checkTrainingLabels } from '../../src/data/labels.js';
 import { withData } from '../../src/data/volume.js';
 
@@ -71,3 +71,10 @@ test('train: every training mask empty is an error, not a Dice-0 "best" model', 
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));
+
+test('a run refused after its network was built frees it (in-process runs, e.g. experiments, go on)', async () => {
+  const before = liveTensors();
+  const bad = config({ msd }, 'bad-patch', { sampler: { kind: 'paper', patchSize: 15, perOrgan: 1, background: 1 } });
+  await assert.rejects(training.train(bad), /patchSize \[15,15,15\] must be a multiple of 2/);
+  assert.equal(liveTensors(), before, 'no tensor left alive by the failed setup');
+});
