@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { z } from 'zod';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
@@ -10,7 +11,7 @@ import { checkChannels, describeChannels, loadModel, modelChannels, type ModelMe
 import { resolveModelPath } from '../training/run-dir.js';
 import { predictVolume } from '../inference/predict.js';
 import { InferenceSettingsSchema, type InferenceSettings } from '../inference/settings.js';
-import { problemsOf } from '../util/options.js';
+import { checkFlags } from '../util/options.js';
 import { Progress } from '../util/progress.js';
 import { FolderLock } from '../util/lock.js';
 import { removeStaleWrites, writeFileAtomic } from '../util/fs.js';
@@ -53,18 +54,8 @@ export function settingsFromFlags(o: Omit<PredictFlags, 'model' | 'input' | 'out
   if (o.swBatch !== undefined) given.swBatch = asNumber(o.swBatch);
   if (o.mode !== undefined) given.mode = o.mode;
   if (o.tta) given.flipTta = true;
-  const schema = InferenceSettingsSchema.partial();
-  const problems = problemsOf(schema, given);
-  if (problems.length) {
-    const lines = problems.map((p) => {
-      const key = p.path.split('.')[0] as keyof typeof FLAG_SETTINGS;
-      return `${FLAG_SETTINGS[key]} ${p.problem}`;
-    });
-    const flag = FLAG_SETTINGS[problems[0].path.split('.')[0] as keyof typeof FLAG_SETTINGS];
-    throw new ComboSegError(lines.join('; '), { code: 'invalid-option', path: flag });
-  }
+  const parsed = checkFlags(InferenceSettingsSchema.partial(), given, FLAG_SETTINGS);
   // Only what was given: the model's own settings fill the rest.
-  const parsed = schema.parse(given);
   return Object.fromEntries(Object.entries(parsed).filter(([k]) => k in given));
 }
 
@@ -208,15 +199,8 @@ export function predictCommand(): Command {
 
 /** The `--device` flag, checked by the engine's device schema. */
 export function deviceFlag(value: string | undefined): string {
-  if (value === undefined) return 'cpu';
-  const r = DeviceSchema.safeParse(value);
-  if (!r.success) {
-    throw new ComboSegError(`--device must be 'cpu', 'cuda' or 'cuda:N', got '${value}'`, {
-      code: 'invalid-option',
-      path: '--device',
-    });
-  }
-  return r.data;
+  return checkFlags(z.object({ device: DeviceSchema.default('cpu') }), { device: value }, { device: '--device' })
+    .device;
 }
 
 /** The marker of a prediction folder: complete only once every case is written. */

@@ -1,9 +1,8 @@
 import { Command } from 'commander';
 import { z } from 'zod';
-import { ComboSegError } from '../engine/errors.js';
 import { DeviceSchema } from '../engine/device.js';
 import { serve } from '../server/server.js';
-import { problemsOf } from '../util/options.js';
+import { checkFlags } from '../util/options.js';
 import { onStopRequest } from './signals.js';
 
 const count = (min: number, max: number) =>
@@ -29,12 +28,7 @@ const FLAG: Record<string, string> = {
 
 /** The flags, checked; a bad one is an error naming the flag, what is allowed and what was given. */
 export function serveFlags(o: Record<string, unknown>): ServeFlags {
-  const problems = problemsOf(ServeFlagsSchema, o);
-  if (problems.length) {
-    const lines = problems.map((p) => `${FLAG[p.path] ?? p.path} ${p.problem}`);
-    throw new ComboSegError(lines.join('; '), { code: 'invalid-option', path: FLAG[problems[0].path] });
-  }
-  return ServeFlagsSchema.parse(o);
+  return checkFlags(ServeFlagsSchema, o, FLAG);
 }
 
 /** `comboseg serve [DIR]`: the viewer and the runs under DIR in a browser. */

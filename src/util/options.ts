@@ -234,6 +234,27 @@ export function parseOptions<S extends z.ZodTypeAny>(schema: S, given: unknown, 
 }
 
 /**
+ * Command-line flags checked by the schema of what they set: `given` holds the values by field name,
+ * `flags` the flag of each field. Returns the parsed values; throws one ComboSegError naming every bad
+ * flag ("--sw-batch must be an integer in [1, 1024], got -5").
+ */
+export function checkFlags<S extends z.ZodTypeAny>(
+  schema: S,
+  given: Record<string, unknown>,
+  flags: Readonly<Record<string, string>>,
+): z.output<S> {
+  const problems = problemsOf(schema, given);
+  if (problems.length) {
+    const flagOf = (p: OptionProblem): string => flags[p.path.split('.')[0]] ?? p.path;
+    throw new ComboSegError(problems.map((p) => `${flagOf(p)} ${p.problem}`).join('; '), {
+      code: 'invalid-option',
+      path: flagOf(problems[0]),
+    });
+  }
+  return schema.parse(given) as z.output<S>;
+}
+
+/**
  * Adds the problems of `value` against `schema` to a zod refinement context, under `at`:
  * how a configuration checks a nested option set with the set's own schema.
  */
