@@ -1,6 +1,7 @@
 # The comboseg addon. Build it with `node scripts/build-native.mjs`, not node-gyp directly: that
 # script finds libtorch (COMBOSEG_LIBTORCH, else Debian's /usr) and passes what it found as
-# variables: torch_root (the folder, reported by buildInfo), torch_include_dirs, torch_link (-L,
+# variables: torch_dnnl (1: link Debian's shared libdnnl and build the bf16 convolutions on its API),
+# torch_root (the folder, reported by buildInfo), torch_include_dirs, torch_link (-L,
 # rpath, and the libraries inside --no-as-needed ... --as-needed so that every library's kernels
 # register even though the addon calls none of their symbols directly), torch_cxx_std (c++17, or
 # what TorchConfig.cmake asks for) and torch_cxx11_abi. A build against another libtorch uses a
@@ -17,6 +18,7 @@
         "src/engine_info.cc",
         "src/conv_aten.cc",
         "src/conv_onednn.cc",
+        "src/conv_dnnl.cc",
         "src/conv_binding.cc"
       ],
       "include_dirs": [
@@ -29,6 +31,7 @@
       "defines": [
         "_GLIBCXX_USE_CXX11_ABI=<(torch_cxx11_abi)",
         "COMBOSEG_LIBTORCH_DIR=\"<(torch_root)\"",
+        "COMBOSEG_DNNL=<(torch_dnnl)",
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
         "NODE_ADDON_API_DISABLE_DEPRECATED",

@@ -78,7 +78,19 @@ function findLibtorch() {
   const cxx11Abi = config.match(/-D_GLIBCXX_USE_CXX11_ABI=(\d)/)?.[1] ?? '1';
 
   const cuda = existsSync(join(libDir, 'libtorch_cuda.so'));
-  const libs = ['-ltorch', '-ltorch_cpu', '-lc10', ...(cuda ? ['-ltorch_cuda', '-lc10_cuda'] : [])];
+  // Debian's libtorch links the shared libdnnl; with libdnnl-dev's headers the addon calls it
+  // directly for bf16 convolutions. (PyTorch 2.x links oneDNN statically, its symbols hidden.)
+  const dnnl = system && existsSync('/usr/include/oneapi/dnnl/dnnl.hpp');
+  if (system && !dnnl) {
+    fail("oneDNN's headers are missing: install Debian's libdnnl-dev (`npm run setup` does)");
+  }
+  const libs = [
+    '-ltorch',
+    '-ltorch_cpu',
+    '-lc10',
+    ...(dnnl ? ['-ldnnl'] : []),
+    ...(cuda ? ['-ltorch_cuda', '-lc10_cuda'] : []),
+  ];
   // A CUDA wheel's libraries (cuBLAS, cuDNN, ...) sit in site-packages/nvidia/*/lib, next to torch/.
   const nvidia = join(dirname(dir), 'nvidia');
   const nvidiaLibs =
@@ -96,7 +108,7 @@ function findLibtorch() {
     ...libs,
     '-Wl,--as-needed',
   ];
-  return { dir, version, cuda, cxxStd, cxx11Abi, includeDirs, libDir, link, system };
+  return { dir, version, cuda, dnnl, cxxStd, cxx11Abi, includeDirs, libDir, link, system };
 }
 
 // A gyp list variable is a string split the way sh splits words.
@@ -148,6 +160,7 @@ const args = [
   `--torch_link=${shellWords(torch.link)}`,
   `--torch_cxx_std=${torch.cxxStd}`,
   `--torch_cxx11_abi=${torch.cxx11Abi}`,
+  `--torch_dnnl=${torch.dnnl ? 1 : 0}`,
 ];
 if (existsSync(join(nodedir, 'include/node/node_api.h'))) args.push(`--nodedir=${nodedir}`);
 console.log(

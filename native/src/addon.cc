@@ -56,6 +56,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("callOp", Napi::Function::New(env, CallOp));
   exports.Set("conv3d", Napi::Function::New(env, JsConv3d));
   exports.Set("convTranspose3d", Napi::Function::New(env, JsConvTranspose3d));
+  exports.Set("conv3dBf16", Napi::Function::New(env, JsConv3dBf16));
+  exports.Set("convTranspose3dBf16", Napi::Function::New(env, JsConvTranspose3dBf16));
   exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled));
   exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));

@@ -61,6 +61,8 @@ Napi::Value CallOp(const Napi::CallbackInfo& info);
 // 3-D convolutions (conv_binding.cc: oneDNN on libtorch 1.13, else ATen).
 Napi::Value JsConv3d(const Napi::CallbackInfo& info);
 Napi::Value JsConvTranspose3d(const Napi::CallbackInfo& info);
+Napi::Value JsConv3dBf16(const Napi::CallbackInfo& info);
+Napi::Value JsConvTranspose3dBf16(const Napi::CallbackInfo& info);
 
 // What the addon was built against and what it can reach (engine_info.cc).
 Napi::Value BuildInfo(const Napi::CallbackInfo& info);

@@ -14,7 +14,9 @@
 //   scripts/build-native.mjs reads it from there); 1.13's need C++14, the addon
 //   itself needs C++17.
 // - The hand-made oneDNN convolution (conv_onednn.cc) reads libtorch 1.13's
-//   internal dispatch stubs; elsewhere convolutions go through ATen (conv_aten.cc).
+//   internal dispatch stubs, and the bf16 one (conv_dnnl.cc) calls the shared
+//   libdnnl that Debian's 1.13 links; elsewhere convolutions go through ATen
+//   (conv_aten.cc). PyTorch 2.x links oneDNN statically, its symbols hidden.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -41,6 +43,14 @@
 #define COMBOSEG_ONEDNN_CONV 0
 #endif
 
+/** 1: bf16 convolutions run on oneDNN's own API (conv_dnnl.cc): Debian's 1.13, which links the
+ * shared libdnnl, built with libdnnl-dev's headers (scripts/build-native.mjs defines COMBOSEG_DNNL). */
+#if COMBOSEG_ONEDNN_CONV && defined(COMBOSEG_DNNL) && COMBOSEG_DNNL
+#define COMBOSEG_DNNL_CONV 1
+#else
+#define COMBOSEG_DNNL_CONV 0
+#endif
+
 /** Where libtorch came from: the folder the build was pointed at (set by scripts/build-native.mjs). */
 #ifndef COMBOSEG_LIBTORCH_DIR
 #define COMBOSEG_LIBTORCH_DIR "unknown (not built by scripts/build-native.mjs)"
@@ -60,6 +70,9 @@ inline constexpr c10::nullopt_t kNullopt = c10::nullopt;
 
 /** Whether conv3d / convTranspose3d use the hand-made oneDNN path (else ATen's convolution). */
 inline constexpr bool kOneDnnConv = COMBOSEG_ONEDNN_CONV == 1;
+
+/** Whether bf16 convolutions run on oneDNN's own API (else ATen's convolution on bf16 casts). */
+inline constexpr bool kDnnlConv = COMBOSEG_DNNL_CONV == 1;
 
 /** libtorch's version as compiled against, e.g. "2.13.0". */
 inline constexpr const char* kTorchVersion = TORCH_VERSION;

@@ -1,6 +1,8 @@
 // N-API entry points for the 3-D convolutions: the hand-made oneDNN path of conv_onednn.cc where
-// compat.h provides it (libtorch 1.13), else ATen's convolution (conv_aten.cc). JS sees one API.
+// compat.h provides it (libtorch 1.13), else ATen's convolution (conv_aten.cc); in bf16, oneDNN's
+// own API (conv_dnnl.cc) where compat.h provides it, else ATen's on bf16 casts. JS sees one API.
 #include "addon.h"
+#include "conv_dnnl.h"
 #include "conv_onednn.h"
 #include "guard.h"
 
@@ -38,6 +40,22 @@ at::Tensor ConvTranspose3d(const at::Tensor& x, const at::Tensor& w, const Optio
   else return ConvTranspose3dAten(x, w, b, g);
 }
 
+at::Tensor Conv3dBf16(const at::Tensor& x, const at::Tensor& w, const Optional<at::Tensor>& b,
+                      const ConvGeometry& g) {
+  if constexpr (kDnnlConv) {
+    if (x.device().is_cpu()) return Conv3dBf16Dnnl(x, w, b, g);
+  }
+  return Conv3dBf16Aten(x, w, b, g);
+}
+
+at::Tensor ConvTranspose3dBf16(const at::Tensor& x, const at::Tensor& w, const Optional<at::Tensor>& b,
+                               const ConvGeometry& g) {
+  if constexpr (kDnnlConv) {
+    if (x.device().is_cpu()) return ConvTranspose3dBf16Dnnl(x, w, b, g);
+  }
+  return ConvTranspose3dBf16Aten(x, w, b, g);
+}
+
 }  // namespace
 
 using ConvFn = at::Tensor (*)(const at::Tensor&, const at::Tensor&, const Optional<at::Tensor>&, const ConvGeometry&);
@@ -59,6 +77,12 @@ Napi::Value JsConv3d(const Napi::CallbackInfo& info) { return CallConv(info, Con
 
 Napi::Value JsConvTranspose3d(const Napi::CallbackInfo& info) {
   return CallConv(info, ConvTranspose3d, "convTranspose3d", true);
+}
+
+Napi::Value JsConv3dBf16(const Napi::CallbackInfo& info) { return CallConv(info, Conv3dBf16, "conv3d", false); }
+
+Napi::Value JsConvTranspose3dBf16(const Napi::CallbackInfo& info) {
+  return CallConv(info, ConvTranspose3dBf16, "convTranspose3d", true);
 }
 
 }  // namespace comboseg

@@ -9,6 +9,7 @@ inline const char* DTypeName(c10::ScalarType t) {
   switch (t) {
     case c10::kFloat: return "float32";
     case c10::kDouble: return "float64";
+    case c10::kBFloat16: return "bfloat16";
     case c10::kInt: return "int32";
     case c10::kLong: return "int64";
     case c10::kShort: return "int16";
@@ -22,6 +23,7 @@ inline const char* DTypeName(c10::ScalarType t) {
 inline c10::ScalarType DTypeFromName(Napi::Env env, const std::string& s) {
   if (s == "float32") return c10::kFloat;
   if (s == "float64") return c10::kDouble;
+  if (s == "bfloat16") return c10::kBFloat16;
   if (s == "int32") return c10::kInt;
   if (s == "int64") return c10::kLong;
   if (s == "int16") return c10::kShort;

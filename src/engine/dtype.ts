@@ -1,4 +1,5 @@
 import type { DType } from './native.js';
+import { ComboSegError } from './errors.js';
 
 export type { DType };
 
@@ -11,6 +12,7 @@ export const SCALAR_TYPE: Record<DType, number> = {
   int64: 4,
   float32: 6,
   float64: 7,
+  bfloat16: 15,
   bool: 11,
 };
 
@@ -45,6 +47,8 @@ export function typedArrayFor(dtype: DType, values: ArrayLike<number>): TypedArr
     case 'uint8':
     case 'bool':
       return Uint8Array.from(values);
+    case 'bfloat16':
+      throw new ComboSegError('bfloat16 has no typed array: make the tensor in float32 and cast it');
   }
 }
 

@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ComboSegError } from './errors.js';
 
-export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'int16' | 'int8' | 'uint8' | 'bool';
+export type DType = 'float32' | 'float64' | 'bfloat16' | 'int32' | 'int64' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 export interface TensorHandle {
   shape(): number[];
@@ -47,6 +47,27 @@ export interface NativeBinding {
     groups: number,
   ): TensorHandle;
   convTranspose3d(
+    x: TensorHandle,
+    w: TensorHandle,
+    b: TensorHandle | null,
+    stride: Triple,
+    padding: Triple,
+    dilation: Triple,
+    groups: number,
+    outputPadding: Triple,
+  ): TensorHandle;
+  /** conv3d in bf16 (x float32 or bfloat16, w float32); returns bfloat16. */
+  conv3dBf16(
+    x: TensorHandle,
+    w: TensorHandle,
+    b: TensorHandle | null,
+    stride: Triple,
+    padding: Triple,
+    dilation: Triple,
+    groups: number,
+  ): TensorHandle;
+  /** convTranspose3d in bf16; returns bfloat16. */
+  convTranspose3dBf16(
     x: TensorHandle,
     w: TensorHandle,
     b: TensorHandle | null,

@@ -9,7 +9,9 @@ import { ComboSegError } from './errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { DType, TypedArray } from './dtype.js';
 
-const CODES: Record<DType, string> = {
+// bfloat16 is a compute type only: checkpoints hold the float32 master weights.
+type StoredDType = Exclude<DType, 'bfloat16'>;
+const CODES: Record<StoredDType, string> = {
   float32: 'F32',
   float64: 'F64',
   int32: 'I32',
@@ -20,8 +22,10 @@ const CODES: Record<DType, string> = {
   bool: 'BOOL',
 };
 // Code → dtype; a code that is not here (the file's own dtype string) is undefined.
-const DTYPES = Object.fromEntries(Object.entries(CODES).map(([k, v]) => [v, k])) as Partial<Record<string, DType>>;
-const BYTES: Record<DType, number> = {
+const DTYPES = Object.fromEntries(Object.entries(CODES).map(([k, v]) => [v, k])) as Partial<
+  Record<string, StoredDType>
+>;
+const BYTES: Record<StoredDType, number> = {
   float32: 4,
   float64: 8,
   int32: 4,
@@ -31,7 +35,7 @@ const BYTES: Record<DType, number> = {
   uint8: 1,
   bool: 1,
 };
-const ARRAYS: Record<DType, new (b: ArrayBuffer) => TypedArray> = {
+const ARRAYS: Record<StoredDType, new (b: ArrayBuffer) => TypedArray> = {
   float32: Float32Array,
   float64: Float64Array,
   int32: Int32Array,
@@ -65,6 +69,9 @@ export function encodeSafetensors(
   let offset = 0;
   for (const name of Object.keys(tensors).sort()) {
     const t = tensors[name];
+    if (t.dtype === 'bfloat16') {
+      throw new ComboSegError(`safetensors: '${name}' is bfloat16; checkpoints hold float32 (cast it first)`);
+    }
     const data = t.toTypedArray();
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     header[name] = { dtype: CODES[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] };

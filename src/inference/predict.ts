@@ -58,7 +58,7 @@ export function predictVolume(
     // The input goes to the network's device window by window, probabilities come back to the CPU,
     // where the sliding window's accumulators live (a volume's worth of GPU memory is not needed).
     const device = net.device;
-    const forward = (t: typeof x) => to(net.forward(to(t, device)), 'cpu');
+    const forward = (t: typeof x) => to(net.run(to(t, device)), 'cpu');
     const p =
       mode === 'whole'
         ? wholeVolume(forward, x, net.divisor, {

@@ -7,6 +7,7 @@ import { BatchNorm3d, PReLU, ReLU, Sequential } from '../nn/layers.js';
 import { Conv3d } from '../nn/conv.js';
 import type { Rng } from '../util/random.js';
 import { noGrad } from '../engine/autograd.js';
+import { withPrecision, type Precision } from '../engine/precision.js';
 import type { NetworkOptions } from './options.js';
 
 export type { NetworkOptions } from './options.js';
@@ -19,8 +20,18 @@ export abstract class Network extends Module {
   /** Channels of the widest full-resolution activation: what sizes a whole-volume pass's memory. */
   abstract readonly fullResolutionWidth: number;
 
-  /** [B, inChannels, D, H, W] → logits [B, outChannels, D, H, W]. */
+  /** What run() computes in: 'fp32', or 'bf16' mixed precision (engine/precision.ts); weights stay float32. */
+  precision: Precision = 'fp32';
+
+  /** [B, inChannels, D, H, W] → logits [B, outChannels, D, H, W], in the current compute precision. */
   abstract override forward(x: Tensor): Tensor;
+
+  /** forward() in this network's precision; the logits come back in float32 for the loss and the metrics. */
+  run(x: Tensor): Tensor {
+    if (this.precision === 'fp32') return this.forward(x);
+    const y = withPrecision(this.precision, () => this.forward(x));
+    return y.dtype === 'float32' ? y : y.cast('float32');
+  }
 
   protected checkInput(x: Tensor): void {
     if (x.rank !== 5) throw new ComboSegError(`${this.name}: expected input [B, C, D, H, W], got shape [${x.shape}]`);

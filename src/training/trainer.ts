@@ -281,7 +281,7 @@ export class Trainer {
       const image = to(batch.image, cfg.device),
         target = to(batch.target, cfg.device);
       // The forward pass in its own scope, so saved activations are freed during backward.
-      const l = tidy(() => loss(net.forward(image), target));
+      const l = tidy(() => loss(net.run(image), target));
       l.backward();
       optimizer.step();
       optimizer.zeroGrad();

@@ -4,6 +4,7 @@ import { callT, callTs } from './dispatch.js';
 import { Tensor } from '../tensor-core.js';
 import { native } from '../native.js';
 import { ComboSegError, rethrowNative } from '../errors.js';
+import { computePrecision, fp32Input, type Precision } from '../precision.js';
 
 export type Triple = number | [number, number, number];
 
@@ -20,6 +21,8 @@ export interface Conv3dOptions {
   dilation?: Triple;
   groups?: number;
   backend?: ConvBackend;
+  /** 'bf16': bfloat16 compute and output (master weights stay float32); default: computePrecision(). */
+  precision?: Precision;
 }
 
 function check5d(x: Tensor, what: string): void {
@@ -34,6 +37,14 @@ function check5d(x: Tensor, what: string): void {
 export function conv3d(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv3dOptions = {}): Tensor {
   check5d(x, 'conv3d');
   const { stride = 1, padding = 0, dilation = 1, groups = 1 } = o;
+  if ((o.precision ?? computePrecision()) === 'bf16') {
+    try {
+      return new Tensor(native.conv3dBf16(x.handle, w.handle, bias?.handle ?? null, stride, padding, dilation, groups));
+    } catch (e) {
+      rethrowNative(e, 'conv3d');
+    }
+  }
+  x = fp32Input(x);
   const backend = o.backend ?? (x.dtype === 'float32' ? 'onednn' : 'stock');
   if (backend === 'stock') return callT('aten::conv3d', x, w, bias, stride, padding, dilation, groups);
   try {
@@ -56,13 +67,15 @@ export function convTranspose3d(
 ): Tensor {
   check5d(x, 'convTranspose3d');
   const { stride = 1, padding = 0, dilation = 1, groups = 1, outputPadding = 0 } = o;
+  const bf16 = (o.precision ?? computePrecision()) === 'bf16';
+  if (!bf16) x = fp32Input(x);
   const backend = o.backend ?? (x.dtype === 'float32' ? 'onednn' : 'stock');
-  if (backend === 'stock') {
+  if (backend === 'stock' && !bf16) {
     return callT('aten::conv_transpose3d.input', x, w, bias, stride, padding, outputPadding, groups, dilation);
   }
   try {
     return new Tensor(
-      native.convTranspose3d(
+      (bf16 ? native.convTranspose3dBf16 : native.convTranspose3d)(
         x.handle,
         w.handle,
         bias?.handle ?? null,
@@ -104,13 +117,13 @@ export function maxPool3dWithIndices(
   padding: Triple = 0,
 ): [Tensor, Tensor] {
   check5d(x, 'maxPool3dWithIndices');
-  const [out, idx] = callTs('aten::max_pool3d_with_indices', x, kernel, stride ?? kernel, padding);
+  const [out, idx] = callTs('aten::max_pool3d_with_indices', fp32Input(x), kernel, stride ?? kernel, padding);
   return [out, idx];
 }
 
 export function maxPool3d(x: Tensor, kernel: Triple, stride?: Triple, padding: Triple = 0): Tensor {
   check5d(x, 'maxPool3d');
-  return callT('aten::max_pool3d', x, kernel, stride ?? kernel, padding);
+  return callT('aten::max_pool3d', fp32Input(x), kernel, stride ?? kernel, padding);
 }
 
 /** Places each value at its pooling index in a zero tensor of spatial size `outputSize`. */
@@ -122,7 +135,7 @@ export function maxUnpool3d(
   padding: Triple = 0,
 ): Tensor {
   check5d(x, 'maxUnpool3d');
-  return callT('aten::max_unpool3d', x, indices, outputSize, stride, padding);
+  return callT('aten::max_unpool3d', fp32Input(x), indices, outputSize, stride, padding);
 }
 
 export type Upsampling = { size: [number, number, number] } | { scale: number | [number, number, number] };
@@ -144,7 +157,7 @@ export function upsampleNearest3d(x: Tensor, u: Upsampling): Tensor {
 export function upsampleTrilinear3d(x: Tensor, u: Upsampling, alignCorners = false): Tensor {
   check5d(x, 'upsampleTrilinear3d');
   const [size, scale] = scales(u);
-  return callT('aten::upsample_trilinear3d.vec', x, size, alignCorners, scale);
+  return callT('aten::upsample_trilinear3d.vec', fp32Input(x), size, alignCorners, scale);
 }
 
 export const softmax = (x: Tensor, dim: number): Tensor => callT('aten::softmax.int', x, dim);
