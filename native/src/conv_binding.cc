@@ -1,6 +1,7 @@
 // N-API entry points for the 3-D convolutions: the hand-made oneDNN path of conv_onednn.cc where
 // compat.h provides it (libtorch 1.13), else ATen's convolution (conv_aten.cc); in bf16, oneDNN's
-// own API (conv_dnnl.cc) where compat.h provides it, else ATen's on bf16 casts. JS sees one API.
+// own API (conv_dnnl.cc) where compat.h provides it (CPU, one group), else ATen's on bf16 casts.
+// JS sees one API.
 #include "addon.h"
 #include "conv_dnnl.h"
 #include "conv_onednn.h"
@@ -43,7 +44,7 @@ at::Tensor ConvTranspose3d(const at::Tensor& x, const at::Tensor& w, const Optio
 at::Tensor Conv3dBf16(const at::Tensor& x, const at::Tensor& w, const Optional<at::Tensor>& b,
                       const ConvGeometry& g) {
   if constexpr (kDnnlConv) {
-    if (x.device().is_cpu()) return Conv3dBf16Dnnl(x, w, b, g);
+    if (x.device().is_cpu() && g.groups == 1) return Conv3dBf16Dnnl(x, w, b, g);
   }
   return Conv3dBf16Aten(x, w, b, g);
 }
@@ -51,7 +52,7 @@ at::Tensor Conv3dBf16(const at::Tensor& x, const at::Tensor& w, const Optional<a
 at::Tensor ConvTranspose3dBf16(const at::Tensor& x, const at::Tensor& w, const Optional<at::Tensor>& b,
                                const ConvGeometry& g) {
   if constexpr (kDnnlConv) {
-    if (x.device().is_cpu()) return ConvTranspose3dBf16Dnnl(x, w, b, g);
+    if (x.device().is_cpu() && g.groups == 1) return ConvTranspose3dBf16Dnnl(x, w, b, g);
   }
   return ConvTranspose3dBf16Aten(x, w, b, g);
 }

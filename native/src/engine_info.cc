@@ -131,6 +131,7 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   out.Set("libtorch", kLibtorchDir);
   out.Set("mkldnn", at::hasMKLDNN());
   out.Set("convPath", kOneDnnConv ? "onednn" : "aten");
+  out.Set("bf16ConvPath", kDnnlConv ? "onednn-api" : "aten");
   out.Set("parallel", at::get_parallel_info());
 
   Napi::Object onednn = Napi::Object::New(env);

@@ -20,4 +20,11 @@ export * from './ops/shape.js';
 export * from './ops/nn.js';
 export * from './ops/creation.js';
 export * from './ops/inplace.js';
-export { withPrecision, computePrecision, PrecisionSchema, type Precision, type PrecisionSetting } from './precision.js';
+export {
+  withPrecision,
+  computePrecision,
+  PrecisionSchema,
+  type Precision,
+  type PrecisionSetting,
+} from './precision.js';
+export { resolvePrecision, cpuPrecision, type PrecisionChoice } from './precision-default.js';

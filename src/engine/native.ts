@@ -94,6 +94,8 @@ export interface BuildInfo {
   mkldnn: boolean;
   /** conv3d / convTranspose3d: 'onednn' (hand-made, libtorch 1.13) or 'aten' (libtorch's own choice). */
   convPath: 'onednn' | 'aten';
+  /** bf16 convolutions: 'onednn-api' (oneDNN's own API, layouts its choice; Debian's build) or 'aten' (bf16 casts). */
+  bf16ConvPath: 'onednn-api' | 'aten';
   parallel: string;
   onednn: {
     version: string;

@@ -40,6 +40,8 @@ export interface EngineInfo {
   onednn: { version: string; isa: string; isaFrom: 'onednn' | 'cpu-flags' };
   /** How conv3d / convTranspose3d run: the hand-made oneDNN path (libtorch 1.13) or ATen's choice. */
   convPath: 'onednn' | 'aten';
+  /** bf16 convolutions: 'onednn-api' (oneDNN's own API, layouts its choice; Debian's build) or 'aten' (bf16 casts). */
+  bf16ConvPath: 'onednn-api' | 'aten';
   threads: number;
   tcmalloc: boolean;
   parallel: string;
@@ -60,6 +62,7 @@ export function engineInfo(): EngineInfo {
     mkldnn: b.mkldnn,
     onednn: { ...b.onednn },
     convPath: b.convPath,
+    bf16ConvPath: b.bf16ConvPath,
     threads: native.getNumThreads(),
     tcmalloc: /tcmalloc/.test(process.env.LD_PRELOAD ?? ''),
     parallel: b.parallel,

@@ -75,7 +75,7 @@ export function convTranspose3d(
   }
   try {
     return new Tensor(
-      (bf16 ? native.convTranspose3dBf16 : native.convTranspose3d)(
+      native[bf16 ? 'convTranspose3dBf16' : 'convTranspose3d'](
         x.handle,
         w.handle,
         bias?.handle ?? null,

@@ -1,0 +1,64 @@
+// What precision 'auto' means on this machine: bf16 where the CPU has bf16 matrix instructions
+// (AVX512-BF16, AMX-BF16) and a measured convolution is clearly faster in bf16 than in fp32; fp32
+// elsewhere. Measured once per process (about a quarter of a second), on the running CPU.
+import { engineInfo } from './runtime.js';
+import { rand } from './ops/creation.js';
+import { conv3d } from './ops/nn.js';
+import { tidy } from './scope.js';
+import { noGrad } from './autograd.js';
+import type { Precision, PrecisionSetting } from './precision.js';
+
+/** bf16 must beat fp32 by this factor to be the default (noise and accuracy margins). */
+const REQUIRED_SPEEDUP = 1.25;
+
+export interface PrecisionChoice {
+  precision: Precision;
+  /** Why: the ISA, and the measured fp32 / bf16 times of a 32→32-channel 3³ convolution at 32³. */
+  reason: string;
+  fp32Ms: number | null;
+  bf16Ms: number | null;
+}
+
+let measured: PrecisionChoice | null = null;
+
+/** Median ms of forward + backward of conv 32→32, 3³, at 32³, batch 1. */
+function convMs(precision: Precision): number {
+  return tidy(() => {
+    const x = rand([1, 32, 32, 32, 32]);
+    const w = rand([32, 32, 3, 3, 3]).mul(0.05);
+    x.requiresGrad = true;
+    w.requiresGrad = true;
+    const g = noGrad(() => rand([1, 32, 32, 32, 32]));
+    const once = () => tidy(() => conv3d(x, w, null, { padding: 1, precision }).backward(g));
+    once();
+    const times = [0, 1, 2].map(() => {
+      const t0 = performance.now();
+      once();
+      return performance.now() - t0;
+    });
+    return times.sort((a, b) => a - b)[1];
+  });
+}
+
+/** The CPU's default: measured on the first call, then remembered. */
+export function cpuPrecision(): PrecisionChoice {
+  if (measured) return measured;
+  const isa = engineInfo().onednn.isa;
+  if (!/bf16|amx/.test(isa)) {
+    const reason = `oneDNN's ISA ${isa} has no bf16 instructions`;
+    measured = { precision: 'fp32', reason, fp32Ms: null, bf16Ms: null };
+    return measured;
+  }
+  const fp32Ms = convMs('fp32'),
+    bf16Ms = convMs('bf16');
+  const precision = bf16Ms * REQUIRED_SPEEDUP <= fp32Ms ? 'bf16' : 'fp32';
+  const speed = `conv3d 32³ fp32 ${fp32Ms.toFixed(1)} ms, bf16 ${bf16Ms.toFixed(1)} ms`;
+  measured = { precision, reason: `${isa}: ${speed}`, fp32Ms, bf16Ms };
+  return measured;
+}
+
+/** A precision setting made concrete for `device`: 'auto' is the CPU's measured choice, fp32 on CUDA. */
+export function resolvePrecision(setting: PrecisionSetting, device = 'cpu'): Precision {
+  if (setting !== 'auto') return setting;
+  return device === 'cpu' ? cpuPrecision().precision : 'fp32';
+}
