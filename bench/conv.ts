@@ -1,16 +1,24 @@
 // conv3d forward + backward throughput, oneDNN path vs libtorch's own choice.
-import { tidy, rand, conv3d, type ConvBackend } from '../src/index.js';
+import { tidy, rand, conv3d, type ConvBackend, type Precision } from '../src/index.js';
 
 /** GFLOP/s of forward + input-gradient + weight-gradient for a 3×3×3 conv, batch 1, c → c channels at size³. */
-export function convGflops(size: number, channels: number, backend: ConvBackend, reps: number): number {
-  const x = rand([1, channels, size, size, size]);
+export function convGflops(
+  size: number,
+  channels: number,
+  backend: ConvBackend,
+  reps: number,
+  precision: Precision = 'fp32',
+): number {
+  // In bf16 the activations between layers are bf16: so are this input and its upstream gradient.
+  const dtype = precision === 'bf16' ? 'bfloat16' : 'float32';
+  const x = rand([1, channels, size, size, size]).cast(dtype);
   const w = rand([channels, channels, 3, 3, 3]).mul(0.1);
-  const g = rand([1, channels, size, size, size]); // a dense upstream gradient, as in training
+  const g = rand([1, channels, size, size, size]).cast(dtype); // a dense upstream gradient, as in training
   x.requiresGrad = true;
   w.requiresGrad = true;
   const step = () =>
     tidy(() => {
-      conv3d(x, w, null, { padding: 1, backend }).backward(g);
+      conv3d(x, w, null, { padding: 1, backend, precision }).backward(g);
       x.zeroGrad();
       w.zeroGrad();
     });

@@ -8,12 +8,14 @@ import { buildReference } from './build-ref.mjs';
 import { lossStepMs } from './losses.js';
 import { dataBench } from './data.js';
 import { inferenceBench } from './inference.js';
+import { networkStep } from './children.js';
+import { precisionBench } from './precision.js';
 
 const quick = process.argv.includes('--quick');
 const onlyArg = process.argv.indexOf('--only');
 const onlyValue: string | undefined = onlyArg > 0 ? process.argv[onlyArg + 1] : undefined;
 if (onlyArg > 0 && onlyValue === undefined) throw new Error('--only needs a comma-separated list of benches');
-const only = onlyValue?.split(',') ?? ['engine', 'networks', 'losses', 'data', 'inference'];
+const only = onlyValue?.split(',') ?? ['engine', 'networks', 'losses', 'data', 'inference', 'precision'];
 const info = engineInfo();
 console.log(
   `engine: libtorch ${info.torchVersion}, ${info.threads} threads, oneDNN ${info.mkldnn}, tcmalloc ${info.tcmalloc}`,
@@ -24,6 +26,7 @@ if (only.includes('networks')) networksBench();
 if (only.includes('losses')) lossesBench();
 if (only.includes('data')) await dataBench(quick);
 if (only.includes('inference')) inferenceBench(quick);
+if (only.includes('precision')) precisionBench(quick);
 
 function engineBench(): void {
   console.log('\nconv3d 3×3×3, batch 1, 16 → 16 channels, forward + backward:');
@@ -57,39 +60,6 @@ function engineBench(): void {
       `TypeScript: ${ts.map((v) => v.toFixed(1)).join(' / ')} ms`,
   );
   console.log(`  ratio TypeScript / C++ (medians) = ${(median(ts) / median(cpp)).toFixed(3)}  [target ≤ 1.10]`);
-}
-
-interface StepResult {
-  name: string;
-  batch: number;
-  width: string;
-  size: number;
-  params: number;
-  stepMs: number;
-  convMs: number;
-  peakMiB: number;
-  baseMiB: number;
-}
-
-/** Runs one network configuration in a child process (its own peak memory). */
-function networkStep(name: string, batch: number, width: string, size: number, steps: number): StepResult {
-  const out = execFileSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      new URL('./network-step.ts', import.meta.url).pathname,
-      name,
-      String(batch),
-      width,
-      String(size),
-      String(steps),
-    ],
-    { encoding: 'utf8' },
-  );
-  const last = out.trim().split('\n').pop();
-  if (last === undefined) throw new Error(`network-step.ts ${name} printed nothing`);
-  return JSON.parse(last) as StepResult;
 }
 
 function networksBench(): void {

@@ -164,28 +164,35 @@ std::pair<at::Tensor, at::Tensor> Backward(const at::Tensor& x, const at::Tensor
   using P = Primitives<Transposed>;
   auto fwd = ForwardPd<Transposed>(s, false, dnnl::prop_kind::forward_training);
   at::Tensor gx, gw;
-  if (wantInput) {
-    typename P::BwdData::desc d(P::kAlgorithm, Any(s.src, DT::bf16), Any(s.wei, DT::bf16), Any(s.dst, DT::bf16),
-                                s.stride, s.dilate, s.padL, s.padR);
-    typename P::BwdData::primitive_desc pd(d, Cpu(), fwd);
-    memory diffDst = Into(gy, ActivationDesc(gy), pd.diff_dst_desc());
-    memory wei = Into(w, WeightDesc(w, Transposed), pd.weights_desc());
-    gx = at::empty(x.sizes(), x.options());
-    WriteTo(gx, ActivationDesc(gx), pd.diff_src_desc(), [&](memory& diffSrc) {
-      typename P::BwdData(pd).execute(
-          Stream(), {{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diffSrc}});
-    });
-  }
+  // The upstream gradient is reordered once when both passes want the same layout of it.
+  Optional<memory> diffDstShared;
+  auto diffDst = [&](const memory::desc& want) {
+    if (diffDstShared.has_value() && diffDstShared->get_desc() == want) return *diffDstShared;
+    diffDstShared = Into(gy, ActivationDesc(gy), want);
+    return *diffDstShared;
+  };
   if (wantWeight) {
     typename P::BwdWeights::desc d(P::kAlgorithm, Any(s.src, DT::bf16), Any(s.wei, DT::f32), memory::desc(),
                                    Any(s.dst, DT::bf16), s.stride, s.dilate, s.padL, s.padR);
     typename P::BwdWeights::primitive_desc pd(d, Cpu(), fwd);
     memory src = Into(x, ActivationDesc(x), pd.src_desc());
-    memory diffDst = Into(gy, ActivationDesc(gy), pd.diff_dst_desc());
+    memory dy = diffDst(pd.diff_dst_desc());
     gw = at::empty(w.sizes(), w.options().dtype(at::kFloat));
     WriteTo(gw, WeightDesc(gw, Transposed), pd.diff_weights_desc(), [&](memory& diffWei) {
       typename P::BwdWeights(pd).execute(
-          Stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_WEIGHTS, diffWei}});
+          Stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, diffWei}});
+    });
+  }
+  if (wantInput) {
+    typename P::BwdData::desc d(P::kAlgorithm, Any(s.src, DT::bf16), Any(s.wei, DT::bf16), Any(s.dst, DT::bf16),
+                                s.stride, s.dilate, s.padL, s.padR);
+    typename P::BwdData::primitive_desc pd(d, Cpu(), fwd);
+    memory dy = diffDst(pd.diff_dst_desc());
+    memory wei = Into(w, WeightDesc(w, Transposed), pd.weights_desc());
+    gx = at::empty(x.sizes(), x.options());
+    WriteTo(gx, ActivationDesc(gx), pd.diff_src_desc(), [&](memory& diffSrc) {
+      typename P::BwdData(pd).execute(Stream(),
+                                      {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diffSrc}});
     });
   }
   Stream().wait();
