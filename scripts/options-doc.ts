@@ -8,6 +8,7 @@ import { LOSSES } from '../src/losses/registry.js';
 import { NETWORKS } from '../src/networks/registry.js';
 import { NetworkOptionsSchema, RUN_SET_OPTIONS } from '../src/networks/options.js';
 import { OPTIMIZERS } from '../src/training/optimizers.js';
+import { TrainConfigSchema } from '../src/training/config.js';
 import { SamplerConfigSchema } from '../src/data/sampler-options.js';
 import { InferenceSettingsSchema } from '../src/inference/settings.js';
 import { optionRows } from '../src/util/options.js';
@@ -59,6 +60,12 @@ export function optionsBlock(): string {
       ['sampler', SamplerConfigSchema],
       ['inference', InferenceSettingsSchema],
     ]),
+    '',
+    "**Where and how the network computes** (top level of a training configuration or an experiment's " +
+      '`base`; `--device` and `--precision` set them for `train`, `predict` and `serve`, `--precision` ' +
+      "for every run of `experiment` and `tune`; a run's `run.json` records the precision it computed in):",
+    '',
+    table('block', [['(top level)', TrainConfigSchema.pick({ device: true, precision: true })]]),
     '',
     END,
   ];

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { readJsonFile } from './read-json.js';
-import { runExperiment, parseExperiment } from '../experiments/grid.js';
+import { runExperiment, parseExperiment, withBasePrecision } from '../experiments/grid.js';
 import { experimentMarkdown } from '../experiments/tables.js';
 import { writeExperimentReport } from '../experiments/figures.js';
 import { Progress } from '../util/progress.js';
@@ -11,9 +11,10 @@ export function experimentCommand(): Command {
   return new Command('experiment')
     .description('run a grid of networks × losses × options × seeds; resumable; writes results.json and report.md')
     .requiredOption('--config <file>', 'experiment configuration (JSON; see README)')
-    .action(async (o: { config: string }) => {
+    .option('--precision <p>', "every cell's precision, over base.precision: auto | fp32 | bf16")
+    .action(async (o: { config: string; precision?: string }) => {
       const json = readJsonFile(o.config);
-      const cfg = parseExperiment(json, o.config);
+      const cfg = withBasePrecision(parseExperiment(json, o.config), o.precision);
       let bar: Progress | null = null,
         barKey = '';
       const results = await runExperiment(

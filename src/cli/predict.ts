@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
 import { DeviceSchema } from '../engine/device.js';
+import { PrecisionSchema, type PrecisionSetting } from '../engine/precision.js';
+import { resolvePrecision } from '../engine/precision-default.js';
 import { writeVolume, imageExtension } from '../data/io.js';
 import { loadCaseImage } from '../data/datasets.js';
 import { channelCount } from '../data/volume.js';
@@ -38,6 +40,7 @@ interface PredictFlags {
   tta?: boolean;
   probabilities?: boolean;
   device?: string;
+  precision?: string;
 }
 
 const asNumber = (s: string): number | string => (s.trim() !== '' && Number.isFinite(Number(s)) ? Number(s) : s);
@@ -164,9 +167,11 @@ export function predictCommand(): Command {
     .option('--mode <m>', 'auto | window | whole')
     .option('--tta', 'flip test-time augmentation')
     .option('--device <d>', 'where the network runs: cpu (default), cuda or cuda:N; scans and results stay on the CPU')
+    .option('--precision <p>', 'auto (default: bf16 where this CPU computes it clearly faster) | fp32 | bf16')
     .option('--probabilities', 'also write one probability map per organ (NAME_prob_ORGAN.nii.gz)')
     .action(async (o: PredictFlags) => {
       const settings = settingsFromFlags(o);
+      const precision = precisionFlag(o.precision);
       if (!existsSync(o.input)) {
         throw new ComboSegError(`${o.input}: no such file or folder`, { code: 'not-found', path: o.input });
       }
@@ -180,6 +185,7 @@ export function predictCommand(): Command {
       const device = deviceFlag(o.device);
       const model = loadModel(modelPath);
       model.network.to(device);
+      model.network.precision = resolvePrecision(precision, device);
       const inputs = predictionInputs(o.input, o.output, model.meta);
       // A folder of predictions (not one case folder of channel files written to one output file).
       const toFolder = inputs.every((i) => i.out !== o.output);
@@ -201,6 +207,12 @@ export function predictCommand(): Command {
 export function deviceFlag(value: string | undefined): string {
   return checkFlags(z.object({ device: DeviceSchema.default('cpu') }), { device: value }, { device: '--device' })
     .device;
+}
+
+/** The `--precision` flag, checked by the engine's precision schema ('auto' when not given). */
+export function precisionFlag(value: string | undefined): PrecisionSetting {
+  const schema = z.object({ precision: PrecisionSchema.default('auto') });
+  return checkFlags(schema, { precision: value }, { precision: '--precision' }).precision;
 }
 
 /** The marker of a prediction folder: complete only once every case is written. */

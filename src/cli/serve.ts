@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { z } from 'zod';
 import { DeviceSchema } from '../engine/device.js';
+import { PrecisionSchema } from '../engine/precision.js';
 import { serve } from '../server/server.js';
 import { checkFlags } from '../util/options.js';
 import { onStopRequest } from './signals.js';
@@ -15,6 +16,7 @@ export const ServeFlagsSchema = z.object({
   maxUploadMib: count(1, 65536).describe('largest scan that may be uploaded, MiB'),
   jobs: count(1, 64).describe('segmentation jobs running at once'),
   device: DeviceSchema,
+  precision: PrecisionSchema,
 });
 export type ServeFlags = z.output<typeof ServeFlagsSchema>;
 
@@ -24,6 +26,7 @@ const FLAG: Record<string, string> = {
   maxUploadMib: '--max-upload-mib',
   jobs: '--jobs',
   device: '--device',
+  precision: '--precision',
 };
 
 /** The flags, checked; a bad one is an error naming the flag, what is allowed and what was given. */
@@ -44,6 +47,11 @@ export function serveCommand(): Command {
     .option('--max-upload-mib <n>', 'largest scan that may be uploaded', '512')
     .option('--jobs <n>', 'segmentation jobs running at once', '1')
     .option('--device <d>', 'where segmentation jobs run: cpu (default), cuda or cuda:N', 'cpu')
+    .option(
+      '--precision <p>',
+      "what jobs' networks compute in: auto (default: bf16 where this CPU computes it clearly faster) | fp32 | bf16",
+      'auto',
+    )
     .action(async (dir: string, raw: Record<string, unknown>) => {
       const o = serveFlags(raw);
       const s = await serve({
@@ -53,6 +61,7 @@ export function serveCommand(): Command {
         maxUploadBytes: o.maxUploadMib * 2 ** 20,
         concurrency: o.jobs,
         device: o.device,
+        precision: o.precision,
       });
       if (!['127.0.0.1', 'localhost', '::1'].includes(o.host))
         console.warn(`warning: listening on ${o.host}: anyone who can reach this address can read ${dir} and run jobs`);

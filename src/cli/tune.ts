@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { readJsonFile } from './read-json.js';
 import { parseTune, runTune, tuneMarkdown } from '../experiments/tune.js';
+import { withBasePrecision } from '../experiments/grid.js';
 
 /** `comboseg tune --config FILE`: α/β grid search with k-fold CV, and Bayesian optimisation. */
 export function tuneCommand(): Command {
@@ -9,9 +10,10 @@ export function tuneCommand(): Command {
       'search loss options (α, β) by k-fold cross-validation: a grid and/or Bayesian optimisation; resumable',
     )
     .requiredOption('--config <file>', 'tune configuration (JSON; see README)')
-    .action(async (o: { config: string }) => {
+    .option('--precision <p>', "every run's precision, over base.precision: auto | fp32 | bf16")
+    .action(async (o: { config: string; precision?: string }) => {
       const json = readJsonFile(o.config);
-      const cfg = parseTune(json, o.config);
+      const cfg = withBasePrecision(parseTune(json, o.config), o.precision);
       const result = await runTune(
         cfg,
         {

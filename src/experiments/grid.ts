@@ -25,9 +25,10 @@ import {
 import { join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { ComboSegError } from '../engine/errors.js';
+import { PrecisionSchema } from '../engine/precision.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { FolderLock } from '../util/lock.js';
-import { configProblems } from '../util/options.js';
+import { checkFlags, configProblems } from '../util/options.js';
 import { train, type TrainEvents } from '../training/trainer.js';
 import { RunDir, type EpochRecord } from '../training/run-dir.js';
 import { parseConfig, TrainConfigSchema, type TrainConfig } from '../training/config.js';
@@ -132,6 +133,16 @@ export function parseExperiment(value: unknown, source = 'experiment config'): E
   return r.data;
 }
 
+/**
+ * An experiment's (or a search's) configuration with `base.precision` set by a `--precision` flag, so
+ * that every run computes in it; as given without the flag. A bad value is an error naming the flag.
+ */
+export function withBasePrecision<T extends { base: Record<string, unknown> }>(cfg: T, flag: string | undefined): T {
+  const schema = z.object({ precision: PrecisionSchema.optional() });
+  const { precision } = checkFlags(schema, { precision: flag }, { precision: '--precision' });
+  return precision === undefined ? cfg : { ...cfg, base: { ...cfg.base, precision } };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Configuration keys: what a run means, canonically, and its hash.
 
@@ -162,11 +173,14 @@ function withDefaults(schema: z.ZodTypeAny | undefined, options: Record<string, 
  * What a parsed training configuration runs, as a canonical JSON value: every default filled
  * (parseConfig's, and the network's and loss's own option defaults), `out` left out (where a run
  * lives is not what it runs), and so is the fold index (a cell or a tuning point runs every fold).
+ * `precision` is there only when set to other than its default 'auto': configurations from before
+ * the setting existed keep their hash, so existing cells and tuning points keep their folders.
  */
 export function resolvedConfig(tc: TrainConfig): Record<string, unknown> {
-  const { out: _out, folds, network, loss, ...rest } = tc;
+  const { out: _out, folds, network, loss, precision, ...rest } = tc;
   return canonical({
     ...rest,
+    ...(precision === 'auto' ? {} : { precision }),
     network: {
       name: network.name,
       options: withDefaults(NETWORK_SCHEMAS.get(network.name), network.options, RUN_SET_OPTIONS),

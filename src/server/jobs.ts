@@ -4,6 +4,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
+import type { Precision, PrecisionSetting } from '../engine/precision.js';
 import { startWorker } from '../util/worker.js';
 import type { CaseMetrics } from '../metrics/evaluate.js';
 import type { SegmentJobInput, SegmentMessage } from './segment-worker.js';
@@ -28,6 +29,8 @@ export interface Job {
   files: string[];
   metrics: CaseMetrics | null;
   organs: { value: number; name: string }[];
+  /** The precision the network computed in; null until the job is done. */
+  precision: Precision | null;
 }
 
 export interface JobRequest {
@@ -47,10 +50,19 @@ export class JobQueue {
   private readonly pending: { job: Job; req: JobRequest }[] = [];
   private running = 0;
   private closed = false;
+  /** What 'auto' came to in the first job that finished (its worker measured the CPU): later jobs take it as is. */
+  private autoPrecision: Precision | null = null;
 
   constructor(
     readonly dir: string,
-    readonly o: { concurrency: number; maxQueued: number; keepFinished: number; device?: string },
+    readonly o: {
+      concurrency: number;
+      maxQueued: number;
+      keepFinished: number;
+      device?: string;
+      /** What each job's network computes in (default 'auto'). */
+      precision?: PrecisionSetting;
+    },
   ) {
     mkdirSync(dir, { recursive: true });
   }
@@ -80,6 +92,7 @@ export class JobQueue {
       files: [],
       metrics: null,
       organs: [],
+      precision: null,
     };
     this.jobs.set(job.id, job);
     this.pending.push({ job, req });
@@ -147,6 +160,18 @@ export class JobQueue {
 
   private readonly workers = new Set<Worker>();
 
+  /** The precision a job is given: the setting, with 'auto' replaced by what an earlier job found it to be. */
+  private precisionSetting(): PrecisionSetting {
+    const setting = this.o.precision ?? 'auto';
+    return setting === 'auto' ? (this.autoPrecision ?? 'auto') : setting;
+  }
+
+  /** Remembers what 'auto' resolved to in a job's worker (once), so that the CPU is measured once per server. */
+  private noteAutoPrecision(used: Precision): Precision {
+    if ((this.o.precision ?? 'auto') === 'auto') this.autoPrecision ??= used;
+    return used;
+  }
+
   private async run(job: Job, req: JobRequest): Promise<void> {
     const outDir = join(this.dir, job.id);
     mkdirSync(outDir, { recursive: true });
@@ -159,6 +184,7 @@ export class JobQueue {
       outDir,
       caseId: req.caseId,
       device: this.o.device ?? 'cpu',
+      precision: this.precisionSetting(),
     };
     const worker = startWorker(
       new URL(`./segment-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
@@ -184,6 +210,7 @@ export class JobQueue {
             files: m.files,
             metrics: m.metrics,
             organs: m.organs,
+            precision: this.noteAutoPrecision(m.precision),
           });
         else {
           // The worker names the scan by its title (an upload by its own name, not where the server parked it).

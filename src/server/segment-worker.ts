@@ -5,6 +5,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { basename, join } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
+import type { Precision, PrecisionSetting } from '../engine/precision.js';
+import { resolvePrecision } from '../engine/precision-default.js';
 import { toWorkerError, type WorkerError } from '../util/worker.js';
 import { readLabels, readVolume, writeVolume } from '../data/io.js';
 import { channelCount, channelOf, sameGrid, stackChannels, withData, type Volume } from '../data/volume.js';
@@ -31,6 +33,8 @@ export interface SegmentJobInput {
   caseId: string;
   /** Where the network runs ('cpu', 'cuda', 'cuda:N'); the scan and results stay on the CPU. */
   device: string;
+  /** What the network computes in; 'auto' is resolved here, for `device` (a measurement on the CPU). */
+  precision: PrecisionSetting;
 }
 
 export type SegmentMessage =
@@ -41,6 +45,8 @@ export type SegmentMessage =
       metrics: CaseMetrics | null;
       organs: { value: number; name: string }[];
       mode: string;
+      /** The precision the network computed in (`precision` resolved). */
+      precision: Precision;
     }
   | { type: 'error'; error: WorkerError };
 
@@ -90,6 +96,8 @@ try {
   send({ type: 'progress', stage: 'reading', done: 0, total: 1 });
   const model = loadModel(input.model);
   model.network.to(input.device);
+  const precision = resolvePrecision(input.precision, input.device);
+  model.network.precision = precision;
   const { scan, truth, pred } = await segment(model);
   send({ type: 'progress', stage: 'writing', done: 0, total: 1 });
   // Foreground probability: the most likely organ's probability at each voxel.
@@ -110,7 +118,7 @@ try {
     metrics = evaluateCase(input.caseId, pred.labels, truth, model.meta.labels);
   }
   const organs = model.meta.labels.values.map((value, k) => ({ value, name: model.meta.labels.names[k] }));
-  send({ type: 'done', files, metrics, organs, mode: pred.mode });
+  send({ type: 'done', files, metrics, organs, mode: pred.mode, precision });
 } catch (e) {
   send({ type: 'error', error: toWorkerError(e) });
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ComboSegError } from '../engine/errors.js';
+import type { PrecisionSetting } from '../engine/precision.js';
 import { resolveModelPath } from '../training/run-dir.js';
 import { trainingCurvesSpec, vegaLiteSvg } from '../experiments/plots.js';
 import { experimentDetail, runCase, runDetail, scan } from './catalog.js';
@@ -27,6 +28,8 @@ export interface ServeOptions {
   concurrency?: number;
   /** Where segmentation jobs run their network: 'cpu' (default), 'cuda', 'cuda:N'. */
   device?: string;
+  /** What segmentation jobs' networks compute in: 'auto' (default; resolved by the first job), 'fp32', 'bf16'. */
+  precision?: PrecisionSetting;
   /** An upload that sends nothing for this long is dropped with 408 (default 60 s). */
   uploadIdleMs?: number;
   maxQueued?: number;
@@ -301,6 +304,7 @@ function initialState(o: ServeOptions, host: string): ServerState {
   const jobs = new JobQueue(mkdtempSync(join(tmpdir(), 'comboseg-jobs-')), {
     concurrency: o.concurrency ?? 1,
     device: o.device ?? 'cpu',
+    precision: o.precision ?? 'auto',
     maxQueued: o.maxQueued ?? 16,
     keepFinished: 64,
   });

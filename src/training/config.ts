@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { ComboSegError } from '../engine/errors.js';
 import { DeviceSchema } from '../engine/device.js';
+import { PrecisionSchema } from '../engine/precision.js';
 import { NETWORKS, NETWORK_NAMES } from '../networks/registry.js';
 import { RUN_SET_OPTIONS } from '../networks/options.js';
 import { LOSSES, LOSS_NAMES } from '../losses/registry.js';
@@ -103,6 +104,11 @@ export const TrainConfigSchema = z
     seed: int.nonnegative().default(0),
     /** Where the network trains and validates: 'cpu', 'cuda' or 'cuda:N' (data stays on the CPU until a batch). */
     device: DeviceSchema.default('cpu'),
+    /**
+     * What the network computes in (training, validation): 'fp32', 'bf16' mixed precision (float32 weights,
+     * optimiser state and checkpoints), or 'auto' (bf16 where this CPU's bf16 convolutions are clearly faster).
+     */
+    precision: PrecisionSchema.default('auto'),
     /** Train label values that labelNames does not name as background (default: they are an error). */
     ignoreUnnamedLabels: z.boolean().default(false),
     /** Run directory. */

@@ -1,7 +1,8 @@
 // A run directory, the unit of reproducibility, and the one owner of its file names and formats:
 //
 //   config.json       the resolved training configuration (`TrainConfig`, every default filled in)
-//   run.json          how it was run: code version (git describe), start time, Node version
+//   run.json          how it was run: code version (git describe), start time, Node version, and the
+//                     precision the network computed in (config.json keeps the setting, e.g. 'auto')
 //   split.json        the case ids of each part: { train, validation, test }
 //   metrics.jsonl     one `EpochRecord` per line, rewritten whole after each epoch
 //   best.safetensors  the model of the epoch with the best validation Dice (see inference/model.ts)
@@ -16,6 +17,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ComboSegError } from '../engine/errors.js';
 import type { JsonValue } from '../engine/safetensors.js';
+import type { Precision } from '../engine/precision.js';
 import type { MetricName } from '../metrics/overlap.js';
 import { removeStaleWrites, writeFileAtomic } from '../util/fs.js';
 import { toJson } from '../util/json.js';
@@ -43,6 +45,8 @@ export interface RunInfo {
   started: string;
   /** `process.version`. */
   node: string;
+  /** What the network computed in when the run started (`precision` resolved); absent in older runs. */
+  precision?: Precision;
 }
 
 /** split.json: the case ids of each part. */
@@ -204,11 +208,15 @@ export class RunDir {
 
   readInfo(): RunInfo {
     const v = this.readJson(this.infoPath);
-    const { codeVersion, started, node } = isObject(v) ? v : {};
+    const { codeVersion, started, node, precision } = isObject(v) ? v : {};
     if (typeof codeVersion !== 'string' || typeof started !== 'string' || typeof node !== 'string') {
       throw this.badFile(this.infoPath, 'expected {"codeVersion", "started", "node"} as strings');
     }
-    return { codeVersion, started, node };
+    if (precision === undefined) return { codeVersion, started, node };
+    if (precision !== 'fp32' && precision !== 'bf16') {
+      throw this.badFile(this.infoPath, `"precision" must be "fp32" or "bf16", got ${JSON.stringify(precision)}`);
+    }
+    return { codeVersion, started, node, precision };
   }
 
   writeSplit(split: RunSplit): void {

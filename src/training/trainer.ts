@@ -15,6 +15,8 @@ import { resolve } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
 import { tidy, dispose } from '../engine/scope.js';
 import { to } from '../engine/device.js';
+import type { Precision } from '../engine/precision.js';
+import { cpuPrecision, resolvePrecision } from '../engine/precision-default.js';
 import type { Tensor } from '../engine/tensor.js';
 import { create as createNetwork } from '../networks/registry.js';
 import type { Network } from '../networks/network.js';
@@ -36,7 +38,7 @@ import { createOptimizer, type Optimizer } from './optimizers.js';
 import { parseConfig, type TrainConfig } from './config.js';
 import { toJson } from '../util/json.js';
 import { FolderLock } from '../util/lock.js';
-import { RunDir, RUN_FILES, type EpochRecord, type RunSplit, type TrainingState } from './run-dir.js';
+import { currentRunInfo, RunDir, RUN_FILES, type EpochRecord, type RunSplit, type TrainingState } from './run-dir.js';
 
 // Their home is run-dir.ts; exported here too for the code that imported them from the trainer.
 export { readEpochRecords, readRunConfig, type EpochRecord } from './run-dir.js';
@@ -181,10 +183,13 @@ export class Trainer {
     try {
       if (resumed) net.loadStateDict(resumed.network.stateDict());
       net.to(cfg.device); // data stays on the CPU until a batch is made; the optimiser's state follows the weights
+      net.precision = runPrecision(cfg, log); // training and validation compute in it (weights stay float32)
       optimizer = makeOptimizer(cfg, net.parameters());
       const sampler = makeSampler(cfg, cases, organs, net.divisor);
       const epochPatches = Math.min(sampler.epochLength, cfg.patchesPerEpoch ?? Infinity);
-      const progress = resumed ? restoreState(run, resumed, optimizer, log) : startRun(run, cfg, parts);
+      const progress = resumed
+        ? restoreState(run, resumed, optimizer, net.precision, log)
+        : startRun(run, cfg, parts, net.precision);
       rest = { optimizer, sampler, epochPatches, ...progress };
     } catch (e) {
       optimizer?.dispose();
@@ -545,10 +550,27 @@ export function makeSampler(cfg: TrainConfig, cases: SampleCase[], organs: numbe
   return new WholeVolumeSampler(cases, divisor);
 }
 
-/** A new run: its configuration, run.json and split written before the first step. */
-function startRun(run: RunDir, cfg: TrainConfig, parts: Parts): Pick<Session, 'start' | 'records' | 'best'> {
+/**
+ * The precision of `cfg.precision` made concrete for the run's device ('auto': the CPU's measured choice,
+ * fp32 on CUDA), logged with why.
+ */
+function runPrecision(cfg: TrainConfig, log: (m: string) => void): Precision {
+  const precision = resolvePrecision(cfg.precision, cfg.device);
+  let why = 'as configured';
+  if (cfg.precision === 'auto') why = cfg.device === 'cpu' ? `auto: ${cpuPrecision().reason}` : `auto on ${cfg.device}`;
+  log(`precision: ${precision} (${why})`);
+  return precision;
+}
+
+/** A new run: its configuration, run.json (with the precision computed in) and split written before the first step. */
+function startRun(
+  run: RunDir,
+  cfg: TrainConfig,
+  parts: Parts,
+  precision: Precision,
+): Pick<Session, 'start' | 'records' | 'best'> {
   run.writeConfig(cfg);
-  run.writeInfo();
+  run.writeInfo({ ...currentRunInfo(), precision });
   const ids = (cs: DatasetCase[]) => cs.map((c) => c.id);
   const split: RunSplit = { train: ids(parts.train), validation: ids(parts.validation), test: ids(parts.test) };
   run.writeSplit(split);
@@ -560,6 +582,7 @@ function restoreState(
   run: RunDir,
   resumed: LoadedModel,
   optimizer: Optimizer,
+  precision: Precision,
   log: (m: string) => void,
 ): Pick<Session, 'start' | 'records' | 'best'> {
   let state: TrainingState;
@@ -574,5 +597,19 @@ function restoreState(
   // Records of the epochs finished (1-based epoch ≤ epochs done); a later one would be redone.
   const records = run.readEpochRecords().filter((r) => r.epoch <= start.epoch);
   log(`resuming at epoch ${start.epoch + 1}, patch ${start.index}`);
+  noteResumedPrecision(run, precision, log);
   return { start, records, best: state.best };
+}
+
+/** A resumed run that now computes in another precision than it started in ('auto' on another CPU) says so. */
+function noteResumedPrecision(run: RunDir, precision: Precision, log: (m: string) => void): void {
+  let started: Precision | undefined;
+  try {
+    started = run.readInfo().precision;
+  } catch {
+    return; // run.json is informative: resuming does not depend on it
+  }
+  if (started !== undefined && started !== precision) {
+    log(`${run.infoPath}: the run started in ${started}; it continues in ${precision}`);
+  }
 }

@@ -1,7 +1,9 @@
 // `comboseg predict` flags are checked by the inference schema; messages name the flag.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { settingsFromFlags } from '../../src/cli/predict.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { precisionFlag, settingsFromFlags } from '../../src/cli/predict.js';
 import { ComboSegError } from '../../src/index.js';
 
 test('predict flags: values the schema accepts, only what was given', () => {
@@ -30,4 +32,20 @@ test('predict flags: a bad value names its flag (--sw-batch -5, abc; --stride 20
     { stride: '20,20' },
     '--stride must be an integer in [1, 2048], or a list of 3 integers in [1, 2048], got [20,20]',
   );
+});
+
+test('predict --precision: auto when not given; a bad value names the flag and the allowed values', () => {
+  assert.equal(precisionFlag(undefined), 'auto');
+  assert.equal(precisionFlag('bf16'), 'bf16');
+  const message = `--precision must be one of 'auto', 'fp32', 'bf16', got "half"`;
+  assert.throws(
+    () => precisionFlag('half'),
+    (e: unknown) => e instanceof ComboSegError && e.code === 'invalid-option' && e.message === message,
+  );
+  // From the command line: that message, no stack trace, exit status 2, before the model is read.
+  const bin = fileURLToPath(new URL('../../bin/comboseg.js', import.meta.url));
+  const args = ['predict', '--model', 'no-such-run', '-i', 'in.nii.gz', '-o', 'out.nii.gz', '--precision', 'half'];
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, `comboseg: ${message}\n`);
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { data, training } from '../../src/index.js';
 import { FolderLock } from '../../src/util/lock.js';
-import { PREDICTIONS_FILE } from '../../src/cli/predict.js';
+import { PREDICTIONS_FILE, predictCommand } from '../../src/cli/predict.js';
 
 const bin = fileURLToPath(new URL('../../bin/comboseg.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'comboseg-predict-folder-'));
@@ -70,6 +70,36 @@ test('predicting a folder into itself is refused before anything is written', ()
   assert.equal(r.status, 2);
   assert.match(r.stderr, /is the input folder: the label maps would overwrite the scans/);
   assert.ok(!existsSync(join(scans, PREDICTIONS_FILE)));
+});
+
+test('predict --precision fp32 and --precision bf16 both segment with the same model', async () => {
+  const scan = join(scans, readdirSync(scans)[0]);
+  const out = join(root, 'precision');
+  const maps: data.Volume[] = [];
+  const probabilities: data.Volume[] = [];
+  for (const p of ['fp32', 'bf16']) {
+    const file = join(out, `${p}.nii.gz`);
+    const args = ['--model', join(root, 'run'), '-i', scan, '-o', file, '--precision', p, '--probabilities'];
+    await predictCommand().parseAsync(args, { from: 'user' });
+    maps.push(await data.readVolume(file));
+    const prob = readdirSync(out).filter((f) => f.startsWith(`${p}_prob_`));
+    assert.equal(prob.length, 5, `${p}: one probability map per organ`);
+    probabilities.push(await data.readVolume(join(out, prob[0])));
+  }
+  const image = await data.readVolume(scan);
+  const organs = new Set([0, 1, 2, 3, 4, 5]);
+  for (const m of maps) {
+    assert.deepEqual(m.size, image.size);
+    assert.ok(
+      [...new Set(m.data)].every((v) => organs.has(v)),
+      'labels are background or organ values',
+    );
+  }
+  const [fp32, bf16] = probabilities.map((v) => v.data);
+  let diff = 0;
+  for (let i = 0; i < fp32.length; i++) diff = Math.max(diff, Math.abs(fp32[i] - bf16[i]));
+  assert.ok(diff > 0, 'bf16 is its own computation (not fp32 under another name)');
+  assert.ok(diff < 0.1, `bf16 probabilities within 0.1 of fp32's (${diff})`);
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));

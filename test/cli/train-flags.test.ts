@@ -1,6 +1,8 @@
 // `comboseg train` flags build (or override) a configuration, validated like a file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { checkTrainConfig, configFromFlags } from '../../src/cli/train.js';
 import { training } from '../../src/index.js';
 
@@ -61,4 +63,29 @@ test('a bad flag value is named by its flag, a bad file value by its field (the 
         '  --lr: must be a number > 0, got -1',
       ].join('\n'),
   );
+});
+
+test("--precision sets the configuration's precision; a bad one names the flag and the allowed values", () => {
+  const flags = { msd: 'x', network: 'proposed', loss: 'dice', out: 'r' };
+  assert.equal(training.parseConfig(configFromFlags({}, { ...flags, precision: 'bf16' })).precision, 'bf16');
+  assert.equal(
+    training.parseConfig(configFromFlags({ precision: 'bf16' }, { ...flags, precision: 'fp32' })).precision,
+    'fp32',
+  );
+  assert.equal(training.parseConfig(configFromFlags({}, flags)).precision, 'auto');
+  const bad = { ...flags, precision: 'fp16' };
+  const message = [
+    'flags: invalid training configuration:',
+    `  --precision: must be one of 'auto', 'fp32', 'bf16', got "fp16". Did you mean 'fp32'?`,
+  ].join('\n');
+  assert.throws(
+    () => checkTrainConfig(configFromFlags({}, bad), bad, 'flags'),
+    (e: unknown) => (e as Error).message === message,
+  );
+  // From the command line: that message, no stack trace, exit status 2, before anything is trained.
+  const bin = fileURLToPath(new URL('../../bin/comboseg.js', import.meta.url));
+  const args = ['train', '--msd', 'x', '--network', 'proposed', '--loss', 'dice', '--out', 'r', '--precision', 'fp16'];
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, `comboseg: ${message}\n`);
 });
