@@ -10,6 +10,7 @@ export {
 } from './overlap.js';
 export {
   evaluateCase,
+  caseMeanDice,
   MetricsAccumulator,
   summaryTable,
   casesCsv,
