@@ -26,7 +26,8 @@ export function engineCommand(): Command {
       const tcmalloc = info.tcmalloc ? 'preloaded' : 'not preloaded';
       console.log(`${onednn}, conv3d on ${conv}, ${info.threads} thread(s), tcmalloc ${tcmalloc}`);
       const bf16 = info.bf16ConvPath === 'onednn-api' ? "oneDNN's own API" : 'ATen on bf16 casts';
-      console.log(`default precision on this CPU: ${precision.precision} (${precision.reason})`);
+      const where = precision.cachedIn ? `; measured ${precision.measuredAt}, remembered in ${precision.cachedIn}` : '';
+      console.log(`default precision on this CPU: ${precision.precision} (${precision.reason}${where})`);
       console.log(`bf16 conv3d on ${bf16}`);
       const cuda = info.cudaBuilt ? '' : ' (this libtorch has no CUDA)';
       console.log(`devices: ${info.devices.join(', ')}${cuda}`);

@@ -1,7 +1,14 @@
 // What precision 'auto' means on this machine: bf16 where the CPU has bf16 matrix instructions
 // (AVX512-BF16, AMX-BF16) and a measured convolution is clearly faster in bf16 than in fp32; fp32
-// elsewhere. Measured once per process (about a third of a second), on the running CPU.
+// elsewhere. Measured once per machine (about a third of a second) and remembered in
+// ~/.cache/comboseg/precision.json (COMBOSEG_CACHE_DIR moves it), keyed by CPU model, core count,
+// threads and engine build: every process on the machine then makes the same choice, so runs and
+// resumed runs are reproducible; delete the file to measure again.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpus, homedir } from 'node:os';
+import { join } from 'node:path';
 import { engineInfo } from './runtime.js';
+import { writeFileAtomic } from '../util/fs.js';
 import { rand } from './ops/creation.js';
 import { conv3d } from './ops/nn.js';
 import { tidy } from './scope.js';
@@ -17,6 +24,9 @@ export interface PrecisionChoice {
   reason: string;
   fp32Ms: number | null;
   bf16Ms: number | null;
+  /** Where the choice is remembered (null when it could not be written), and when it was measured. */
+  cachedIn: string | null;
+  measuredAt: string;
 }
 
 let measured: PrecisionChoice | null = null;
@@ -45,19 +55,59 @@ function convMs(): Record<Precision, number> {
   });
 }
 
-/** The CPU's default: measured on the first call, then remembered. */
-export function cpuPrecision(): PrecisionChoice {
-  if (measured) return measured;
+/** The file that remembers the choice, and this machine's key in it. */
+function cacheEntry(): { path: string; key: string } {
+  const dir =
+    process.env.COMBOSEG_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'comboseg');
+  const info = engineInfo();
+  const key = [
+    cpus()[0]?.model ?? 'unknown CPU',
+    `${cpus().length} cores`,
+    `${info.threads} threads`,
+    `libtorch ${info.torchVersion} ${info.libtorch}`,
+    info.onednn.isa,
+    info.bf16ConvPath,
+  ].join(' | ');
+  return { path: join(dir, 'precision.json'), key };
+}
+
+function readCache(path: string): Record<string, PrecisionChoice> {
+  try {
+    return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, PrecisionChoice>) : {};
+  } catch {
+    return {}; // a damaged cache is measured anew and rewritten
+  }
+}
+
+function measure(): Omit<PrecisionChoice, 'cachedIn' | 'measuredAt'> {
   const isa = engineInfo().onednn.isa;
   if (!/bf16|amx/.test(isa)) {
-    const reason = `oneDNN's ISA ${isa} has no bf16 instructions`;
-    measured = { precision: 'fp32', reason, fp32Ms: null, bf16Ms: null };
-    return measured;
+    return { precision: 'fp32', reason: `oneDNN's ISA ${isa} has no bf16 instructions`, fp32Ms: null, bf16Ms: null };
   }
   const { fp32: fp32Ms, bf16: bf16Ms } = convMs();
   const precision = bf16Ms * REQUIRED_SPEEDUP <= fp32Ms ? 'bf16' : 'fp32';
   const speed = `conv3d 32³ fp32 ${fp32Ms.toFixed(1)} ms, bf16 ${bf16Ms.toFixed(1)} ms`;
-  measured = { precision, reason: `${isa}: ${speed}`, fp32Ms, bf16Ms };
+  return { precision, reason: `${isa}: ${speed}`, fp32Ms, bf16Ms };
+}
+
+/** The CPU's default: remembered for this machine, else measured now (and remembered). */
+export function cpuPrecision(): PrecisionChoice {
+  if (measured) return measured;
+  const { path, key } = cacheEntry();
+  const cache = readCache(path);
+  const known = cache[key] as PrecisionChoice | undefined;
+  if (known?.precision === 'fp32' || known?.precision === 'bf16') {
+    measured = { ...known, cachedIn: path };
+    return measured;
+  }
+  const choice: PrecisionChoice = { ...measure(), cachedIn: path, measuredAt: new Date().toISOString() };
+  try {
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileAtomic(path, Buffer.from(JSON.stringify({ ...readCache(path), [key]: choice }, null, 2)));
+  } catch {
+    choice.cachedIn = null; // a read-only home: measured again by the next process
+  }
+  measured = choice;
   return measured;
 }
 

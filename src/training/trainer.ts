@@ -183,7 +183,8 @@ export class Trainer {
     try {
       if (resumed) net.loadStateDict(resumed.network.stateDict());
       net.to(cfg.device); // data stays on the CPU until a batch is made; the optimiser's state follows the weights
-      net.precision = runPrecision(cfg, log); // training and validation compute in it (weights stay float32)
+      // Training and validation compute in it (weights stay float32); a resumed 'auto' run keeps its own.
+      net.precision = runPrecision(cfg, resumed ? startedPrecision(run) : undefined, log);
       optimizer = makeOptimizer(cfg, net.parameters());
       const sampler = makeSampler(cfg, cases, organs, net.divisor);
       const epochPatches = Math.min(sampler.epochLength, cfg.patchesPerEpoch ?? Infinity);
@@ -552,14 +553,28 @@ export function makeSampler(cfg: TrainConfig, cases: SampleCase[], organs: numbe
 
 /**
  * The precision of `cfg.precision` made concrete for the run's device ('auto': the CPU's measured choice,
- * fp32 on CUDA), logged with why.
+ * fp32 on CUDA; a resumed 'auto' run: the precision it started in, so that resuming reaches the weights
+ * an uninterrupted run would), logged with why.
  */
-function runPrecision(cfg: TrainConfig, log: (m: string) => void): Precision {
+function runPrecision(cfg: TrainConfig, started: Precision | undefined, log: (m: string) => void): Precision {
+  if (cfg.precision === 'auto' && started !== undefined) {
+    log(`precision: ${started} (auto: the precision the run started in)`);
+    return started;
+  }
   const precision = resolvePrecision(cfg.precision, cfg.device);
   let why = 'as configured';
   if (cfg.precision === 'auto') why = cfg.device === 'cpu' ? `auto: ${cpuPrecision().reason}` : `auto on ${cfg.device}`;
   log(`precision: ${precision} (${why})`);
   return precision;
+}
+
+/** The precision a run's run.json says it started in (undefined for older runs, or none readable). */
+function startedPrecision(run: RunDir): Precision | undefined {
+  try {
+    return run.readInfo().precision;
+  } catch {
+    return undefined; // run.json is informative: resuming does not depend on it
+  }
 }
 
 /** A new run: its configuration, run.json (with the precision computed in) and split written before the first step. */
@@ -601,14 +616,9 @@ function restoreState(
   return { start, records, best: state.best };
 }
 
-/** A resumed run that now computes in another precision than it started in ('auto' on another CPU) says so. */
+/** A resumed run told to compute in another precision than it started in says so. */
 function noteResumedPrecision(run: RunDir, precision: Precision, log: (m: string) => void): void {
-  let started: Precision | undefined;
-  try {
-    started = run.readInfo().precision;
-  } catch {
-    return; // run.json is informative: resuming does not depend on it
-  }
+  const started = startedPrecision(run);
   if (started !== undefined && started !== precision) {
     log(`${run.infoPath}: the run started in ${started}; it continues in ${precision}`);
   }

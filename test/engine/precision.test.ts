@@ -3,6 +3,10 @@
 // input gradients are bf16 (about 2⁻⁸ relative); weight and bias gradients are float32 sums of
 // products of bf16 values, so the oneDNN path must match them to float32 accuracy.
 import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import {
   tensor,
@@ -161,3 +165,39 @@ test("bf16 convolutions report bad input in the caller's terms", () =>
       { name: 'TorchError', message: /float32 or bfloat16 input/ },
     );
   }));
+
+test("the 'auto' choice is measured once per machine and remembered: every later process makes the same one", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'comboseg-precision-'));
+  try {
+    const ask = () => {
+      const script = "import { cpuPrecision } from './src/index.ts'; console.log(JSON.stringify(cpuPrecision()));";
+      const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        env: { ...process.env, COMBOSEG_CACHE_DIR: dir },
+        encoding: 'utf8',
+      });
+      return JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
+        precision: string;
+        cachedIn: string;
+        reason: string;
+      };
+    };
+    const first = ask();
+    assert.equal(first.cachedIn, join(dir, 'precision.json'));
+    const file = JSON.parse(readFileSync(first.cachedIn, 'utf8')) as Record<string, { precision: string }>;
+    const [key] = Object.keys(file);
+    assert.equal(file[key].precision, first.precision);
+    // Whatever the file says for this machine is what the next process uses (no second measurement).
+    const other = first.precision === 'bf16' ? 'fp32' : 'bf16';
+    writeFileSync(first.cachedIn, JSON.stringify({ [key]: { ...file[key], precision: other, reason: 'edited' } }));
+    const second = ask();
+    assert.equal(second.precision, other);
+    assert.equal(second.reason, 'edited');
+    // A damaged file is measured anew and rewritten.
+    writeFileSync(first.cachedIn, '{ not json');
+    const third = ask();
+    const rewritten = JSON.parse(readFileSync(first.cachedIn, 'utf8')) as Record<string, { precision: string }>;
+    assert.equal(rewritten[key].precision, third.precision);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -66,6 +66,20 @@ test('a resumed run that now computes in another precision says so; a bad run.js
   assert.throws(() => run.readInfo(), /run\.json: "precision" must be "fp32" or "bf16", got "fp16"/);
 });
 
+test("a resumed 'auto' run keeps the precision it started in, whatever this CPU would choose now", async () => {
+  const run = new training.RunDir(join(root, 'bf16'));
+  const info = readJson(run.infoPath);
+  writeFileSync(run.infoPath, JSON.stringify({ ...info, precision: 'fp32' }));
+  const logs: string[] = [];
+  const r = await training.train(config('bf16', { precision: 'auto', epochs: 4 }), {
+    resume: true,
+    events: { log: (m) => logs.push(m) },
+  });
+  assert.equal(r.records.length, 4);
+  assert.ok(logs.includes('precision: fp32 (auto: the precision the run started in)'), logs.join('\n'));
+  assert.ok(!logs.some((l) => l.includes('it continues in')), logs.join('\n'));
+});
+
 test("precision 'auto' (the default) is the CPU's measured choice, logged with its reason", async () => {
   const logs: string[] = [];
   await training.train(config('auto', { epochs: 1, split: { validation: 0, test: 0, seed: 0 } }), {
