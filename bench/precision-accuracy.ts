@@ -22,7 +22,7 @@ if (!existsSync(join(dataDir, 'dataset.json'))) {
 const config = (precision: Precision, seed: number) => ({
   data: { msd: dataDir },
   split: { validation: 0.17, test: 0.17, seed: 0 },
-  network: { name: 'proposed', options: { channels: [8, 16, 32, 64], outputBias: -4, seed } },
+  network: { name: 'proposed', options: { channels: [8, 16, 32, 64], outputBias: -4 } },
   loss: { name: 'combo', options: { alpha: 0.5, beta: 0.4, dice: 'per-class-mean' } },
   sampler: { kind: 'whole', patchSize: [48, 48, 112] },
   batchSize: 2,
@@ -42,12 +42,20 @@ interface Run {
   perCase: Record<string, number>;
 }
 
+/** A run finished earlier (its run.result.json) is reused: delete its folder to run it again. */
 async function runOne(precision: Precision, seed: number): Promise<Run> {
   const cfg = config(precision, seed);
-  rmSync(cfg.out, { recursive: true, force: true });
-  const t0 = performance.now();
-  await training.train(cfg);
-  const seconds = (performance.now() - t0) / 1000;
+  const done = join(cfg.out, 'run.result.json');
+  if (existsSync(done)) return JSON.parse(readFileSync(done, 'utf8')) as Run;
+  // A run whose training finished (all its epochs recorded) is evaluated again, not retrained.
+  const records = existsSync(cfg.out) ? training.readEpochRecords(cfg.out) : [];
+  let seconds = records.reduce((a, r) => a + r.seconds, 0);
+  if (records.length < epochs) {
+    rmSync(cfg.out, { recursive: true, force: true });
+    const t0 = performance.now();
+    await training.train(cfg);
+    seconds = (performance.now() - t0) / 1000;
+  }
   const split = JSON.parse(readFileSync(join(cfg.out, 'split.json'), 'utf8')) as { test: string[] };
   const model = inference.loadModel(join(cfg.out, 'best'));
   model.network.precision = precision;
@@ -63,7 +71,9 @@ async function runOne(precision: Precision, seed: number): Promise<Run> {
   }
   model.network.dispose();
   const values = Object.values(perCase);
-  return { precision, seed, seconds, meanDice: values.reduce((a, b) => a + b, 0) / values.length, perCase };
+  const run = { precision, seed, seconds, meanDice: values.reduce((a, b) => a + b, 0) / values.length, perCase };
+  writeFileAtomic(done, Buffer.from(JSON.stringify(run, null, 2)));
+  return run;
 }
 
 const runs: Run[] = [];

@@ -19,6 +19,8 @@
         "src/conv_aten.cc",
         "src/conv_onednn.cc",
         "src/conv_dnnl.cc",
+        "src/layers_dnnl.cc",
+        "src/layers_binding.cc",
         "src/conv_binding.cc"
       ],
       "include_dirs": [

@@ -58,6 +58,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("convTranspose3d", Napi::Function::New(env, JsConvTranspose3d));
   exports.Set("conv3dBf16", Napi::Function::New(env, JsConv3dBf16));
   exports.Set("convTranspose3dBf16", Napi::Function::New(env, JsConvTranspose3dBf16));
+  exports.Set("batchNormBf16", Napi::Function::New(env, JsBatchNormBf16));
+  exports.Set("maxPool3dBf16", Napi::Function::New(env, JsMaxPool3dBf16));
+  exports.Set("upsampleNearest3dBf16", Napi::Function::New(env, JsUpsampleNearest3dBf16));
   exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled));
   exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));

@@ -63,6 +63,9 @@ Napi::Value JsConv3d(const Napi::CallbackInfo& info);
 Napi::Value JsConvTranspose3d(const Napi::CallbackInfo& info);
 Napi::Value JsConv3dBf16(const Napi::CallbackInfo& info);
 Napi::Value JsConvTranspose3dBf16(const Napi::CallbackInfo& info);
+Napi::Value JsBatchNormBf16(const Napi::CallbackInfo& info);
+Napi::Value JsMaxPool3dBf16(const Napi::CallbackInfo& info);
+Napi::Value JsUpsampleNearest3dBf16(const Napi::CallbackInfo& info);
 
 // What the addon was built against and what it can reach (engine_info.cc).
 Napi::Value BuildInfo(const Napi::CallbackInfo& info);

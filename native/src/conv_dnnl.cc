@@ -1,57 +1,34 @@
 // bf16 3-D convolutions (plain and transposed) on oneDNN's own API, forward and backward.
 //
 // Why not at::mkldnn_convolution on bf16 tensors: libtorch 1.13 hands oneDNN plain layouts and
-// gets its slower kernels (150-180 GFLOP/s measured on a Zen 4 with AVX512-BF16), where oneDNN
-// choosing its own layouts (format_tag::any) runs 420-430 GFLOP/s on the same machine; 1.13's
-// channels-last 3-D batch norm and pooling are slower still, so layouts are chosen here, per
-// convolution, and the tensors between layers stay plain NCDHW.
+// gets its slower kernels (150-180 GFLOP/s measured on a Zen 4 with AVX512-BF16), where oneDNN on
+// channels-last (NDHWC) activations runs 420-435 GFLOP/s on the same machine, as fast as with its
+// own blocked layouts. So bf16 activations are channels-last libtorch tensors from one layer to
+// the next (batch norm, pooling and up-sampling in layers_dnnl.cc keep them so) and nothing is
+// reordered between layers; a plain input (the network's image) is reordered once.
 //
 // The precision policy is PyTorch's autocast: the master weights stay float32 and are reordered
 // into bf16 on the way in; the input may be float32 (the first layer) or bf16; the output is bf16;
 // the weight's gradient comes out of oneDNN in float32, the bias's is summed in float32, the
-// input's is returned in the input's dtype. The reorders to and from oneDNN's layouts are
-// memory-bound passes of the activations (about a tenth of the convolution's time at 32 channels).
+// input's is returned in the input's dtype and layout.
 #include "conv_dnnl.h"
 
 #if COMBOSEG_DNNL_CONV
 
-#include <oneapi/dnnl/dnnl.hpp>
+#include "dnnl_util.h"
+
 #include <torch/csrc/autograd/custom_function.h>
 
 namespace comboseg {
 
 namespace {
 
-using dnnl::memory;
+using namespace dnnl_util;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-using Tag = memory::format_tag;
-using DT = memory::data_type;
 
-dnnl::engine& Cpu() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
-
-dnnl::stream& Stream() {
-  thread_local dnnl::stream stream(Cpu());
-  return stream;
-}
-
-memory::dims Dims(at::IntArrayRef s) { return memory::dims(s.begin(), s.end()); }
-
-DT DnnlType(const at::Tensor& t) {
-  if (t.scalar_type() == at::kBFloat16) return DT::bf16;
-  TORCH_CHECK(t.scalar_type() == at::kFloat, "bf16 convolution: tensors must be float32 or bfloat16, got ",
-              t.scalar_type());
-  return DT::f32;
-}
-
-// A plain (NCDHW) activation, or a weight as libtorch lays it out: [out, in, k] for a
-// convolution; [in, out, k] for a transposed one, which oneDNN describes as dims {out, in, k} in
-// the iodhw order.
-memory::desc ActivationDesc(const at::Tensor& t) { return {Dims(t.sizes()), DnnlType(t), Tag::ncdhw}; }
-
+// A weight as libtorch lays it out: [out, in, k] for a convolution; [in, out, k] for a transposed
+// one, which oneDNN describes as dims {out, in, k} in the iodhw order.
 memory::desc WeightDesc(const at::Tensor& w, bool transposed) {
   auto d = Dims(w.sizes());
   if (transposed) std::swap(d[0], d[1]);
@@ -88,7 +65,7 @@ Shape ShapeOf(const at::Tensor& x, const at::Tensor& w, const ConvGeometry& g, b
   return s;
 }
 
-/** The three primitive descriptors of one convolution, oneDNN choosing every layout. */
+/** The primitives of one convolution: activations channels-last, oneDNN choosing the weights' layout. */
 template <bool Transposed>
 struct Primitives;
 
@@ -112,31 +89,9 @@ template <bool Transposed>
 typename Primitives<Transposed>::Fwd::primitive_desc ForwardPd(const Shape& s, bool bias, dnnl::prop_kind kind) {
   using P = Primitives<Transposed>;
   memory::desc biasDesc = bias ? memory::desc({s.dst[1]}, DT::f32, Tag::x) : memory::desc();
-  typename P::Fwd::desc d(kind, P::kAlgorithm, Any(s.src, DT::bf16), Any(s.wei, DT::bf16), biasDesc,
-                          Any(s.dst, DT::bf16), s.stride, s.dilate, s.padL, s.padR);
+  typename P::Fwd::desc d(kind, P::kAlgorithm, ChannelsLastBf16(s.src), Any(s.wei, DT::bf16), biasDesc,
+                          ChannelsLastBf16(s.dst), s.stride, s.dilate, s.padL, s.padR);
   return {d, Cpu()};
-}
-
-/** `t`'s data as a memory of layout `want`: t's own buffer when it already is, else a reordered copy. */
-memory Into(const at::Tensor& t, const memory::desc& user, const memory::desc& want) {
-  memory own(user, Cpu(), t.data_ptr());
-  if (user == want) return own;
-  memory copy(want, Cpu());
-  dnnl::reorder(own, copy).execute(Stream(), own, copy);
-  return copy;
-}
-
-/** Runs `run` writing into `out` (layout `user`), through a scratch memory of layout `got` if they differ. */
-template <class Run>
-void WriteTo(const at::Tensor& out, const memory::desc& user, const memory::desc& got, Run run) {
-  memory own(user, Cpu(), out.data_ptr());
-  if (user == got) {
-    run(own);
-    return;
-  }
-  memory scratch(got, Cpu());
-  run(scratch);
-  dnnl::reorder(scratch, own).execute(Stream(), scratch, own);
 }
 
 template <bool Transposed>
@@ -146,7 +101,7 @@ at::Tensor Forward(const at::Tensor& x, const at::Tensor& w, const Optional<at::
                                                                   : dnnl::prop_kind::forward_inference);
   memory src = Into(x, ActivationDesc(x), pd.src_desc());
   memory wei = Into(w, WeightDesc(w, Transposed), pd.weights_desc());
-  at::Tensor y = at::empty(s.dst, x.options().dtype(at::kBFloat16));
+  at::Tensor y = EmptyChannelsLast(s.dst, x);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}};
   if (bias.has_value()) args[DNNL_ARG_BIAS] = memory(pd.bias_desc(), Cpu(), bias->data_ptr());
   WriteTo(y, ActivationDesc(y), pd.dst_desc(), [&](memory& dst) {
@@ -172,8 +127,8 @@ std::pair<at::Tensor, at::Tensor> Backward(const at::Tensor& x, const at::Tensor
     return *diffDstShared;
   };
   if (wantWeight) {
-    typename P::BwdWeights::desc d(P::kAlgorithm, Any(s.src, DT::bf16), Any(s.wei, DT::f32), memory::desc(),
-                                   Any(s.dst, DT::bf16), s.stride, s.dilate, s.padL, s.padR);
+    typename P::BwdWeights::desc d(P::kAlgorithm, ChannelsLastBf16(s.src), Any(s.wei, DT::f32), memory::desc(),
+                                   ChannelsLastBf16(s.dst), s.stride, s.dilate, s.padL, s.padR);
     typename P::BwdWeights::primitive_desc pd(d, Cpu(), fwd);
     memory src = Into(x, ActivationDesc(x), pd.src_desc());
     memory dy = diffDst(pd.diff_dst_desc());
@@ -184,12 +139,12 @@ std::pair<at::Tensor, at::Tensor> Backward(const at::Tensor& x, const at::Tensor
     });
   }
   if (wantInput) {
-    typename P::BwdData::desc d(P::kAlgorithm, Any(s.src, DT::bf16), Any(s.wei, DT::bf16), Any(s.dst, DT::bf16),
+    typename P::BwdData::desc d(P::kAlgorithm, ChannelsLastBf16(s.src), Any(s.wei, DT::bf16), ChannelsLastBf16(s.dst),
                                 s.stride, s.dilate, s.padL, s.padR);
     typename P::BwdData::primitive_desc pd(d, Cpu(), fwd);
     memory dy = diffDst(pd.diff_dst_desc());
     memory wei = Into(w, WeightDesc(w, Transposed), pd.weights_desc());
-    gx = at::empty(x.sizes(), x.options());
+    gx = at::empty_like(x);  // x's dtype and layout
     WriteTo(gx, ActivationDesc(gx), pd.diff_src_desc(), [&](memory& diffSrc) {
       typename P::BwdData(pd).execute(Stream(),
                                       {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diffSrc}});
@@ -216,21 +171,11 @@ ConvGeometry Load(AutogradContext* ctx) {
   return g;
 }
 
-// oneDNN reports its failures as dnnl::error; say which convolution failed, in libtorch's terms.
-template <class F>
-auto Reported(const char* what, F f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const dnnl::error& e) {
-    TORCH_CHECK(false, what, ": oneDNN could not run it in bf16 (", e.what(), ", status ", e.status, ")");
-  }
-}
-
 template <bool Transposed>
 struct Bf16Conv : public torch::autograd::Function<Bf16Conv<Transposed>> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
                             const Optional<at::Tensor>& bias, ConvGeometry g) {
-    at::Tensor xc = x.contiguous(), wc = w.contiguous();
+    at::Tensor xc = Dense(x), wc = w.contiguous();
     Optional<at::Tensor> b;
     if (bias.has_value()) b = bias->to(at::kFloat).contiguous();
     Shape s = ShapeOf(xc, wc, g, Transposed);
@@ -244,7 +189,7 @@ struct Bf16Conv : public torch::autograd::Function<Bf16Conv<Transposed>> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
     ConvGeometry g = Load(ctx);
-    at::Tensor gy = grads[0].to(at::kBFloat16).contiguous();
+    at::Tensor gy = Dense(grads[0].to(at::kBFloat16));
     Shape s = ShapeOf(saved[0], saved[1], g, Transposed);
     bool wantX = ctx->needs_input_grad(0), wantW = ctx->needs_input_grad(1);
     auto [gx, gw] = Reported(Transposed ? "convTranspose3d backward" : "conv3d backward",

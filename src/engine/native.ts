@@ -77,6 +77,21 @@ export interface NativeBinding {
     groups: number,
     outputPadding: Triple,
   ): TensorHandle;
+  /** bf16 batch norm on oneDNN (Debian's build only); returns bf16 channels-last. */
+  batchNormBf16(
+    x: TensorHandle,
+    weight: TensorHandle,
+    bias: TensorHandle,
+    runningMean: TensorHandle,
+    runningVar: TensorHandle,
+    training: boolean,
+    momentum: number,
+    eps: number,
+  ): TensorHandle;
+  /** bf16 max pooling without padding on oneDNN (Debian's build only). */
+  maxPool3dBf16(x: TensorHandle, kernel: Triple, stride: Triple): TensorHandle;
+  /** bf16 nearest up-sampling to a size on oneDNN (Debian's build only). */
+  upsampleNearest3dBf16(x: TensorHandle, size: number[]): TensorHandle;
   setGradEnabled(on: boolean): void;
   isGradEnabled(): boolean;
   manualSeed(seed: number | bigint): void;

@@ -30,7 +30,8 @@ export abstract class Network extends Module {
   run(x: Tensor): Tensor {
     if (this.precision === 'fp32') return this.forward(x);
     const y = withPrecision(this.precision, () => this.forward(x));
-    return y.dtype === 'float32' ? y : y.cast('float32');
+    // Plain float32: the losses' reductions and the sliding window's accumulators expect it.
+    return y.dtype === 'float32' ? y : y.cast('float32').contiguous();
   }
 
   protected checkInput(x: Tensor): void {

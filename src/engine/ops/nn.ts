@@ -2,7 +2,7 @@
 // pooling, up-sampling, softmax.
 import { callT, callTs } from './dispatch.js';
 import { Tensor } from '../tensor-core.js';
-import { native } from '../native.js';
+import { native, type TensorHandle } from '../native.js';
 import { ComboSegError, rethrowNative } from '../errors.js';
 import { computePrecision, fp32Input, type Precision } from '../precision.js';
 
@@ -23,6 +23,27 @@ export interface Conv3dOptions {
   backend?: ConvBackend;
   /** 'bf16': bfloat16 compute and output (master weights stay float32); default: computePrecision(). */
   precision?: Precision;
+}
+
+const triple = (v: Triple): number[] => (typeof v === 'number' ? [v, v, v] : v);
+
+let dnnlLayers: boolean | null = null;
+/**
+ * Whether a bf16 activation's batch norm, max pooling and nearest up-sampling run on oneDNN's own
+ * API (channels-last, as the bf16 convolutions write them; Debian's build), else through libtorch.
+ */
+function bf16Layers(x: Tensor): boolean {
+  if (x.dtype !== 'bfloat16' || x.device !== 'cpu') return false;
+  dnnlLayers ??= native.buildInfo().bf16ConvPath === 'onednn-api';
+  return dnnlLayers;
+}
+
+function nativeOp(what: string, fn: () => TensorHandle): Tensor {
+  try {
+    return new Tensor(fn());
+  } catch (e) {
+    rethrowNative(e, what);
+  }
 }
 
 function check5d(x: Tensor, what: string): void {
@@ -106,7 +127,13 @@ export function batchNorm(
   momentum = 0.1,
   eps = 1e-5,
 ): Tensor {
-  return callT('aten::batch_norm', x, weight, bias, runningMean, runningVar, training, momentum, eps, false);
+  if (bf16Layers(x) && weight && bias && runningMean && runningVar) {
+    const h = [x, weight, bias, runningMean, runningVar].map((t) => t.handle);
+    return nativeOp('batchNorm', () => native.batchNormBf16(h[0], h[1], h[2], h[3], h[4], training, momentum, eps));
+  }
+  // libtorch's bf16 batch norm is fast on plain tensors only.
+  const xin = x.dtype === 'bfloat16' ? x.contiguous() : x;
+  return callT('aten::batch_norm', xin, weight, bias, runningMean, runningVar, training, momentum, eps, false);
 }
 
 /** Max-pooling that also returns the argmax indices (for max-unpooling). */
@@ -123,6 +150,9 @@ export function maxPool3dWithIndices(
 
 export function maxPool3d(x: Tensor, kernel: Triple, stride?: Triple, padding: Triple = 0): Tensor {
   check5d(x, 'maxPool3d');
+  if (bf16Layers(x) && triple(padding).every((p) => p === 0)) {
+    return nativeOp('maxPool3d', () => native.maxPool3dBf16(x.handle, kernel, stride ?? kernel));
+  }
   return callT('aten::max_pool3d', fp32Input(x), kernel, stride ?? kernel, padding);
 }
 
@@ -150,7 +180,13 @@ function scales(u: Upsampling): [number[] | null, number[] | null] {
 export function upsampleNearest3d(x: Tensor, u: Upsampling): Tensor {
   check5d(x, 'upsampleNearest3d');
   const [size, scale] = scales(u);
-  return callT('aten::upsample_nearest3d.vec', x, size, scale);
+  const spatial = x.shape.slice(2);
+  const target = size ?? spatial.map((n, i) => Math.floor(n * (scale ?? [1, 1, 1])[i]));
+  // oneDNN's nearest rule is libtorch's for whole-number factors.
+  if (bf16Layers(x) && target.every((n, i) => n % spatial[i] === 0)) {
+    return nativeOp('upsampleNearest3d', () => native.upsampleNearest3dBf16(x.handle, target));
+  }
+  return callT('aten::upsample_nearest3d.vec', x.dtype === 'bfloat16' ? x.contiguous() : x, size, scale);
 }
 
 /** Trilinear up-sampling to a size or by a scale. */
