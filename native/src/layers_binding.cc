@@ -7,6 +7,8 @@
 
 namespace comboseg {
 
+#if COMBOSEG_DNNL_CONV
+
 namespace {
 
 std::vector<int64_t> Triple(const Napi::Value& v, const char* what) {
@@ -20,19 +22,12 @@ std::vector<int64_t> Triple(const Napi::Value& v, const char* what) {
   return out;
 }
 
-[[noreturn]] void Unavailable(Napi::Env env, const char* what) {
-  throw TorchError(env, (std::string(what) + ": the bf16 oneDNN layers exist only in the Debian libtorch 1.13 build "
-                                             "with libdnnl-dev")
-                            .c_str());
-}
-
 }  // namespace
 
 // (x, weight, bias, runningMean, runningVar, training, momentum, eps)
 Napi::Value JsBatchNormBf16(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   GUARD_BEGIN
-  if constexpr (!kDnnlConv) Unavailable(env, "batchNorm");
   at::Tensor x = TensorHandle::From(info[0], "batchNorm input");
   at::Tensor w = TensorHandle::From(info[1], "batchNorm weight");
   at::Tensor b = TensorHandle::From(info[2], "batchNorm bias");
@@ -40,11 +35,7 @@ Napi::Value JsBatchNormBf16(const Napi::CallbackInfo& info) {
   at::Tensor rv = TensorHandle::From(info[4], "batchNorm running variance");
   bool training = info[5].As<Napi::Boolean>().Value();
   double momentum = info[6].As<Napi::Number>().DoubleValue(), eps = info[7].As<Napi::Number>().DoubleValue();
-#if COMBOSEG_DNNL_CONV
   return TensorHandle::Wrap(env, BatchNormBf16Dnnl(x, w, b, rm, rv, training, momentum, eps));
-#else
-  return env.Undefined();
-#endif
   GUARD_END(env)
 }
 
@@ -52,14 +43,9 @@ Napi::Value JsBatchNormBf16(const Napi::CallbackInfo& info) {
 Napi::Value JsMaxPool3dBf16(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   GUARD_BEGIN
-  if constexpr (!kDnnlConv) Unavailable(env, "maxPool3d");
   at::Tensor x = TensorHandle::From(info[0], "maxPool3d input");
   auto kernel = Triple(info[1], "maxPool3d kernel"), stride = Triple(info[2], "maxPool3d stride");
-#if COMBOSEG_DNNL_CONV
   return TensorHandle::Wrap(env, MaxPool3dBf16Dnnl(x, kernel, stride));
-#else
-  return env.Undefined();
-#endif
   GUARD_END(env)
 }
 
@@ -67,15 +53,26 @@ Napi::Value JsMaxPool3dBf16(const Napi::CallbackInfo& info) {
 Napi::Value JsUpsampleNearest3dBf16(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   GUARD_BEGIN
-  if constexpr (!kDnnlConv) Unavailable(env, "upsampleNearest3d");
   at::Tensor x = TensorHandle::From(info[0], "upsampleNearest3d input");
   auto size = Triple(info[1], "upsampleNearest3d size");
-#if COMBOSEG_DNNL_CONV
   return TensorHandle::Wrap(env, UpsampleNearest3dBf16Dnnl(x, size));
-#else
-  return env.Undefined();
-#endif
   GUARD_END(env)
 }
+
+#else  // builds without the bf16 oneDNN layers (PyTorch 2.x): each entry point says so
+
+namespace {
+Napi::Value Unavailable(const Napi::CallbackInfo& info, const char* what) {
+  throw TorchError(info.Env(), (std::string(what) + ": the bf16 oneDNN layers exist only in the Debian libtorch "
+                                                    "1.13 build with libdnnl-dev")
+                                   .c_str());
+}
+}  // namespace
+
+Napi::Value JsBatchNormBf16(const Napi::CallbackInfo& info) { return Unavailable(info, "batchNorm"); }
+Napi::Value JsMaxPool3dBf16(const Napi::CallbackInfo& info) { return Unavailable(info, "maxPool3d"); }
+Napi::Value JsUpsampleNearest3dBf16(const Napi::CallbackInfo& info) { return Unavailable(info, "upsampleNearest3d"); }
+
+#endif  // COMBOSEG_DNNL_CONV
 
 }  // namespace comboseg
