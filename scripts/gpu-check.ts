@@ -202,16 +202,17 @@ function checkTrainingAndPredict(): void {
 }
 
 /** The proposed network at default widths, size³, batch 2, Combo (β 0.4) + Adadelta: median step time. */
-function timeProposedStep(): void {
+function timeProposedStep(precision: 'fp32' | 'bf16'): void {
   const net = createNetwork('proposed', { inChannels: 1, outChannels: 5 });
   net.to(device);
+  net.precision = precision;
   const loss = createLoss('combo', { beta: 0.4 });
   const opt = new Adadelta(net.parameters());
   const x = keep(to(rand([2, 1, size, size, size]), device));
   const t = keep(to(rand([2, 5, size, size, size]).lt(0.05).cast('float32'), device));
   const step = (): number =>
     tidy(() => {
-      const l = tidy(() => loss(net.forward(x), t));
+      const l = tidy(() => loss(net.run(x), t));
       l.backward();
       opt.step();
       opt.zeroGrad();
@@ -226,7 +227,7 @@ function timeProposedStep(): void {
   }
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)];
-  const timing = { network: 'proposed', size, batch: 2, precision: 'fp32', device, medianMs: median, bestMs: times[0] };
+  const timing = { network: 'proposed', size, batch: 2, precision, device, medianMs: median, bestMs: times[0] };
   console.log(`timing ${JSON.stringify(timing)}`);
   dispose([x, t]);
   opt.dispose();
@@ -239,6 +240,7 @@ checkConv();
 checkNetworks();
 checkLosses();
 checkTrainingAndPredict();
-timeProposedStep();
+timeProposedStep('fp32');
+timeProposedStep('bf16');
 console.log(failed ? `${failed} check(s) failed` : 'all checks passed');
 process.exitCode = failed ? 1 : 0;
