@@ -1,6 +1,7 @@
 # The comboseg addon. Build it with `node scripts/build-native.mjs`, not node-gyp directly: that
 # script finds libtorch (COMBOSEG_LIBTORCH, else Debian's /usr) and passes what it found as
 # variables: torch_dnnl (1: link Debian's shared libdnnl and build the bf16 convolutions on its API),
+# torch_gloo (1: build c10d's Gloo process group for distributed training, with libgloo-dev's headers),
 # torch_root (the folder, reported by buildInfo), torch_include_dirs, torch_link (-L,
 # rpath, and the libraries inside --no-as-needed ... --as-needed so that every library's kernels
 # register even though the addon calls none of their symbols directly), torch_cxx_std (c++17, or
@@ -21,6 +22,7 @@
         "src/conv_dnnl.cc",
         "src/layers_dnnl.cc",
         "src/layers_binding.cc",
+        "src/dist.cc",
         "src/conv_binding.cc"
       ],
       "include_dirs": [
@@ -34,6 +36,7 @@
         "_GLIBCXX_USE_CXX11_ABI=<(torch_cxx11_abi)",
         "COMBOSEG_LIBTORCH_DIR=\"<(torch_root)\"",
         "COMBOSEG_DNNL=<(torch_dnnl)",
+        "COMBOSEG_C10D_GLOO=<(torch_gloo)",
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
         "NODE_ADDON_API_DISABLE_DEPRECATED",

@@ -84,6 +84,10 @@ function findLibtorch() {
   if (system && !dnnl) {
     fail("oneDNN's headers are missing: install Debian's libdnnl-dev (`npm run setup` does)");
   }
+  // c10d's Gloo process group: Debian's libtorch exports it and links libgloo0; libgloo-dev has the
+  // headers of that same commit. PyTorch's wheels ship no Gloo headers (a mismatched set is an ABI risk).
+  const gloo = system && existsSync('/usr/include/gloo/config.h');
+  if (system && !gloo) fail("Gloo's headers are missing: install Debian's libgloo-dev (`npm run setup` does)");
   const libs = [
     '-ltorch',
     '-ltorch_cpu',
@@ -108,7 +112,7 @@ function findLibtorch() {
     ...libs,
     '-Wl,--as-needed',
   ];
-  return { dir, version, cuda, dnnl, cxxStd, cxx11Abi, includeDirs, libDir, link, system };
+  return { dir, version, cuda, dnnl, gloo, cxxStd, cxx11Abi, includeDirs, libDir, link, system };
 }
 
 // A gyp list variable is a string split the way sh splits words.
@@ -161,6 +165,7 @@ const args = [
   `--torch_cxx_std=${torch.cxxStd}`,
   `--torch_cxx11_abi=${torch.cxx11Abi}`,
   `--torch_dnnl=${torch.dnnl ? 1 : 0}`,
+  `--torch_gloo=${torch.gloo ? 1 : 0}`,
 ];
 if (existsSync(join(nodedir, 'include/node/node_api.h'))) args.push(`--nodedir=${nodedir}`);
 console.log(

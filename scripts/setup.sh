@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libtorch-dev libdnnl-dev libopenblas0-pthread libtcmalloc-minimal4 g++ make python3 chromium)
+APT_PACKAGES=(libtorch-dev libdnnl-dev libgloo-dev libopenblas0-pthread libtcmalloc-minimal4 g++ make python3 chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -58,6 +58,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("convTranspose3d", Napi::Function::New(env, JsConvTranspose3d));
   exports.Set("conv3dBf16", Napi::Function::New(env, JsConv3dBf16));
   exports.Set("convTranspose3dBf16", Napi::Function::New(env, JsConvTranspose3dBf16));
+  exports.Set("distInit", Napi::Function::New(env, JsDistInit));
+  exports.Set("distDestroy", Napi::Function::New(env, JsDistDestroy));
+  exports.Set("distAllReduce", Napi::Function::New(env, JsDistAllReduce));
+  exports.Set("distBroadcast", Napi::Function::New(env, JsDistBroadcast));
+  exports.Set("distBarrier", Napi::Function::New(env, JsDistBarrier));
+  exports.Set("distAllReduceSum", Napi::Function::New(env, JsDistAllReduceSum));
+  exports.Set("distInfo", Napi::Function::New(env, JsDistInfo));
   exports.Set("batchNormBf16", Napi::Function::New(env, JsBatchNormBf16));
   exports.Set("maxPool3dBf16", Napi::Function::New(env, JsMaxPool3dBf16));
   exports.Set("upsampleNearest3dBf16", Napi::Function::New(env, JsUpsampleNearest3dBf16));

@@ -64,6 +64,13 @@ Napi::Value JsConvTranspose3d(const Napi::CallbackInfo& info);
 Napi::Value JsConv3dBf16(const Napi::CallbackInfo& info);
 Napi::Value JsConvTranspose3dBf16(const Napi::CallbackInfo& info);
 Napi::Value JsBatchNormBf16(const Napi::CallbackInfo& info);
+Napi::Value JsDistInit(const Napi::CallbackInfo& info);
+Napi::Value JsDistDestroy(const Napi::CallbackInfo& info);
+Napi::Value JsDistAllReduce(const Napi::CallbackInfo& info);
+Napi::Value JsDistBroadcast(const Napi::CallbackInfo& info);
+Napi::Value JsDistBarrier(const Napi::CallbackInfo& info);
+Napi::Value JsDistAllReduceSum(const Napi::CallbackInfo& info);
+Napi::Value JsDistInfo(const Napi::CallbackInfo& info);
 Napi::Value JsMaxPool3dBf16(const Napi::CallbackInfo& info);
 Napi::Value JsUpsampleNearest3dBf16(const Napi::CallbackInfo& info);
 

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'diverged' // training produced a non-finite loss
   | 'engine' // libtorch refused an operation (see TorchError)
   | 'unsupported' // valid, but this build or machine cannot do it
+  | 'distributed' // a peer process did not come, died or timed out
   | 'failed'; // anything else the user can fix, named in the message
 
 export interface ErrorDetails {

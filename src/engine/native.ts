@@ -92,6 +92,17 @@ export interface NativeBinding {
   maxPool3dBf16(x: TensorHandle, kernel: Triple, stride: Triple): TensorHandle;
   /** bf16 nearest up-sampling to a size on oneDNN (Debian's build only). */
   upsampleNearest3dBf16(x: TensorHandle, size: number[]): TensorHandle;
+  /** c10d: join (rank 0: host) the TCPStore at host:port and make this process's Gloo group. */
+  distInit(rank: number, size: number, host: string, port: number, timeoutMs: number): void;
+  distDestroy(): void;
+  /** Sums each tensor over ranks, in place. */
+  distAllReduce(tensors: TensorHandle[]): void;
+  /** Rank `root`'s values everywhere, in place. */
+  distBroadcast(tensors: TensorHandle[], root: number): void;
+  distBarrier(): void;
+  /** A new tensor: the sum over ranks, whose gradient is summed over ranks too. */
+  distAllReduceSum(x: TensorHandle): TensorHandle;
+  distInfo(): { available: boolean; backend: string; rank?: number; size?: number };
   setGradEnabled(on: boolean): void;
   isGradEnabled(): boolean;
   manualSeed(seed: number | bigint): void;

@@ -5,6 +5,7 @@ import { makeLoss, type Loss } from './loss.js';
 import { z } from 'zod';
 import { fromProbabilities, lossOptions } from './options.js';
 import { log1mP, logP, sigmoidInputs } from './inputs.js';
+import { batchMean } from './batch.js';
 
 export const BceOptionsSchema = z.object({ fromProbabilities }).strict();
 export type BceOptions = z.infer<typeof BceOptionsSchema>;
@@ -20,9 +21,7 @@ export function bce(opts: Partial<BceOptions> = {}): Loss<BceOptions> {
 
 /** −mean[t·ln p + (1−t)·ln(1−p)] on already-checked inputs. */
 export function binaryCrossEntropy(logits: Tensor, t: Tensor, fromProbabilities: boolean): Tensor {
-  return t
-    .mul(logP(logits, fromProbabilities))
-    .add(t.neg().add(1).mul(log1mP(logits, fromProbabilities)))
-    .mean()
-    .neg();
+  return batchMean(
+    t.mul(logP(logits, fromProbabilities)).add(t.neg().add(1).mul(log1mP(logits, fromProbabilities))),
+  ).neg();
 }

@@ -4,6 +4,7 @@ import { makeLoss, type Loss } from './loss.js';
 import { z } from 'zod';
 import { fromProbabilities, lossOptions } from './options.js';
 import { logSoftmaxProbs, softmaxInputs } from './inputs.js';
+import { batchMean } from './batch.js';
 
 export const CeOptionsSchema = z.object({ fromProbabilities }).strict();
 export type CeOptions = z.infer<typeof CeOptionsSchema>;
@@ -16,6 +17,6 @@ export function ce(opts: Partial<CeOptions> = {}): Loss<CeOptions> {
   const o = lossOptions('ce', CeOptionsSchema, opts);
   return makeLoss('ce', o, (logits, target) => {
     const t = softmaxInputs('ce', logits, target, o.fromProbabilities);
-    return t.mul(logSoftmaxProbs(logits, o.fromProbabilities)).sum([1]).mean().neg();
+    return batchMean(t.mul(logSoftmaxProbs(logits, o.fromProbabilities)).sum([1])).neg();
   });
 }

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { DiceReductionSchema, fromProbabilities, lossOptions, smooth } from './options.js';
 import { log1mP, logP, probs, sigmoidInputs } from './inputs.js';
 import { softDice } from './overlap.js';
+import { batchMean } from './batch.js';
 
 export const ComboVariantSchema = z
   .enum(['paper', 'keras-release'])
@@ -54,8 +55,8 @@ export function comboCrossEntropyTerms(
 ): { foreground: Tensor; background: Tensor } {
   const wBg = variant === 'paper' ? 1 - beta : beta * (1 - beta);
   return {
-    foreground: target.mul(logP(logits, fromProbabilities)).mean().mul(-beta),
-    background: target.neg().add(1).mul(log1mP(logits, fromProbabilities)).mean().mul(-wBg),
+    foreground: batchMean(target.mul(logP(logits, fromProbabilities))).mul(-beta),
+    background: batchMean(target.neg().add(1).mul(log1mP(logits, fromProbabilities))).mul(-wBg),
   };
 }
 

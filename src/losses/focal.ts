@@ -6,6 +6,7 @@ import { tensor, type Tensor } from '../engine/tensor.js';
 import { z } from 'zod';
 import { fromProbabilities, layout, lossOptions } from './options.js';
 import { log1mP, logP, logSoftmaxProbs, probs, sigmoidInputs, softmaxInputs } from './inputs.js';
+import { batchMean } from './batch.js';
 
 export const FocalOptionsSchema = z
   .object({
@@ -28,7 +29,7 @@ export function focal(opts: Partial<FocalOptions> = {}): Loss<FocalOptions> {
     const logPt = t.mul(logP(logits, o.fromProbabilities)).add(notT.mul(log1mP(logits, o.fromProbabilities)));
     const oneMinusPt = t.mul(p.neg().add(1)).add(notT.mul(p));
     const alphaT = t.mul(o.alpha).add(notT.mul(1 - o.alpha));
-    return alphaT.mul(oneMinusPt.pow(o.gamma)).mul(logPt).mean().neg();
+    return batchMean(alphaT.mul(oneMinusPt.pow(o.gamma)).mul(logPt)).neg();
   });
 }
 
@@ -47,5 +48,5 @@ function categoricalFocal(logits: Tensor, target: Tensor, o: Readonly<FocalOptio
     logits.device,
   );
   const perClass = t.mul(alpha).mul(logp.exp().neg().add(1).pow(o.gamma)).mul(logp);
-  return perClass.sum([1]).mean().neg();
+  return batchMean(perClass.sum([1])).neg();
 }

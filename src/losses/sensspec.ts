@@ -6,6 +6,7 @@ import { makeLoss, type Loss } from './loss.js';
 import { z } from 'zod';
 import { fromProbabilities, lossOptions } from './options.js';
 import { probs, sigmoidInputs } from './inputs.js';
+import { batchSum } from './batch.js';
 
 export const SensSpecOptionsSchema = z
   .object({ r: z.number().min(0).max(1).default(0.05).describe('weight of the sensitivity term'), fromProbabilities })
@@ -19,8 +20,8 @@ export function sensspec(opts: Partial<SensSpecOptions> = {}): Loss<SensSpecOpti
     const t = sigmoidInputs('sensspec', logits, target, o.fromProbabilities);
     const notT = t.neg().add(1);
     const sq = t.sub(probs(logits, o.fromProbabilities)).square();
-    const sens = sq.mul(t).sum().div(t.sum().clamp(1, null));
-    const spec = sq.mul(notT).sum().div(notT.sum().clamp(1, null));
+    const sens = batchSum(sq.mul(t).sum()).div(batchSum(t.sum()).clamp(1, null));
+    const spec = batchSum(sq.mul(notT).sum()).div(batchSum(notT.sum()).clamp(1, null));
     return sens.mul(o.r).add(spec.mul(1 - o.r));
   });
 }

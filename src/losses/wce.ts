@@ -13,6 +13,7 @@ import { to } from '../engine/device.js';
 import { z } from 'zod';
 import { fromProbabilities, lossOptions } from './options.js';
 import { logSoftmaxProbs, softmaxInputs } from './inputs.js';
+import { batchSum } from './batch.js';
 
 export const ClassWeightsSchema = z
   .union([z.array(z.number().min(0)).min(1), z.enum(['inverse-frequency', 'median-frequency'])])
@@ -54,8 +55,8 @@ export function wce(opts: Partial<WceOptions> = {}): Loss<WceOptions> {
     const wShape = [1, C, ...Array<number>(logits.rank - 2).fill(1)];
     // w_y at each voxel, one-hot spread; the weights go where the logits are (a GPU run).
     const wt = t.mul(to(tensor(weights, wShape, { dtype: logits.dtype }), logits.device));
-    const num = wt.mul(logSoftmaxProbs(logits, o.fromProbabilities)).sum().neg();
-    const den = wt.sum();
+    const num = batchSum(wt.mul(logSoftmaxProbs(logits, o.fromProbabilities)).sum()).neg();
+    const den = batchSum(wt.sum());
     if (den.item() === 0) throw new ComboSegError(`loss 'wce': every voxel has class weight 0`);
     return num.div(den);
   });

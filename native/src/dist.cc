@@ -1,0 +1,190 @@
+// Collectives across processes on libtorch's own c10d: a TCPStore for the rendezvous (rank 0
+// hosts it) and ProcessGroupGloo for the CPU collectives. One process group per process, made by
+// distInit and freed by distDestroy. The native layer only marshals: bucketing, averaging and
+// what is reduced when are decided in TypeScript (src/training/distributed*.ts).
+//
+// Every collective waits at most the group's timeout: a peer that died or never came makes
+// the call fail with c10d's error (naming the timeout), never hang.
+//
+// Gloo's headers come from Debian's libgloo-dev (the commit of the libgloo0 that Debian's
+// libtorch links); PyTorch 2.x wheels ship none, so builds against them (COMBOSEG_C10D_GLOO 0)
+// answer every call with an error saying which build has it.
+#include "addon.h"
+#include "guard.h"
+
+#if COMBOSEG_C10D_GLOO
+#define USE_C10D_GLOO  // what libtorch's own build defines: ProcessGroupGloo.hpp is empty without it
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+
+#include <chrono>
+#include <memory>
+
+namespace comboseg {
+
+#if COMBOSEG_C10D_GLOO
+
+namespace {
+
+using torch::autograd::AutogradContext;
+
+struct Group {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  int rank;
+  int size;
+  std::chrono::milliseconds timeout;
+};
+
+std::unique_ptr<Group>& Current() {
+  static std::unique_ptr<Group> group;
+  return group;
+}
+
+Group& Need(Napi::Env env, const char* what) {
+  if (!Current()) throw Napi::Error::New(env, std::string(what) + ": no process group (call distInit first)");
+  return *Current();
+}
+
+std::vector<at::Tensor> Tensors(const Napi::Value& v, const char* what) {
+  std::vector<at::Tensor> out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(TensorHandle::From(a.Get(i), what));
+  return out;
+}
+
+void Wait(const c10::intrusive_ptr<c10d::Work>& work, const Group& g) { work->wait(g.timeout); }
+
+/** Sum over ranks whose gradient is the sum over ranks of the gradients (each rank's loss uses the total). */
+struct AllReduceSum : public torch::autograd::Function<AllReduceSum> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x) {
+    std::vector<at::Tensor> t{x.clone().contiguous()};
+    Wait(Current()->pg->allreduce(t), *Current());
+    return t[0];
+  }
+  static torch::autograd::variable_list backward(AutogradContext* ctx, torch::autograd::variable_list grads) {
+    std::vector<at::Tensor> t{grads[0].clone().contiguous()};
+    Wait(Current()->pg->allreduce(t), *Current());
+    return {t[0]};
+  }
+};
+
+}  // namespace
+
+// (rank, size, host, port, timeoutMs): rank 0 hosts the store on host:port; all ranks join it.
+Napi::Value JsDistInit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  if (Current()) throw Napi::Error::New(env, "distInit: this process already has a process group");
+  int rank = info[0].As<Napi::Number>().Int32Value(), size = info[1].As<Napi::Number>().Int32Value();
+  std::string host = info[2].As<Napi::String>().Utf8Value();
+  auto port = static_cast<std::uint16_t>(info[3].As<Napi::Number>().Uint32Value());
+  std::chrono::milliseconds timeout(info[4].As<Napi::Number>().Int64Value());
+  c10d::TCPStoreOptions opts;
+  opts.port = port;
+  opts.isServer = rank == 0;
+  opts.numWorkers = size;
+  opts.waitWorkers = true;
+  opts.timeout = timeout;
+  auto tcp = c10::make_intrusive<c10d::TCPStore>(host, opts);
+  auto store = c10::make_intrusive<c10d::PrefixStore>("comboseg", tcp);
+  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+  options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
+  auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, options);
+  Current() = std::make_unique<Group>(Group{store, pg, rank, size, timeout});
+  return env.Undefined();
+  GUARD_END(env)
+}
+
+Napi::Value JsDistDestroy(const Napi::CallbackInfo& info) {
+  Current().reset();
+  return info.Env().Undefined();
+}
+
+// (tensors[]): each summed over ranks, in place.
+Napi::Value JsDistAllReduce(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  Group& g = Need(env, "distAllReduce");
+  std::vector<at::Tensor> t = Tensors(info[0], "distAllReduce tensor");
+  for (const at::Tensor& x : t) TORCH_CHECK(x.is_contiguous(), "distAllReduce: tensors must be contiguous");
+  Wait(g.pg->allreduce(t), g);
+  return env.Undefined();
+  GUARD_END(env)
+}
+
+// (tensors[], root): rank root's values everywhere, in place.
+Napi::Value JsDistBroadcast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  Group& g = Need(env, "distBroadcast");
+  std::vector<at::Tensor> t = Tensors(info[0], "distBroadcast tensor");
+  c10d::BroadcastOptions opts;
+  opts.rootRank = info[1].As<Napi::Number>().Int64Value();
+  for (at::Tensor& x : t) {
+    std::vector<at::Tensor> one{x};
+    Wait(g.pg->broadcast(one, opts), g);
+  }
+  return env.Undefined();
+  GUARD_END(env)
+}
+
+Napi::Value JsDistBarrier(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  Group& g = Need(env, "distBarrier");
+  Wait(g.pg->barrier(), g);
+  return env.Undefined();
+  GUARD_END(env)
+}
+
+// (tensor): a new tensor, the sum over ranks, differentiable (its gradient is summed over ranks too).
+Napi::Value JsDistAllReduceSum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  Need(env, "distAllReduceSum");
+  return TensorHandle::Wrap(env, AllReduceSum::apply(TensorHandle::From(info[0], "distAllReduceSum input")));
+  GUARD_END(env)
+}
+
+Napi::Value JsDistInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("available", true);
+  out.Set("backend", "gloo");
+  if (Current()) {
+    out.Set("rank", Current()->rank);
+    out.Set("size", Current()->size);
+  }
+  return out;
+}
+
+#else  // no Gloo headers for this libtorch (PyTorch 2.x wheels ship none)
+
+namespace {
+Napi::Value Unavailable(const Napi::CallbackInfo& info) {
+  throw TorchError(info.Env(),
+                   "distributed training needs c10d's Gloo process group, built only against Debian's libtorch "
+                   "(libtorch-dev + libgloo-dev, the default build): rebuild without COMBOSEG_LIBTORCH");
+}
+}  // namespace
+
+Napi::Value JsDistInit(const Napi::CallbackInfo& info) { return Unavailable(info); }
+Napi::Value JsDistDestroy(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
+Napi::Value JsDistAllReduce(const Napi::CallbackInfo& info) { return Unavailable(info); }
+Napi::Value JsDistBroadcast(const Napi::CallbackInfo& info) { return Unavailable(info); }
+Napi::Value JsDistBarrier(const Napi::CallbackInfo& info) { return Unavailable(info); }
+Napi::Value JsDistAllReduceSum(const Napi::CallbackInfo& info) { return Unavailable(info); }
+Napi::Value JsDistInfo(const Napi::CallbackInfo& info) {
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("available", false);
+  out.Set("backend", "none");
+  return out;
+}
+
+#endif  // COMBOSEG_C10D_GLOO
+
+}  // namespace comboseg

@@ -1,0 +1,26 @@
+// Sums and means over the batch. In one process the batch is all there is. In data-parallel
+// training (src/training/distributed.ts) each rank holds a share of the batch, and these sums are
+// all-reduced across ranks, with their gradients, so that every rank's loss is the loss of the
+// combined batch: a Dice over all ranks' voxels, not the mean of per-rank Dice values (nnU-Net's
+// DDP "batch Dice"). Every batch-level sum a loss takes goes through here.
+import type { Tensor } from '../engine/tensor.js';
+
+/** The sum over ranks of a tensor, differentiable; null in one process. */
+let acrossRanks: ((t: Tensor) => Tensor) | null = null;
+
+/** Installs (or, with null, removes) the cross-rank sum: the distributed trainer's business. */
+export function setBatchAllReduce(fn: ((t: Tensor) => Tensor) | null): void {
+  acrossRanks = fn;
+}
+
+/** `t` (already summed over this rank's share of the batch) summed over the whole batch. */
+export function batchSum(t: Tensor): Tensor {
+  return acrossRanks ? acrossRanks(t) : t;
+}
+
+/** The mean of all elements of `x` over the whole batch: global sum over global count. */
+export function batchMean(x: Tensor): Tensor {
+  if (!acrossRanks) return x.mean();
+  const count = acrossRanks(x.sum().detach().mul(0).add(x.size));
+  return acrossRanks(x.sum()).div(count);
+}
