@@ -3,7 +3,7 @@ import type { Tensor } from '../engine/tensor.js';
 import type { DiceReduction } from './options.js';
 import { batchSum } from './batch.js';
 
-/** Σ over everything ('flattened': a scalar) or all dims but the channel dim 1 (per class: [C]), over the whole batch. */
+/** Σ over everything ('flattened': a scalar) or all dims but channel dim 1 (per class: [C]), over the whole batch. */
 export function overlapSum(t: Tensor, reduction: DiceReduction): Tensor {
   if (reduction === 'flattened') return batchSum(t.sum());
   return batchSum(t.sum([0, ...Array.from({ length: t.rank - 2 }, (_, i) => i + 2)]));
