@@ -5,7 +5,7 @@ import { makeLoss, type Loss } from './loss.js';
 import { z } from 'zod';
 import { fromProbabilities, lossOptions } from './options.js';
 import { log1mP, logP, sigmoidInputs } from './inputs.js';
-import { batchMean } from './batch.js';
+import { batchMean } from '../engine/collective.js';
 
 export const BceOptionsSchema = z.object({ fromProbabilities }).strict();
 export type BceOptions = z.infer<typeof BceOptionsSchema>;

@@ -4,7 +4,7 @@ import { makeLoss, type Loss } from './loss.js';
 import { z } from 'zod';
 import { fromProbabilities, lossOptions } from './options.js';
 import { logSoftmaxProbs, softmaxInputs } from './inputs.js';
-import { batchMean } from './batch.js';
+import { batchMean } from '../engine/collective.js';
 
 export const CeOptionsSchema = z.object({ fromProbabilities }).strict();
 export type CeOptions = z.infer<typeof CeOptionsSchema>;

@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { DiceReductionSchema, fromProbabilities, lossOptions, smooth } from './options.js';
 import { log1mP, logP, probs, sigmoidInputs } from './inputs.js';
 import { softDice } from './overlap.js';
-import { batchMean } from './batch.js';
+import { batchMean } from '../engine/collective.js';
 
 export const ComboVariantSchema = z
   .enum(['paper', 'keras-release'])

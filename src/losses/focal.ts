@@ -6,7 +6,7 @@ import { tensor, type Tensor } from '../engine/tensor.js';
 import { z } from 'zod';
 import { fromProbabilities, layout, lossOptions } from './options.js';
 import { log1mP, logP, logSoftmaxProbs, probs, sigmoidInputs, softmaxInputs } from './inputs.js';
-import { batchMean } from './batch.js';
+import { batchMean } from '../engine/collective.js';
 
 export const FocalOptionsSchema = z
   .object({

@@ -1,7 +1,7 @@
 // Soft overlap sums (Σpt, Σp, Σt) under one reduction vocabulary.
 import type { Tensor } from '../engine/tensor.js';
 import type { DiceReduction } from './options.js';
-import { batchSum } from './batch.js';
+import { batchSum } from '../engine/collective.js';
 
 /** Σ over everything ('flattened': a scalar) or all dims but channel dim 1 (per class: [C]), over the whole batch. */
 export function overlapSum(t: Tensor, reduction: DiceReduction): Tensor {

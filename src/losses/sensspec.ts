@@ -6,7 +6,7 @@ import { makeLoss, type Loss } from './loss.js';
 import { z } from 'zod';
 import { fromProbabilities, lossOptions } from './options.js';
 import { probs, sigmoidInputs } from './inputs.js';
-import { batchSum } from './batch.js';
+import { batchSum } from '../engine/collective.js';
 
 export const SensSpecOptionsSchema = z
   .object({ r: z.number().min(0).max(1).default(0.05).describe('weight of the sensitivity term'), fromProbabilities })

@@ -13,7 +13,7 @@ import { to } from '../engine/device.js';
 import { z } from 'zod';
 import { fromProbabilities, lossOptions } from './options.js';
 import { logSoftmaxProbs, softmaxInputs } from './inputs.js';
-import { batchSum } from './batch.js';
+import { batchSum } from '../engine/collective.js';
 
 export const ClassWeightsSchema = z
   .union([z.array(z.number().min(0)).min(1), z.enum(['inverse-frequency', 'median-frequency'])])

@@ -12,6 +12,8 @@ import {
 import { prelu, relu } from '../engine/ops/elementwise.js';
 import { ComboSegError } from '../engine/errors.js';
 import { Module } from './module.js';
+import { syncBatchNorm } from './sync-batchnorm.js';
+import { acrossRanksActive } from '../engine/collective.js';
 import { constant } from './init.js';
 
 /** Batch normalisation over channels with running statistics (PyTorch's momentum convention). */
@@ -33,7 +35,17 @@ export class BatchNorm3d extends Module {
     this.runningVar = this.addBuffer('running_var', constant([channels], 1));
   }
 
+  /**
+   * Statistics over all data-parallel ranks in training (set by the distributed trainer under
+   * --sync-bn); without a process group this is plain batch norm.
+   */
+  sync = false;
+
   forward(x: Tensor): Tensor {
+    if (this.sync && this.training && acrossRanksActive()) {
+      const { weight, bias, runningMean, runningVar, momentum, eps } = this;
+      return syncBatchNorm(x, weight, bias, runningMean, runningVar, momentum, eps);
+    }
     return batchNorm(
       x,
       this.weight,

@@ -1,14 +1,15 @@
 // Data-parallel training on libtorch's c10d (native/src/dist.cc: TCPStore + ProcessGroupGloo):
 // the process group, the broadcast that makes every rank start from rank 0's weights, gradients
 // all-reduced in buckets and averaged (PyTorch's Reducer as the model: reverse parameter order,
-// ~25 MiB buckets), and the cross-rank sums the losses take (src/losses/batch.ts).
+// ~25 MiB buckets), and the cross-rank sums the losses and synchronised batch norm take
+// (src/engine/collective.ts).
 import { native } from '../engine/native.js';
 import { Tensor } from '../engine/tensor-core.js';
 import { noGrad } from '../engine/autograd.js';
 import { tidy } from '../engine/scope.js';
 import { cat } from '../engine/ops/shape.js';
 import { ComboSegError } from '../engine/errors.js';
-import { setBatchAllReduce } from '../losses/batch.js';
+import { setBatchAllReduce } from '../engine/collective.js';
 import type { Module } from '../nn/module.js';
 
 export interface ProcessGroupOptions {

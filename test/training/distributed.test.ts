@@ -26,9 +26,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-function run(rank: number, world: number, port: number, out: string): Promise<void> {
+function run(rank: number, world: number, port: number, out: string, bn = false): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', worker, String(rank), String(world), String(port), out], {
+    const args = [worker, String(rank), String(world), String(port), out, bn ? 'bn' : ''];
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';
@@ -42,12 +43,12 @@ interface Result {
   weights: Record<string, number[]>;
 }
 
-test('2 ranks × batch 1 reach the weights of 1 process × batch 2 (relative difference ≤ 1e-4)', { skip }, async () => {
+async function compareWithOneProcess(bn: boolean): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'comboseg-ddp-'));
   try {
     const port = await freePort();
-    await Promise.all([0, 1].map((r) => run(r, 2, port, join(dir, `rank${r}.json`))));
-    await run(0, 1, 0, join(dir, 'single.json'));
+    await Promise.all([0, 1].map((r) => run(r, 2, port, join(dir, `rank${r}.json`), bn)));
+    await run(0, 1, 0, join(dir, 'single.json'), bn);
     const read = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Result;
     const [r0, r1, single] = ['rank0.json', 'rank1.json', 'single.json'].map(read);
     // Every rank's loss is the loss of the combined batch.
@@ -55,6 +56,7 @@ test('2 ranks × batch 1 reach the weights of 1 process × batch 2 (relative dif
       assert.ok(Math.abs(v - single.values[i]) <= 1e-5, `step ${i}: rank 0 loss ${v} vs ${single.values[i]}`);
       assert.ok(Math.abs(r1.values[i] - single.values[i]) <= 1e-5, `step ${i}: rank 1 loss`);
     });
+    // Weights, and with batch norm its running statistics.
     for (const [name, w] of Object.entries(single.weights)) {
       const scale = Math.max(...w.map(Math.abs));
       for (const r of [r0, r1]) {
@@ -65,4 +67,12 @@ test('2 ranks × batch 1 reach the weights of 1 process × batch 2 (relative dif
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}
+
+test('2 ranks × batch 1 reach the weights of 1 process × batch 2 (relative difference ≤ 1e-4)', { skip }, () =>
+  compareWithOneProcess(false),
+);
+
+test('with synchronised batch norm too: weights and running statistics as 1 process × batch 2', { skip }, () =>
+  compareWithOneProcess(true),
+);

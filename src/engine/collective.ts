@@ -1,12 +1,18 @@
 // Sums and means over the batch. In one process the batch is all there is. In data-parallel
 // training (src/training/distributed.ts) each rank holds a share of the batch, and these sums are
-// all-reduced across ranks, with their gradients, so that every rank's loss is the loss of the
-// combined batch: a Dice over all ranks' voxels, not the mean of per-rank Dice values (nnU-Net's
-// DDP "batch Dice"). Every batch-level sum a loss takes goes through here.
-import type { Tensor } from '../engine/tensor.js';
+// all-reduced across ranks, with their gradients, so that every rank computes the statistics of
+// the combined batch: a loss's Dice over all ranks' voxels, not the mean of per-rank Dice values
+// (nnU-Net's DDP "batch Dice"), and synchronised batch norm's mean and variance. Every batch-level
+// sum the losses and synchronised batch norm take goes through here.
+import type { Tensor } from './tensor-core.js';
 
 /** The sum over ranks of a tensor, differentiable; null in one process. */
 let acrossRanks: ((t: Tensor) => Tensor) | null = null;
+
+/** Whether batch sums run across ranks (a process group is active). */
+export function acrossRanksActive(): boolean {
+  return acrossRanks !== null;
+}
 
 /** Installs (or, with null, removes) the cross-rank sum: the distributed trainer's business. */
 export function setBatchAllReduce(fn: ((t: Tensor) => Tensor) | null): void {
