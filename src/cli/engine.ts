@@ -31,6 +31,8 @@ export function engineCommand(): Command {
       console.log(`bf16 conv3d on ${bf16}`);
       const cuda = info.cudaBuilt ? '' : ' (this libtorch has no CUDA)';
       console.log(`devices: ${info.devices.join(', ')}${cuda}`);
+      const dist = info.distributed === 'none' ? 'not in this build (no Gloo headers)' : `c10d ${info.distributed}`;
+      console.log(`data-parallel collectives: ${dist}`);
       console.log(info.parallel.trim());
     });
 }

@@ -40,7 +40,7 @@ export interface EngineInfo {
   onednn: { version: string; isa: string; isaFrom: 'onednn' | 'cpu-flags' };
   /** How conv3d / convTranspose3d run: the hand-made oneDNN path (libtorch 1.13) or ATen's choice. */
   convPath: 'onednn' | 'aten';
-  /** bf16 convolutions: 'onednn-api' (oneDNN's own API, layouts its choice; Debian's build) or 'aten' (bf16 casts). */
+  /** bf16 layers: 'onednn-api' (oneDNN's own API on channels-last tensors; Debian's build) or 'aten' (bf16 casts). */
   bf16ConvPath: 'onednn-api' | 'aten';
   threads: number;
   tcmalloc: boolean;
@@ -49,6 +49,8 @@ export interface EngineInfo {
   devices: string[];
   /** Whether the addon's libtorch has CUDA kernels at all (a CUDA build of PyTorch 2.x). */
   cudaBuilt: boolean;
+  /** The c10d process group data-parallel training can use: 'gloo' (Debian's build), or 'none'. */
+  distributed: string;
 }
 
 /** libtorch version and folder, oneDNN version and ISA, threads, tcmalloc, parallel back-end, devices. */
@@ -68,5 +70,6 @@ export function engineInfo(): EngineInfo {
     parallel: b.parallel,
     devices: ['cpu', ...cuda],
     cudaBuilt: b.cuda.built,
+    distributed: native.distInfo().backend,
   };
 }

@@ -28,3 +28,12 @@ export {
   type RunSplit,
   type TrainingState,
 } from './run-dir.js';
+export {
+  initProcessGroup,
+  destroyProcessGroup,
+  broadcastModule,
+  GradientReducer,
+  worldInfo,
+  BUCKET_BYTES,
+  type ProcessGroupOptions,
+} from './distributed.js';
