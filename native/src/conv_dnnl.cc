@@ -44,6 +44,12 @@ struct Shape {
 
 Shape ShapeOf(const at::Tensor& x, const at::Tensor& w, const ConvGeometry& g, bool transposed) {
   TORCH_CHECK(g.groups == 1, "bf16 convolution: groups > 1 is not supported (got ", g.groups, ")");
+  for (int i = 0; i < 3; ++i) {
+    TORCH_CHECK(g.stride[i] > 0 && g.dilation[i] > 0 && g.padding[i] >= 0, "bf16 convolution: strides and ",
+                "dilations must be positive and padding non-negative, got stride ", g.stride, ", dilation ",
+                g.dilation, ", padding ", g.padding);
+  }
+  TORCH_CHECK(w.device().is_cpu(), "bf16 convolution: the weight is on ", w.device(), ", the input on the CPU");
   Shape s;
   s.src = Dims(x.sizes());
   s.wei = Dims(w.sizes());

@@ -61,11 +61,13 @@ void Wait(const c10::intrusive_ptr<c10d::Work>& work, const Group& g) { work->wa
 /** Sum over ranks whose gradient is the sum over ranks of the gradients (each rank's loss uses the total). */
 struct AllReduceSum : public torch::autograd::Function<AllReduceSum> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x) {
+    TORCH_CHECK(Current(), "distAllReduceSum: no process group (it was destroyed)");
     std::vector<at::Tensor> t{x.clone().contiguous()};
     Wait(Current()->pg->allreduce(t), *Current());
     return t[0];
   }
   static torch::autograd::variable_list backward(AutogradContext* ctx, torch::autograd::variable_list grads) {
+    TORCH_CHECK(Current(), "distAllReduceSum backward: the process group was destroyed before backward ran");
     std::vector<at::Tensor> t{grads[0].clone().contiguous()};
     Wait(Current()->pg->allreduce(t), *Current());
     return {t[0]};
@@ -81,7 +83,10 @@ Napi::Value JsDistInit(const Napi::CallbackInfo& info) {
   if (Current()) throw Napi::Error::New(env, "distInit: this process already has a process group");
   int rank = info[0].As<Napi::Number>().Int32Value(), size = info[1].As<Napi::Number>().Int32Value();
   std::string host = info[2].As<Napi::String>().Utf8Value();
-  auto port = static_cast<std::uint16_t>(info[3].As<Napi::Number>().Uint32Value());
+  uint32_t portValue = info[3].As<Napi::Number>().Uint32Value();
+  TORCH_CHECK(size >= 1 && rank >= 0 && rank < size, "distInit: rank ", rank, " is not in a group of ", size);
+  TORCH_CHECK(portValue <= 65535, "distInit: port ", portValue, " is not a TCP port");
+  auto port = static_cast<std::uint16_t>(portValue);
   std::chrono::milliseconds timeout(info[4].As<Napi::Number>().Int64Value());
   c10d::TCPStoreOptions opts;
   opts.port = port;
@@ -92,7 +97,11 @@ Napi::Value JsDistInit(const Napi::CallbackInfo& info) {
   auto tcp = c10::make_intrusive<c10d::TCPStore>(host, opts);
   auto store = c10::make_intrusive<c10d::PrefixStore>("comboseg", tcp);
   auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-  options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
+  // Each rank binds its own address: the loopback when the whole group is on this host, else the
+  // address this machine's hostname resolves to (Gloo's default device).
+  bool loopback = host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
+  options->devices.push_back(loopback ? c10d::ProcessGroupGloo::createDeviceForHostname(host)
+                                      : c10d::ProcessGroupGloo::createDefaultDevice());
   auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, options);
   Current() = std::make_unique<Group>(Group{store, pg, rank, size, timeout});
   return env.Undefined();
@@ -122,6 +131,7 @@ Napi::Value JsDistBroadcast(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   Group& g = Need(env, "distBroadcast");
   std::vector<at::Tensor> t = Tensors(info[0], "distBroadcast tensor");
+  for (const at::Tensor& x : t) TORCH_CHECK(x.is_contiguous(), "distBroadcast: tensors must be contiguous");
   c10d::BroadcastOptions opts;
   opts.rootRank = info[1].As<Napi::Number>().Int64Value();
   for (at::Tensor& x : t) {

@@ -110,6 +110,8 @@ struct PoolShape {
 PoolShape PoolShapeOf(const at::Tensor& x, const std::vector<int64_t>& kernel, const std::vector<int64_t>& stride) {
   PoolShape s{Dims(x.sizes()), {x.size(0), x.size(1)}, kernel, stride, {0, 0, 0}, {0, 0, 0}};
   for (int i = 0; i < 3; ++i) {
+    TORCH_CHECK(kernel[i] > 0 && stride[i] > 0, "maxPool3d: kernel and stride must be positive, got kernel ", kernel,
+                ", stride ", stride);
     int64_t out = (x.size(2 + i) - kernel[i]) / stride[i] + 1;
     TORCH_CHECK(out > 0, "maxPool3d: the output would be empty along spatial axis ", i);
     s.dst.push_back(out);
@@ -233,8 +235,10 @@ at::Tensor BatchNormBf16Dnnl(const at::Tensor& x, const at::Tensor& weight, cons
                              double momentum, double eps) {
   CheckActivation(x, "batchNorm");
   for (const at::Tensor* t : {&weight, &bias, &runningMean, &runningVar}) {
-    TORCH_CHECK(t->scalar_type() == at::kFloat && t->dim() == 1 && t->size(0) == x.size(1),
-                "batchNorm: weight, bias and running statistics must be float32 [", x.size(1), "], got ",
+    TORCH_CHECK(t->scalar_type() == at::kFloat && t->dim() == 1 && t->size(0) == x.size(1) && t->is_contiguous() &&
+                    t->device().is_cpu(),
+                "batchNorm: weight, bias and running statistics must be contiguous float32 [", x.size(1),
+                "] on the CPU, got ",
                 t->scalar_type(), " ", t->sizes());
   }
   return Bf16BatchNorm::apply(x, weight, bias, runningMean, runningVar, training, momentum, eps);

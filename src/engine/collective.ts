@@ -4,7 +4,8 @@
 // the combined batch: a loss's Dice over all ranks' voxels, not the mean of per-rank Dice values
 // (nnU-Net's DDP "batch Dice"), and synchronised batch norm's mean and variance. Every batch-level
 // sum the losses and synchronised batch norm take goes through here.
-import type { Tensor } from './tensor-core.js';
+import { tensor, type Tensor } from './tensor.js';
+import { to } from './device.js';
 
 /** The sum over ranks of a tensor, differentiable; null in one process. */
 let acrossRanks: ((t: Tensor) => Tensor) | null = null;
@@ -27,6 +28,6 @@ export function batchSum(t: Tensor): Tensor {
 /** The mean of all elements of `x` over the whole batch: global sum over global count. */
 export function batchMean(x: Tensor): Tensor {
   if (!acrossRanks) return x.mean();
-  const count = acrossRanks(x.sum().detach().mul(0).add(x.size));
+  const count = acrossRanks(to(tensor([x.size], [], { dtype: x.dtype }), x.device));
   return acrossRanks(x.sum()).div(count);
 }

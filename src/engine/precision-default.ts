@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../util/fs.js';
 import { rand } from './ops/creation.js';
 import { conv3d } from './ops/nn.js';
 import { tidy } from './scope.js';
-import { noGrad } from './autograd.js';
+import { enableGrad, noGrad } from './autograd.js';
 import type { Precision, PrecisionSetting } from './precision.js';
 
 /** bf16 must beat fp32 by this factor to be the default (noise and accuracy margins). */
@@ -33,26 +33,29 @@ let measured: PrecisionChoice | null = null;
 
 /** Forward + backward of conv 32→32, 3³, at 32³, batch 1, in ms: fp32 and bf16 interleaved, best of four each. */
 function convMs(): Record<Precision, number> {
-  return tidy(() => {
-    const x = rand([1, 32, 32, 32, 32]);
-    const w = rand([32, 32, 3, 3, 3]).mul(0.05);
-    x.requiresGrad = true;
-    w.requiresGrad = true;
-    const g = noGrad(() => rand([1, 32, 32, 32, 32]));
-    const once = (precision: Precision) => {
-      const t0 = performance.now();
-      tidy(() => conv3d(x, w, null, { padding: 1, precision }).backward(g));
-      return performance.now() - t0;
-    };
-    once('fp32');
-    once('bf16');
-    // Interleaved, and the best of each: a busy machine slows both alike, and only ever adds time.
-    const best = { fp32: Infinity, bf16: Infinity };
-    for (let i = 0; i < 4; i++) {
-      for (const p of ['fp32', 'bf16'] as const) best[p] = Math.min(best[p], once(p));
-    }
-    return best;
-  });
+  // The measurement runs backward: it needs gradients even when asked from inside noGrad.
+  return enableGrad(() =>
+    tidy(() => {
+      const x = rand([1, 32, 32, 32, 32]);
+      const w = rand([32, 32, 3, 3, 3]).mul(0.05);
+      x.requiresGrad = true;
+      w.requiresGrad = true;
+      const g = noGrad(() => rand([1, 32, 32, 32, 32]));
+      const once = (precision: Precision) => {
+        const t0 = performance.now();
+        tidy(() => conv3d(x, w, null, { padding: 1, precision }).backward(g));
+        return performance.now() - t0;
+      };
+      once('fp32');
+      once('bf16');
+      // Interleaved, and the best of each: a busy machine slows both alike, and only ever adds time.
+      const best = { fp32: Infinity, bf16: Infinity };
+      for (let i = 0; i < 4; i++) {
+        for (const p of ['fp32', 'bf16'] as const) best[p] = Math.min(best[p], once(p));
+      }
+      return best;
+    }),
+  );
 }
 
 /** The file that remembers the choice, and this machine's key in it. */
@@ -73,7 +76,8 @@ function cacheEntry(): { path: string; key: string } {
 
 function readCache(path: string): Record<string, PrecisionChoice> {
   try {
-    return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, PrecisionChoice>) : {};
+    const parsed: unknown = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : {};
+    return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, PrecisionChoice>) : {};
   } catch {
     return {}; // a damaged cache is measured anew and rewritten
   }

@@ -62,6 +62,7 @@ export function wce(opts: Partial<WceOptions> = {}): Loss<WceOptions> {
   });
 }
 
+/** Voxels per class over the whole batch (all ranks in data-parallel training). */
 function perClassCounts(t: Tensor): number[] {
-  return t.sum([0, ...Array.from({ length: t.rank - 2 }, (_, i) => i + 2)]).toArray();
+  return batchSum(t.sum([0, ...Array.from({ length: t.rank - 2 }, (_, i) => i + 2)])).toArray();
 }

@@ -556,8 +556,16 @@ export function makeSampler(cfg: TrainConfig, cases: SampleCase[], organs: numbe
  * fp32 on CUDA; a resumed 'auto' run: the precision it started in, so that resuming reaches the weights
  * an uninterrupted run would), logged with why.
  */
-function runPrecision(cfg: TrainConfig, started: Precision | undefined, log: (m: string) => void): Precision {
+function runPrecision(
+  cfg: TrainConfig,
+  started: Precision | 'before-precision' | undefined,
+  log: (m: string) => void,
+): Precision {
   if (cfg.precision === 'auto' && started !== undefined) {
+    if (started === 'before-precision') {
+      log('precision: fp32 (auto: the run started before comboseg had bf16, in fp32)');
+      return 'fp32';
+    }
     log(`precision: ${started} (auto: the precision the run started in)`);
     return started;
   }
@@ -568,10 +576,13 @@ function runPrecision(cfg: TrainConfig, started: Precision | undefined, log: (m:
   return precision;
 }
 
-/** The precision a run's run.json says it started in (undefined for older runs, or none readable). */
-function startedPrecision(run: RunDir): Precision | undefined {
+/**
+ * The precision a run's run.json says it started in; 'before-precision' for a run.json written before
+ * there was a choice (those runs computed in fp32); undefined when there is no readable run.json.
+ */
+function startedPrecision(run: RunDir): Precision | 'before-precision' | undefined {
   try {
-    return run.readInfo().precision;
+    return run.readInfo().precision ?? 'before-precision';
   } catch {
     return undefined; // run.json is informative: resuming does not depend on it
   }
@@ -619,7 +630,7 @@ function restoreState(
 /** A resumed run told to compute in another precision than it started in says so. */
 function noteResumedPrecision(run: RunDir, precision: Precision, log: (m: string) => void): void {
   const started = startedPrecision(run);
-  if (started !== undefined && started !== precision) {
+  if (started !== undefined && started !== 'before-precision' && started !== precision) {
     log(`${run.infoPath}: the run started in ${started}; it continues in ${precision}`);
   }
 }

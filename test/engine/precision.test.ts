@@ -124,6 +124,24 @@ for (const [name, xs, ws, opts] of transposedCases) {
   });
 }
 
+test('a channels-last bf16 activation (what a bf16 layer writes) convolves like its float64 values', () =>
+  tidy(() => {
+    const x = cast(tensor(randomArray(2 * 3 * 6 * 5 * 4, 21), [2, 3, 6, 5, 4]), 'float32');
+    const w1 = cast(tensor(randomArray(8 * 3 * 27, 22), [8, 3, 3, 3, 3]), 'float32');
+    const w2 = cast(tensor(randomArray(4 * 8 * 27, 23), [4, 8, 3, 3, 3]), 'float32');
+    const h = conv3d(x, w1, null, { padding: 1, precision: 'bf16' });
+    const y = conv3d(h, w2, null, { padding: 1, precision: 'bf16' });
+    const ref = conv3d(cast(h, 'float64'), roundBf16(w2), null, { padding: 1, precision: 'fp32' });
+    assertClose(f64(y), f64(ref), BF16_TOL, 'second convolution');
+  }));
+
+test('bad geometry in a bf16 convolution is an error, not a crash', () =>
+  tidy(() => {
+    const x = tensor(new Float32Array(2 * 27), [1, 2, 3, 3, 3]);
+    const w = tensor(new Float32Array(2 * 2 * 27), [2, 2, 3, 3, 3]);
+    assert.throws(() => conv3d(x, w, null, { stride: 0, precision: 'bf16' }), { name: 'TorchError' });
+  }));
+
 test('a bf16 input keeps its dtype in its gradient; a convolution outside bf16 takes it as float32', () =>
   tidy(() => {
     const x = cast(tensor(randomArray(2 * 64, 3), [1, 2, 4, 4, 4]), 'bfloat16');

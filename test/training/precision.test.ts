@@ -80,6 +80,22 @@ test("a resumed 'auto' run keeps the precision it started in, whatever this CPU 
   assert.ok(!logs.some((l) => l.includes('it continues in')), logs.join('\n'));
 });
 
+test("a resumed 'auto' run from before precisions existed (run.json without one) continues in fp32", async () => {
+  const run = new training.RunDir(join(root, 'bf16'));
+  const info = readJson(run.infoPath);
+  delete info.precision;
+  writeFileSync(run.infoPath, JSON.stringify(info));
+  const logs: string[] = [];
+  await training.train(config('bf16', { precision: 'auto', epochs: 5 }), {
+    resume: true,
+    events: { log: (m) => logs.push(m) },
+  });
+  assert.ok(
+    logs.includes('precision: fp32 (auto: the run started before comboseg had bf16, in fp32)'),
+    logs.join('\n'),
+  );
+});
+
 test("precision 'auto' (the default) is the CPU's measured choice, logged with its reason", async () => {
   const logs: string[] = [];
   await training.train(config('auto', { epochs: 1, split: { validation: 0, test: 0, seed: 0 } }), {

@@ -182,8 +182,9 @@ export function upsampleNearest3d(x: Tensor, u: Upsampling): Tensor {
   const [size, scale] = scales(u);
   const spatial = x.shape.slice(2);
   const target = size ?? spatial.map((n, i) => Math.floor(n * (scale ?? [1, 1, 1])[i]));
-  // oneDNN's nearest rule is libtorch's for whole-number factors.
-  if (bf16Layers(x) && target.every((n, i) => n % spatial[i] === 0)) {
+  // oneDNN's nearest rule is libtorch's for whole-number factors (libtorch uses 1/scale when given one).
+  const whole = scale ? scale.every((f) => Number.isInteger(f)) : target.every((n, i) => n % spatial[i] === 0);
+  if (bf16Layers(x) && whole) {
     return nativeOp('upsampleNearest3d', () => native.upsampleNearest3dBf16(x.handle, target));
   }
   return callT('aten::upsample_nearest3d.vec', x.dtype === 'bfloat16' ? x.contiguous() : x, size, scale);
