@@ -8,6 +8,7 @@ import { Tensor } from '../engine/tensor-core.js';
 import { noGrad } from '../engine/autograd.js';
 import { tidy } from '../engine/scope.js';
 import { cat } from '../engine/ops/shape.js';
+import { zeros } from '../engine/ops/creation.js';
 import { ComboSegError } from '../engine/errors.js';
 import { setBatchAllReduce } from '../engine/collective.js';
 import type { Module } from '../nn/module.js';
@@ -101,22 +102,19 @@ export class GradientReducer {
     for (const bucket of this.buckets) {
       tidy(() =>
         noGrad(() => {
-          const grads = bucket.map((p) => {
-            const g = p.grad;
-            if (!g) throw new ComboSegError('GradientReducer: a parameter has no gradient (did backward run?)');
-            return g;
-          });
+          // A parameter this rank's step did not reach contributes zeros: every rank sends the same sizes.
+          const grads = bucket.map((p) => p.grad);
           const flat = cat(
-            grads.map((g) => g.reshape([-1])),
+            grads.map((g, i) => (g ? g.reshape([-1]) : zeros([bucket[i].size]))),
             0,
           );
           native.distAllReduce([flat.handle]);
           flat.mul_(1 / world);
           let offset = 0;
-          for (const g of grads) {
-            g.copy_(flat.slice(0, offset, offset + g.size).reshape(g.shape));
-            offset += g.size;
-          }
+          grads.forEach((g, i) => {
+            if (g) g.copy_(flat.slice(0, offset, offset + g.size).reshape(g.shape));
+            offset += bucket[i].size;
+          });
         }),
       );
     }
