@@ -22,59 +22,59 @@ const bf16 = (v: Float64Array, shape: number[]) => cast(tensor(v, shape), 'bfloa
 /** The float64 tensor of exactly the values a bf16 tensor holds. */
 const exact = (t: Tensor) => cast(t, 'float64');
 
-test('batch norm in bf16 (training): output, running statistics and gradients = float64 on the same values', () =>
-  tidy(() => {
-    const shape = [2, 5, 6, 7, 4];
-    const x = bf16(randomArray(2 * 5 * 6 * 7 * 4, 3, -2, 3), shape);
-    const run = (input: Tensor, dtype: 'float32' | 'float64') => {
-      const w = cast(tensor(randomArray(5, 4, 0.5, 1.5), [5]), dtype);
-      const b = cast(tensor(randomArray(5, 5), [5]), dtype);
-      const rm = cast(tensor(randomArray(5, 6), [5]), dtype);
-      const rv = cast(tensor(randomArray(5, 7, 0.5, 2), [5]), dtype);
-      const xin = input.detach();
-      xin.requiresGrad = true;
-      w.requiresGrad = true;
-      b.requiresGrad = true;
-      const y = batchNorm(xin, w, b, rm, rv, true, 0.1, 1e-5);
-      const r = cast(tensor(randomArray(y.size, 8), y.shape), 'bfloat16'); // what a bf16 layer above sends
-      y.mul(cast(r, y.dtype)).sum().backward();
-      return {
-        y: f64(y),
-        rm: f64(rm),
-        rv: f64(rv),
-        gx: f64(xin.grad!),
-        gw: f64(w.grad!),
-        gb: f64(b.grad!),
-        dtype: y.dtype,
+// 16 channels: oneDNN's jit kernel (whole 16-channel blocks); 5: libtorch's kernel on a plain copy.
+for (const C of [16, 5]) {
+  test(`batch norm in bf16 (training, ${C} channels): output, running statistics, gradients = float64`, () =>
+    tidy(() => {
+      const shape = [2, C, 6, 7, 4];
+      const x = bf16(randomArray(2 * C * 6 * 7 * 4, 3, -2, 3), shape);
+      const run = (input: Tensor, dtype: 'float32' | 'float64') => {
+        const w = cast(tensor(randomArray(C, 4, 0.5, 1.5), [C]), dtype);
+        const b = cast(tensor(randomArray(C, 5), [C]), dtype);
+        const rm = cast(tensor(randomArray(C, 6), [C]), dtype);
+        const rv = cast(tensor(randomArray(C, 7, 0.5, 2), [C]), dtype);
+        const xin = input.detach();
+        xin.requiresGrad = true;
+        w.requiresGrad = true;
+        b.requiresGrad = true;
+        const y = batchNorm(xin, w, b, rm, rv, true, 0.1, 1e-5);
+        const r = cast(tensor(randomArray(y.size, 8), y.shape), 'bfloat16'); // what a bf16 layer above sends
+        y.mul(cast(r, y.dtype)).sum().backward();
+        return {
+          y: f64(y),
+          rm: f64(rm),
+          rv: f64(rv),
+          gx: f64(xin.grad!),
+          gw: f64(w.grad!),
+          gb: f64(b.grad!),
+          dtype: y.dtype,
+        };
       };
-    };
-    const got = run(x, 'float32'),
-      ref = run(exact(x), 'float64');
-    if (onednnApi) assert.equal(got.dtype, 'bfloat16');
-    assertClose(got.y, ref.y, BF16_TOL, 'output');
-    assertClose(got.rm, ref.rm, 1e-5, 'running mean');
-    assertClose(got.rv, ref.rv, 1e-5, 'running variance (unbiased, momentum 0.1)');
-    assertClose(got.gx, ref.gx, 2 * BF16_TOL, 'input gradient');
-    assertClose(got.gw, ref.gw, 1e-4, 'weight gradient');
-    assertClose(got.gb, ref.gb, 1e-4, 'bias gradient');
-  }));
+      const got = run(x, 'float32'),
+        ref = run(exact(x), 'float64');
+      if (onednnApi) assert.equal(got.dtype, 'bfloat16');
+      assertClose(got.y, ref.y, BF16_TOL, 'output');
+      assertClose(got.rm, ref.rm, 1e-5, 'running mean');
+      assertClose(got.rv, ref.rv, 1e-5, 'running variance (unbiased, momentum 0.1)');
+      assertClose(got.gx, ref.gx, 2 * BF16_TOL, 'input gradient');
+      assertClose(got.gw, ref.gw, 1e-4, 'weight gradient');
+      assertClose(got.gb, ref.gb, 1e-4, 'bias gradient');
+    }));
+}
 
-test('batch norm in bf16 (eval): the running statistics normalise', () =>
+test('batch norm in bf16 (eval, 16 channels): the running statistics normalise', () =>
   tidy(() => {
-    const x = bf16(randomArray(2 * 3 * 4 * 4 * 4, 9, -2, 2), [2, 3, 4, 4, 4]);
-    const params = (dtype: 'float32' | 'float64') =>
-      [
-        [1.5, 0.5, 2],
-        [0.1, -0.2, 0.3],
-        [0.5, -1, 0],
-        [2, 0.5, 1],
-      ].map((v) => cast(tensor(v, [3]), dtype));
+    const C = 16;
+    const x = bf16(randomArray(2 * C * 4 * 4 * 4, 9, -2, 2), [2, C, 4, 4, 4]);
+    const values = [randomArray(C, 31, 0.5, 1.5), randomArray(C, 32), randomArray(C, 33), randomArray(C, 34, 0.5, 2)];
+    const params = (dtype: 'float32' | 'float64') => values.map((v) => cast(tensor(v, [C]), dtype));
     const [w, b, rm, rv] = params('float32');
     const [w2, b2, rm2, rv2] = params('float64');
+    const before = Array.from(rm.toFloat32Array());
     const got = batchNorm(x, w, b, rm, rv, false);
     const ref = batchNorm(exact(x), w2, b2, rm2, rv2, false);
     assertClose(f64(got), f64(ref), BF16_TOL, 'eval output');
-    assert.deepEqual(Array.from(rm.toFloat32Array()), [0.5, -1, 0], 'eval mode leaves the running mean alone');
+    assert.deepEqual(Array.from(rm.toFloat32Array()), before, 'eval mode leaves the running mean alone');
   }));
 
 /** Values exact in bf16 (integers below 256), distinct within every 2×2×2 window: no ties for argmax. */

@@ -127,7 +127,9 @@ export function batchNorm(
   momentum = 0.1,
   eps = 1e-5,
 ): Tensor {
-  if (bf16Layers(x) && weight && bias && runningMean && runningVar) {
+  // oneDNN 2.6's jit batch norm on channels-last bf16 wants whole 16-channel blocks; with fewer it
+  // falls back to its reference code (~100× slower): libtorch's kernel on a plain copy is faster.
+  if (bf16Layers(x) && x.shape[1] % 16 === 0 && weight && bias && runningMean && runningVar) {
     const h = [x, weight, bias, runningMean, runningVar].map((t) => t.handle);
     return nativeOp('batchNorm', () => native.batchNormBf16(h[0], h[1], h[2], h[3], h[4], training, momentum, eps));
   }
