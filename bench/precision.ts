@@ -24,7 +24,7 @@ function convRows(py: string | null, quick: boolean): void {
 }
 
 function stepRows(py: string | null, quick: boolean): void {
-  const steps = quick ? 1 : 3;
+  const steps = quick ? 1 : 2;
   console.log('\ntraining step, 80³, batch 2, default widths, Combo + Adadelta (median ms; peak RSS MiB):');
   for (const name of ['proposed', 'unet3d', 'vnet']) {
     const r = (p: Precision) => networkStep(name, 2, 'default', 80, steps, p);
