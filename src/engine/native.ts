@@ -32,51 +32,31 @@ export type NativeValue = TensorHandle | number | boolean | string | null | unde
 
 type Triple = number | number[];
 
+/** (x, w, bias, stride, padding, dilation, groups) → the convolution's output. */
+type Conv3dFn = (
+  x: TensorHandle,
+  w: TensorHandle,
+  b: TensorHandle | null,
+  stride: Triple,
+  padding: Triple,
+  dilation: Triple,
+  groups: number,
+) => TensorHandle;
+
+/** The same with the transposed convolution's output padding last. */
+type ConvTranspose3dFn = (...args: [...Parameters<Conv3dFn>, outputPadding: Triple]) => TensorHandle;
+
 export interface NativeBinding {
   TensorHandle: abstract new () => TensorHandle;
   fromTypedArray(data: ArrayBufferView, shape: number[], dtype: DType, copy: boolean): TensorHandle;
   lookupOp(name: string, overload: string): { id: number; schema: string };
   callOp(id: number, args: NativeValue[]): NativeValue;
-  conv3d(
-    x: TensorHandle,
-    w: TensorHandle,
-    b: TensorHandle | null,
-    stride: Triple,
-    padding: Triple,
-    dilation: Triple,
-    groups: number,
-  ): TensorHandle;
-  convTranspose3d(
-    x: TensorHandle,
-    w: TensorHandle,
-    b: TensorHandle | null,
-    stride: Triple,
-    padding: Triple,
-    dilation: Triple,
-    groups: number,
-    outputPadding: Triple,
-  ): TensorHandle;
+  conv3d: Conv3dFn;
+  convTranspose3d: ConvTranspose3dFn;
   /** conv3d in bf16 (x float32 or bfloat16, w float32); returns bfloat16. */
-  conv3dBf16(
-    x: TensorHandle,
-    w: TensorHandle,
-    b: TensorHandle | null,
-    stride: Triple,
-    padding: Triple,
-    dilation: Triple,
-    groups: number,
-  ): TensorHandle;
+  conv3dBf16: Conv3dFn;
   /** convTranspose3d in bf16; returns bfloat16. */
-  convTranspose3dBf16(
-    x: TensorHandle,
-    w: TensorHandle,
-    b: TensorHandle | null,
-    stride: Triple,
-    padding: Triple,
-    dilation: Triple,
-    groups: number,
-    outputPadding: Triple,
-  ): TensorHandle;
+  convTranspose3dBf16: ConvTranspose3dFn;
   /** bf16 batch norm on oneDNN (Debian's build only); returns bf16 channels-last. */
   batchNormBf16(
     x: TensorHandle,
