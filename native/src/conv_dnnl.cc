@@ -17,7 +17,7 @@
 
 #include "dnnl_util.h"
 
-#include <torch/csrc/autograd/custom_function.h>
+#include "conv_autograd.h"
 
 namespace comboseg {
 
@@ -160,23 +160,6 @@ std::pair<at::Tensor, at::Tensor> Backward(const at::Tensor& x, const at::Tensor
   return {gx, gw};
 }
 
-void Save(AutogradContext* ctx, const ConvGeometry& g, bool hasBias) {
-  ctx->saved_data["stride"] = g.stride;
-  ctx->saved_data["padding"] = g.padding;
-  ctx->saved_data["dilation"] = g.dilation;
-  ctx->saved_data["outputPadding"] = g.outputPadding.empty() ? std::vector<int64_t>(3, 0) : g.outputPadding;
-  ctx->saved_data["bias"] = hasBias;
-}
-
-ConvGeometry Load(AutogradContext* ctx) {
-  ConvGeometry g;
-  g.stride = ctx->saved_data["stride"].toIntVector();
-  g.padding = ctx->saved_data["padding"].toIntVector();
-  g.dilation = ctx->saved_data["dilation"].toIntVector();
-  g.outputPadding = ctx->saved_data["outputPadding"].toIntVector();
-  return g;
-}
-
 template <bool Transposed>
 struct Bf16Conv : public torch::autograd::Function<Bf16Conv<Transposed>> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
@@ -187,14 +170,14 @@ struct Bf16Conv : public torch::autograd::Function<Bf16Conv<Transposed>> {
     Shape s = ShapeOf(xc, wc, g, Transposed);
     bool training = x.requires_grad() || w.requires_grad() || (bias.has_value() && bias->requires_grad());
     ctx->save_for_backward({xc, wc});
-    Save(ctx, g, bias.has_value());
+    SaveGeometry(ctx, g, bias.has_value());
     return Reported(Transposed ? "convTranspose3d" : "conv3d",
                     [&] { return Forward<Transposed>(xc, wc, b, s, training); });
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
-    ConvGeometry g = Load(ctx);
+    ConvGeometry g = LoadGeometry(ctx);
     at::Tensor gy = Dense(grads[0].to(at::kBFloat16));
     Shape s = ShapeOf(saved[0], saved[1], g, Transposed);
     bool wantX = ctx->needs_input_grad(0), wantW = ctx->needs_input_grad(1);

@@ -22,7 +22,7 @@
 #if COMBOSEG_ONEDNN_CONV
 
 #include <ATen/native/ConvUtils.h>
-#include <torch/csrc/autograd/custom_function.h>
+#include "conv_autograd.h"
 
 namespace comboseg {
 
@@ -48,34 +48,17 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> OneDnnBackward(const at::Tensor& 
                           g.dilation, g.groups, mask);
 }
 
-void Save(AutogradContext* ctx, const ConvGeometry& g, bool hasBias) {
-  ctx->saved_data["stride"] = g.stride;
-  ctx->saved_data["padding"] = g.padding;
-  ctx->saved_data["dilation"] = g.dilation;
-  ctx->saved_data["groups"] = g.groups;
-  ctx->saved_data["bias"] = hasBias;
-}
-
-ConvGeometry Load(AutogradContext* ctx) {
-  ConvGeometry g;
-  g.stride = ctx->saved_data["stride"].toIntVector();
-  g.padding = ctx->saved_data["padding"].toIntVector();
-  g.dilation = ctx->saved_data["dilation"].toIntVector();
-  g.groups = ctx->saved_data["groups"].toInt();
-  return g;
-}
-
 struct Conv3d : public torch::autograd::Function<Conv3d> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
                             const Optional<at::Tensor>& bias, ConvGeometry g) {
     ctx->save_for_backward({x, w});
-    Save(ctx, g, bias.has_value());
+    SaveGeometry(ctx, g, bias.has_value());
     return at::mkldnn_convolution(x.contiguous(), w.contiguous(), bias, g.padding, g.stride, g.dilation, g.groups);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
-    ConvGeometry g = Load(ctx);
+    ConvGeometry g = LoadGeometry(ctx);
     bool hasBias = ctx->saved_data["bias"].toBool();
     std::array<bool, 3> mask{ctx->needs_input_grad(0), ctx->needs_input_grad(1), hasBias && ctx->needs_input_grad(2)};
     auto [gx, gw, gb] = OneDnnBackward(saved[0], grads[0], saved[1], g, mask);
@@ -87,7 +70,7 @@ struct ConvTranspose3d : public torch::autograd::Function<ConvTranspose3d> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& y, const at::Tensor& w,
                             const Optional<at::Tensor>& b, ConvGeometry g) {
     ctx->save_for_backward({y, w});
-    Save(ctx, g, b.has_value());
+    SaveGeometry(ctx, g, b.has_value());
     // Output size of the transposed convolution = input size of the convolution it is the adjoint of.
     std::vector<int64_t> outShape{y.size(0), w.size(1) * g.groups};
     for (int i = 0; i < 3; ++i) {
@@ -105,7 +88,7 @@ struct ConvTranspose3d : public torch::autograd::Function<ConvTranspose3d> {
     auto saved = ctx->get_saved_variables();
     const at::Tensor& y = saved[0];
     const at::Tensor& w = saved[1];
-    ConvGeometry g = Load(ctx);
+    ConvGeometry g = LoadGeometry(ctx);
     bool hasBias = ctx->saved_data["bias"].toBool();
     at::Tensor go = grads[0].contiguous();
     at::Tensor gy, gw, gb;
