@@ -49,28 +49,32 @@ Group& Need(Napi::Env env, const char* what) {
   return *Current();
 }
 
+/** The tensors of a JS array, each contiguous: collectives read and write their memory in place. */
 std::vector<at::Tensor> Tensors(const Napi::Value& v, const char* what) {
   std::vector<at::Tensor> out;
   Napi::Array a = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(TensorHandle::From(a.Get(i), what));
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    out.push_back(TensorHandle::From(a.Get(i), what));
+    TORCH_CHECK(out.back().is_contiguous(), what, " must be contiguous");
+  }
   return out;
 }
 
 void Wait(const c10::intrusive_ptr<c10d::Work>& work, const Group& g) { work->wait(g.timeout); }
 
+/** A new tensor: `x` summed over ranks. */
+at::Tensor SumOverRanks(const at::Tensor& x, const char* what) {
+  TORCH_CHECK(Current(), what, ": no process group (it was destroyed)");
+  std::vector<at::Tensor> t{x.clone().contiguous()};
+  Wait(Current()->pg->allreduce(t), *Current());
+  return t[0];
+}
+
 /** Sum over ranks whose gradient is the sum over ranks of the gradients (each rank's loss uses the total). */
 struct AllReduceSum : public torch::autograd::Function<AllReduceSum> {
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x) {
-    TORCH_CHECK(Current(), "distAllReduceSum: no process group (it was destroyed)");
-    std::vector<at::Tensor> t{x.clone().contiguous()};
-    Wait(Current()->pg->allreduce(t), *Current());
-    return t[0];
-  }
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x) { return SumOverRanks(x, "distAllReduceSum"); }
   static torch::autograd::variable_list backward(AutogradContext* ctx, torch::autograd::variable_list grads) {
-    TORCH_CHECK(Current(), "distAllReduceSum backward: the process group was destroyed before backward ran");
-    std::vector<at::Tensor> t{grads[0].clone().contiguous()};
-    Wait(Current()->pg->allreduce(t), *Current());
-    return {t[0]};
+    return {SumOverRanks(grads[0], "distAllReduceSum backward")};
   }
 };
 
@@ -119,7 +123,6 @@ Napi::Value JsDistAllReduce(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   Group& g = Need(env, "distAllReduce");
   std::vector<at::Tensor> t = Tensors(info[0], "distAllReduce tensor");
-  for (const at::Tensor& x : t) TORCH_CHECK(x.is_contiguous(), "distAllReduce: tensors must be contiguous");
   Wait(g.pg->allreduce(t), g);
   return env.Undefined();
   GUARD_END(env)
@@ -131,7 +134,6 @@ Napi::Value JsDistBroadcast(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   Group& g = Need(env, "distBroadcast");
   std::vector<at::Tensor> t = Tensors(info[0], "distBroadcast tensor");
-  for (const at::Tensor& x : t) TORCH_CHECK(x.is_contiguous(), "distBroadcast: tensors must be contiguous");
   c10d::BroadcastOptions opts;
   opts.rootRank = info[1].As<Napi::Number>().Int64Value();
   for (at::Tensor& x : t) {
