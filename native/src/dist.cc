@@ -100,6 +100,16 @@ Napi::Value JsDistInit(const Napi::CallbackInfo& info) {
   opts.timeout = timeout;
   auto tcp = c10::make_intrusive<c10d::TCPStore>(host, opts);
   auto store = c10::make_intrusive<c10d::PrefixStore>("comboseg", tcp);
+  // The first rank to join fixes the world size; a rank started for another one, or a rank number
+  // taken twice (two hosts given the same node rank), fails here with a message instead of waiting
+  // out the timeout for ranks that will never come.
+  std::string mine = std::to_string(size);
+  auto agreedBytes = store->compareSet("world_size", {}, std::vector<uint8_t>(mine.begin(), mine.end()));
+  std::string agreed(agreedBytes.begin(), agreedBytes.end());
+  TORCH_CHECK(agreed == mine, "rank ", rank, " was started for a world of ", size, " process(es), but the group at ",
+              host, ":", port, " was started for ", agreed, " (every host needs the same --nnodes and --nproc)");
+  TORCH_CHECK(store->add("rank_" + std::to_string(rank), 1) == 1, "rank ", rank, " joined the group at ", host, ":",
+              port, " twice (two hosts with the same --node-rank?)");
   auto options = c10d::ProcessGroupGloo::Options::create(timeout);
   // Each rank binds its own address: the loopback when the whole group is on this host, else the
   // address this machine's hostname resolves to (Gloo's default device).

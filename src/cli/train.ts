@@ -2,71 +2,104 @@ import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { readJsonFile } from './read-json.js';
 import { ComboSegError } from '../engine/errors.js';
-import { TrainConfigSchema } from '../training/config.js';
+import { parseConfig, TrainConfigSchema, worldSizeOf } from '../training/config.js';
+import { launchTraining } from '../training/launch.js';
 import { problemsOf } from '../util/options.js';
-import { readRunConfig, type EpochRecord } from '../training/trainer.js';
+import { readRunConfig, type EpochRecord, type TrainEvents } from '../training/trainer.js';
 import type { TrainMessage } from '../training/train-worker.js';
 import { fromWorkerError, startWorker } from '../util/worker.js';
 import { Progress } from '../util/progress.js';
 import { onStopRequest, type StopSignalName } from './signals.js';
 import { constants as osConstants } from 'node:os';
 
-/** Runs training in a worker thread; progress here, Ctrl-C stops cleanly after saving. */
+type TrainRunOutcome = { records: EpochRecord[]; stopped: boolean; signal?: StopSignalName };
+
+/** What training shows: a bar per epoch, a line per epoch with validation Dice, the log. */
+function display(quiet: boolean): TrainEvents {
+  let bar: Progress | null = null,
+    barEpoch = -1;
+  return {
+    onStep: (m) => {
+      if (m.epoch !== barEpoch) {
+        bar = quiet ? null : new Progress({ label: `epoch ${m.epoch + 1}`, total: m.total, unit: 'patch' });
+        barEpoch = m.epoch;
+      }
+      bar?.set(m.index, `loss ${m.loss.toFixed(4)}`);
+    },
+    onEpoch: (r) => {
+      if (quiet) return;
+      const dice = r.validation
+        ? Object.entries(r.validation)
+            .map(([k, v]) => `${k} ${(v.dice ?? 0).toFixed(3)}`)
+            .join(', ')
+        : 'no validation cases';
+      console.log(
+        `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; ` +
+          `validation Dice ${r.meanDice?.toFixed(3) ?? 'n/a'} (${dice})${r.best ? '  ← best' : ''}`,
+      );
+    },
+    log: (message) => {
+      if (!quiet) console.log(message);
+    },
+  };
+}
+
+/**
+ * Ctrl-C, SIGTERM, SIGHUP or the launcher's death: the first asks training to stop after this step
+ * (saving the exact position), the second aborts. Returns the handler's remover and the signal seen.
+ */
+function stopOnSignals(
+  stop: () => void,
+  abort: () => void,
+): { remove: () => void; signal: () => StopSignalName | undefined } {
+  let seen: StopSignalName | undefined;
+  const remove = onStopRequest((count, signal) => {
+    seen ??= signal;
+    if (count === 1) {
+      const again = 'Ctrl-C again to abort without saving';
+      process.stderr.write(`\n${signal}: stopping after this step (the run is saved; ${again})\n`);
+      stop();
+    } else {
+      process.stderr.write(`${signal}: aborting without saving this epoch's progress\n`);
+      abort();
+    }
+  });
+  return { remove, signal: () => seen };
+}
+
+/** Runs training in a worker thread (one process) or in data-parallel processes; progress here. */
 export async function runTraining(
   config: unknown,
   resume: boolean,
   quiet = false,
   force = false,
-): Promise<{ records: EpochRecord[]; stopped: boolean; signal?: StopSignalName }> {
+): Promise<TrainRunOutcome> {
+  const cfg = parseConfig(config);
+  if (worldSizeOf(cfg.distributed) > 1) return runRanks(config, resume, quiet, force);
   const entry = new URL(`../training/train-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
   const worker = startWorker(entry, { config, resume, force });
-  let bar: Progress | null = null,
-    barEpoch = -1;
+  const show = display(quiet);
   const records: EpochRecord[] = [];
-  // Ctrl-C, SIGTERM, SIGHUP or the launcher's death: stop after this step, saving the exact position.
-  let stopSignal: StopSignalName | undefined;
   let aborted = false;
-  const removeStopHandler = onStopRequest((count, signal) => {
-    stopSignal ??= signal;
-    if (count === 1) {
-      const again = 'Ctrl-C again to abort without saving';
-      process.stderr.write(`\n${signal}: stopping after this step (the run is saved; ${again})\n`);
-      worker.postMessage({ type: 'stop' });
-    } else {
+  const signals = stopOnSignals(
+    () => worker.postMessage({ type: 'stop' }),
+    () => {
       aborted = true;
-      process.stderr.write(`${signal}: aborting without saving this epoch's progress\n`);
       void worker.terminate();
-    }
-  });
+    },
+  );
   try {
     return await new Promise((resolveRun, reject) => {
       let done = false;
       worker.on('message', (m: TrainMessage) => {
-        if (m.type === 'step') {
-          if (m.epoch !== barEpoch) {
-            bar = quiet ? null : new Progress({ label: `epoch ${m.epoch + 1}`, total: m.total, unit: 'patch' });
-            barEpoch = m.epoch;
-          }
-          bar?.set(m.index, `loss ${m.loss.toFixed(4)}`);
-        } else if (m.type === 'epoch') {
-          const r = m.record as EpochRecord;
-          records.push(r);
-          if (!quiet) {
-            const dice = r.validation
-              ? Object.entries(r.validation)
-                  .map(([k, v]) => `${k} ${(v.dice ?? 0).toFixed(3)}`)
-                  .join(', ')
-              : 'no validation cases';
-            console.log(
-              `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}, ${r.seconds.toFixed(0)} s; ` +
-                `validation Dice ${r.meanDice?.toFixed(3) ?? 'n/a'} (${dice})${r.best ? '  ← best' : ''}`,
-            );
-          }
-        } else if (m.type === 'log') {
-          if (!quiet) console.log(m.message);
-        } else if (m.type === 'done') {
+        if (m.type === 'step') show.onStep?.(m);
+        else if (m.type === 'epoch') {
+          records.push(m.record as EpochRecord);
+          show.onEpoch?.(m.record as EpochRecord);
+        } else if (m.type === 'log') show.log?.(m.message);
+        else if (m.type === 'done') {
           done = true;
-          resolveRun({ records, stopped: (m.result as { stopped: boolean }).stopped, signal: stopSignal });
+          resolveRun({ records, stopped: (m.result as { stopped: boolean }).stopped, signal: signals.signal() });
         } else if (m.type === 'error') {
           done = true;
           reject(fromWorkerError(m.error)); // a ComboSegError keeps its code and path
@@ -79,12 +112,34 @@ export async function runTraining(
       worker.on('exit', (code) => {
         if (done) return;
         // Aborted on request (a second Ctrl-C): a stop, reported as the signal's status, not an error.
-        if (aborted) resolveRun({ records, stopped: true, signal: stopSignal });
+        if (aborted) resolveRun({ records, stopped: true, signal: signals.signal() });
         else reject(new ComboSegError(`training stopped without saving (worker exit ${code})`));
       });
     });
   } finally {
-    removeStopHandler();
+    signals.remove();
+  }
+}
+
+/** This host's ranks of a data-parallel run (src/training/launch.ts), rank 0's progress shown. */
+async function runRanks(config: unknown, resume: boolean, quiet: boolean, force: boolean): Promise<TrainRunOutcome> {
+  const launched = await launchTraining(config, { resume, force, events: display(quiet) });
+  const state = { aborted: false };
+  const signals = stopOnSignals(
+    () => launched.stop(),
+    () => {
+      state.aborted = true;
+      launched.abort();
+    },
+  );
+  try {
+    const r = await launched.result;
+    return { records: r.records, stopped: r.stopped, signal: signals.signal() };
+  } catch (e) {
+    if (state.aborted) return { records: [], stopped: true, signal: signals.signal() };
+    throw e;
+  } finally {
+    signals.remove();
   }
 }
 
@@ -133,7 +188,16 @@ interface TrainFlags {
   force?: boolean;
   device?: string;
   precision?: string;
+  nproc?: number;
+  nnodes?: number;
+  nodeRank?: number;
+  master?: string;
+  syncBn?: boolean;
+  distTimeout?: number;
 }
+
+/** Flags that say where a run's processes are, not what it computes: allowed with --resume. */
+const PLACEMENT_FLAGS = ['nproc', 'nnodes', 'nodeRank', 'master', 'distTimeout'] as const;
 
 /** The configuration field each flag sets: the schema's messages about that field name the flag. */
 const FLAG_FIELDS: Partial<Record<string, string>> = {
@@ -162,6 +226,12 @@ const FLAG_FIELDS: Partial<Record<string, string>> = {
   '--device': 'device',
   '--precision': 'precision',
   '--out': 'out',
+  '--nproc': 'distributed.nproc',
+  '--nnodes': 'distributed.nnodes',
+  '--node-rank': 'distributed.nodeRank',
+  '--master': 'distributed.master',
+  '--sync-bn': 'distributed.syncBatchNorm',
+  '--dist-timeout': 'distributed.timeoutSeconds',
 };
 
 const flagName = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -232,7 +302,19 @@ export function configFromFlags(base: Record<string, unknown>, f: TrainFlags): R
   if (f.ignoreUnnamedLabels) c.ignoreUnnamedLabels = true;
   if (f.device !== undefined) c.device = f.device;
   if (f.precision !== undefined) c.precision = f.precision;
-  return c;
+  if (f.syncBn) sub('distributed').syncBatchNorm = true;
+  return placeFromFlags(c, f);
+}
+
+/** The placement flags (processes, hosts, rendezvous) over a configuration's `distributed`. */
+function placeFromFlags(c: Record<string, unknown>, f: TrainFlags): Record<string, unknown> {
+  const d = { ...((c.distributed ?? {}) as Record<string, unknown>) };
+  if (f.nproc !== undefined) d.nproc = f.nproc;
+  if (f.nnodes !== undefined) d.nnodes = f.nnodes;
+  if (f.nodeRank !== undefined) d.nodeRank = f.nodeRank;
+  if (f.master !== undefined) d.master = f.master;
+  if (f.distTimeout !== undefined) d.timeoutSeconds = f.distTimeout;
+  return Object.keys(d).length ? { ...c, distributed: d } : c;
 }
 
 /** `comboseg train --config FILE [flags]`, `comboseg train [flags]`, or `comboseg train --resume RUN_DIR`. */
@@ -266,14 +348,34 @@ export function trainCommand(): Command {
     .option('--device <d>', 'where the network trains: cpu (default), cuda or cuda:N')
     .option('--precision <p>', 'auto (default: bf16 where this CPU computes it clearly faster) | fp32 | bf16')
     .option('--force', 'start over in an --out folder that already holds a run (its files are removed)')
+    .option('--nproc <n>', 'data-parallel: processes on this host (batch-size stays the global batch)', num('--nproc'))
+    .option('--nnodes <m>', 'data-parallel: hosts in the run (each runs this command)', num('--nnodes'))
+    .option(
+      '--node-rank <r>',
+      "data-parallel: this host's place, 0 … nnodes − 1 (0 hosts the rendezvous)",
+      num('--node-rank'),
+    )
+    .option('--master <host:port>', "data-parallel: node 0's address and a free port on it")
+    .option('--sync-bn', 'data-parallel: batch-norm statistics over the global batch')
+    .option(
+      '--dist-timeout <s>',
+      'data-parallel: seconds to wait for the other ranks (default 300)',
+      num('--dist-timeout'),
+    )
     .option('--ignore-unnamed-labels', 'train label values that --label-names does not name as background')
     .action(async (o: TrainFlags) => {
       let config: unknown; // checked again by the trainer
       if (o.resume) {
-        if (o.config || Object.keys(o).some((k) => k !== 'resume'))
-          throw new ComboSegError('--resume continues a run with its own configuration; give no other option');
+        const allowed: string[] = ['resume', ...PLACEMENT_FLAGS];
+        if (o.config || Object.keys(o).some((k) => !allowed.includes(k)))
+          throw new ComboSegError(
+            '--resume continues a run with its own configuration; give no other option but where it runs ' +
+              '(--nproc, --nnodes, --node-rank, --master, --dist-timeout)',
+          );
         // The folder named here, wherever the run was first started from (or moved to since).
-        config = { ...readRunConfig(o.resume), out: resolve(o.resume) };
+        const saved = { ...readRunConfig(o.resume), out: resolve(o.resume) } as Record<string, unknown>;
+        config = placeFromFlags(saved, o);
+        checkTrainConfig(config as Record<string, unknown>, o, o.resume);
       } else {
         let base: Record<string, unknown> = {};
         if (o.config) base = readJsonFile(o.config) as Record<string, unknown>;

@@ -57,6 +57,10 @@ export abstract class Module {
     for (const [n, c] of this.#children) out.push(...c.namedBuffers(`${prefix}${n}.`));
     return out;
   }
+  /** This module and its descendants, depth first. */
+  modules(): Module[] {
+    return [this, ...[...this.#children.values()].flatMap((c) => c.modules())];
+  }
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }

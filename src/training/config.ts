@@ -40,6 +40,40 @@ const LossConfigSchema = z
   .strict()
   .superRefine((v, ctx) => addProblems(ctx, LOSSES[v.name as keyof typeof LOSSES].schema, v.options, ['options']));
 
+/**
+ * Where the run's processes are: `nproc` on this host, `nnodes` hosts in all (this one `nodeRank`),
+ * the rendezvous at `master` (rank 0's host; on one host a free loopback port when not given).
+ */
+export const DistributedConfigSchema = z
+  .object({
+    nproc: pos.default(1),
+    nnodes: pos.default(1),
+    nodeRank: int.nonnegative().default(0),
+    master: z
+      .string()
+      .regex(/^[^\s:]+:\d{1,5}$/, 'must be HOST:PORT, e.g. 10.0.0.1:29500')
+      .optional(),
+    /** Batch-norm statistics over the global batch (forward and backward), not each rank's share. */
+    syncBatchNorm: z.boolean().default(false),
+    /** How long a rendezvous or collective may wait for the other ranks. */
+    timeoutSeconds: z.number().positive().default(300),
+  })
+  .strict()
+  .superRefine((d, ctx) => {
+    if (d.nodeRank >= d.nnodes) {
+      ctx.addIssue({ code: 'custom', path: ['nodeRank'], message: `must be below nnodes (${d.nnodes})` });
+    }
+    if (d.nnodes > 1 && d.master === undefined) {
+      const message = 'is needed when nnodes > 1: the address of node 0, HOST:PORT';
+      ctx.addIssue({ code: 'custom', path: ['master'], message });
+    }
+  })
+  .default({});
+export type DistributedConfig = z.infer<typeof DistributedConfigSchema>;
+
+/** Processes in the whole run. */
+export const worldSizeOf = (d: DistributedConfig): number => d.nproc * d.nnodes;
+
 export const TrainConfigSchema = z
   .object({
     /**
@@ -109,6 +143,8 @@ export const TrainConfigSchema = z
      * optimiser state and checkpoints), or 'auto' (bf16 where this CPU's bf16 convolutions are clearly faster).
      */
     precision: PrecisionSchema.default('auto'),
+    /** Data-parallel training over processes and hosts (c10d); batchSize stays the global batch. */
+    distributed: DistributedConfigSchema,
     /** Train label values that labelNames does not name as background (default: they are an error). */
     ignoreUnnamedLabels: z.boolean().default(false),
     /** Run directory. */

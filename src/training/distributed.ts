@@ -4,7 +4,7 @@
 // ~25 MiB buckets), and the cross-rank sums the losses and synchronised batch norm take
 // (src/engine/collective.ts).
 import { native } from '../engine/native.js';
-import { Tensor } from '../engine/tensor-core.js';
+import { Tensor, tensor } from '../engine/tensor-core.js';
 import { noGrad } from '../engine/autograd.js';
 import { tidy } from '../engine/scope.js';
 import { cat } from '../engine/ops/shape.js';
@@ -12,6 +12,7 @@ import { zeros } from '../engine/ops/creation.js';
 import { ComboSegError } from '../engine/errors.js';
 import { setBatchAllReduce } from '../engine/collective.js';
 import type { Module } from '../nn/module.js';
+import { BatchNorm3d } from '../nn/layers.js';
 
 export interface ProcessGroupOptions {
   rank: number;
@@ -70,6 +71,20 @@ export function broadcastModule(module: Module, root = 0): void {
   );
 }
 
+/** Rank `root`'s buffers (batch-norm running statistics) everywhere, as DDP's broadcast_buffers does. */
+export function broadcastBuffers(module: Module, root = 0): void {
+  if (!group) return;
+  const buffers = module.namedBuffers().map(([, t]) => t.handle);
+  if (buffers.length) noGrad(() => native.distBroadcast(buffers, root));
+}
+
+/** Every batch norm of `module` computes its statistics over all ranks (`--sync-bn`). */
+export function syncBatchNorms(module: Module): number {
+  const norms = module.modules().filter((m): m is BatchNorm3d => m instanceof BatchNorm3d);
+  for (const m of norms) m.sync = true;
+  return norms.length;
+}
+
 export const BUCKET_BYTES = 25 * 2 ** 20;
 
 /**
@@ -120,3 +135,65 @@ export class GradientReducer {
     }
   }
 }
+
+/** Waits until every rank gets here (nothing when there is no group). */
+export function barrier(): void {
+  if (group) native.distBarrier();
+}
+
+/** Whether `flag` holds on any rank: every rank gets the same answer (one tiny all-reduce). */
+export function anyRank(flag: boolean): boolean {
+  if (!group) return flag;
+  return tidy(() => {
+    const t = tensorOf([flag ? 1 : 0]);
+    native.distAllReduce([t.handle]);
+    return t.toFloat32Array()[0] > 0;
+  });
+}
+
+/** Rank 0's `value` on every rank (a decision that must not differ between ranks: a time limit, a precision). */
+export function fromRankZero(value: number): number {
+  if (!group) return value;
+  return tidy(() => {
+    const t = tensorOf([value]);
+    native.distBroadcast([t.handle], 0);
+    return t.toFloat32Array()[0];
+  });
+}
+
+/**
+ * Every rank's `value` (JSON, non-finite numbers kept), in rank order, on every rank: the bytes travel as
+ * one all-reduce of a [world, longest] buffer where each rank fills its own row.
+ */
+export function allGatherJson<T>(value: T): T[] {
+  if (!group) return [value];
+  const { rank, worldSize } = group;
+  const bytes = new TextEncoder().encode(JSON.stringify(value, (_k, v: unknown) => encodeNonFinite(v)));
+  return tidy(() => {
+    const lengths = new Float32Array(worldSize);
+    lengths[rank] = bytes.length;
+    const lt = tensorOf(lengths);
+    native.distAllReduce([lt.handle]);
+    const all = lt.toFloat32Array();
+    const longest = Math.max(...all);
+    const buffer = new Float32Array(worldSize * longest);
+    buffer.set(bytes, rank * longest); // bytes as floats: exact below 2^24
+    const bt = tensorOf(buffer);
+    native.distAllReduce([bt.handle]);
+    const gathered = bt.toFloat32Array();
+    return Array.from({ length: worldSize }, (_, r) => {
+      const row = Uint8Array.from(gathered.subarray(r * longest, r * longest + all[r]));
+      return JSON.parse(new TextDecoder().decode(row), (_k, v: unknown) => decodeNonFinite(v)) as T;
+    });
+  });
+}
+
+const NON_FINITE: Record<string, number> = { __Infinity: Infinity, '__-Infinity': -Infinity, __NaN: NaN };
+function encodeNonFinite(v: unknown): unknown {
+  return typeof v === 'number' && !Number.isFinite(v) ? `__${v}` : v;
+}
+function decodeNonFinite(v: unknown): unknown {
+  return typeof v === 'string' && v in NON_FINITE ? NON_FINITE[v] : v;
+}
+
+const tensorOf = (values: Float32Array | number[]): Tensor => tensor(Float32Array.from(values));

@@ -30,7 +30,7 @@ import { computeChannelNormalisation, normaliseChannels, type Normalisation } fr
 import { PaperSampler, RatioSampler, WholeVolumeSampler, type Sampler, type SampleCase } from '../data/sampler.js';
 import { toBatch, type Patch } from '../data/patch.js';
 import { channelCount, type Volume } from '../data/volume.js';
-import { evaluateCase, MetricsAccumulator } from '../metrics/evaluate.js';
+import { evaluateCase, MetricsAccumulator, type CaseMetrics } from '../metrics/evaluate.js';
 import type { MetricName } from '../metrics/overlap.js';
 import { predictVolume } from '../inference/predict.js';
 import { loadModel, saveModel, type LoadedModel, type ModelMeta } from '../inference/model.js';
@@ -38,6 +38,17 @@ import { createOptimizer, type Optimizer } from './optimizers.js';
 import { parseConfig, type TrainConfig } from './config.js';
 import { toJson } from '../util/json.js';
 import { FolderLock } from '../util/lock.js';
+import {
+  allGatherJson,
+  anyRank,
+  barrier,
+  broadcastBuffers,
+  broadcastModule,
+  fromRankZero,
+  GradientReducer,
+  syncBatchNorms,
+  worldInfo,
+} from './distributed.js';
 import { currentRunInfo, RunDir, RUN_FILES, type EpochRecord, type RunSplit, type TrainingState } from './run-dir.js';
 
 // Their home is run-dir.ts; exported here too for the code that imported them from the trainer.
@@ -79,16 +90,20 @@ export async function train(config: unknown, o: TrainOptions = {}): Promise<Trai
   const log = (m: string): void => o.events?.log?.(m);
   const run = new RunDir(resolve(cfg.out));
   const existed = existsSync(run.path);
-  run.create();
+  // Rank 0 alone writes the run directory (the other ranks of a data-parallel run only read it).
+  const lead = worldInfo().rank === 0;
+  if (lead) run.create();
   // One writer per run directory; what a dead writer left half-written goes first.
-  const lock = FolderLock.acquire(run.path, o.resume ? 'train --resume' : 'train', log);
+  const lock = lead ? FolderLock.acquire(run.path, o.resume ? 'train --resume' : 'train', log) : null;
   try {
-    const stale = run.removeStaleTemporaries();
-    if (stale.length) log(`${run.path}: removed ${stale.length} file(s) a stopped writer left (${stale.join(', ')})`);
+    if (lead) {
+      const stale = run.removeStaleTemporaries();
+      if (stale.length) log(`${run.path}: removed ${stale.length} file(s) a stopped writer left (${stale.join(', ')})`);
+    }
     const trainer = await Trainer.setup(cfg, o);
     return await trainer.run();
   } finally {
-    lock.release();
+    lock?.release();
     // A run refused before it wrote anything leaves no empty folder behind.
     if (!existed && existsSync(run.path) && readdirSync(run.path).length === 0) {
       rmSync(run.path, { recursive: true, force: true });
@@ -127,6 +142,10 @@ interface Session {
   sampler: Sampler;
   epochPatches: number;
   validationCases: LoadedCase[];
+  /** Averages gradients over ranks (nothing to do in a single process). */
+  reducer: GradientReducer;
+  /** Rank 0 writes the run directory, checkpoints and records. */
+  lead: boolean;
   start: { epoch: number; index: number };
   records: EpochRecord[];
   best: Best;
@@ -146,7 +165,12 @@ export class Trainer {
   static async setup(cfg: TrainConfig, o: TrainOptions = {}): Promise<Trainer> {
     const log = (m: string) => o.events?.log?.(m);
     o = { ...o }; // openRunDir may find nothing to resume: the caller's options stay as given
-    const run = openRunDir(cfg, o, log);
+    const lead = worldInfo().rank === 0;
+    // Rank 0 settles the run directory (a fresh start, a resume, a start over) before any other rank reads it.
+    const run = lead ? openRunDir(cfg, o, log) : new RunDir(resolve(cfg.out));
+    barrier();
+    if (!lead) o.resume = Boolean(o.resume) && run.hasLast();
+    checkBatchForRanks(cfg);
     const { ds, parts } = openData(cfg, log);
     const organs = ds.labels.values;
     const loaded = await loadTrainingCases(parts.train);
@@ -183,15 +207,19 @@ export class Trainer {
     try {
       if (resumed) net.loadStateDict(resumed.network.stateDict());
       net.to(cfg.device); // data stays on the CPU until a batch is made; the optimiser's state follows the weights
+      prepareForRanks(cfg, net, log);
       // Training and validation compute in it (weights stay float32); a resumed 'auto' run keeps its own.
-      net.precision = runPrecision(cfg, resumed ? startedPrecision(run) : undefined, log);
+      net.precision = agreedPrecision(runPrecision(cfg, resumed ? startedPrecision(run) : undefined, log));
       optimizer = makeOptimizer(cfg, net.parameters());
       const sampler = makeSampler(cfg, cases, organs, net.divisor);
       const epochPatches = Math.min(sampler.epochLength, cfg.patchesPerEpoch ?? Infinity);
       const progress = resumed
         ? restoreState(run, resumed, optimizer, net.precision, log)
-        : startRun(run, cfg, parts, net.precision);
-      rest = { optimizer, sampler, epochPatches, ...progress };
+        : lead
+          ? startRun(run, cfg, parts, net.precision)
+          : { start: { epoch: 0, index: 0 }, records: [], best: null };
+      const reducer = new GradientReducer(net.parameters());
+      rest = { optimizer, sampler, epochPatches, reducer, lead, ...progress };
     } catch (e) {
       optimizer?.dispose();
       net.dispose();
@@ -211,7 +239,8 @@ export class Trainer {
     try {
       for (let epoch = start.epoch; epoch < cfg.epochs; epoch++) {
         const t0 = performance.now();
-        if (epoch > start.epoch && this.outOfTime(epoch, (t0 - began) / 1000)) break;
+        // Rank 0's clock decides for all: the ranks must run the same epochs.
+        if (epoch > start.epoch && fromRankZero(this.outOfTime(epoch, (t0 - began) / 1000) ? 1 : 0) === 1) break;
         const trained = await this.trainEpoch(epoch);
         if (trained.stopped) {
           stopped = true;
@@ -248,7 +277,10 @@ export class Trainer {
       const batch = this.nextBatch(epoch, index);
       index = batch.next;
       if (!batch.patches.length) break;
-      const value = this.step(batch.patches);
+      const mine = rankShare(batch.patches);
+      // A last batch smaller than the number of ranks would leave a rank without data: every rank skips it.
+      if (mine === null) continue;
+      const value = this.step(mine);
       if (!Number.isFinite(value)) {
         throw new ComboSegError(
           `training diverged: loss ${value} at epoch ${epoch + 1}, patch ${index}; lower the learning rate`,
@@ -259,7 +291,8 @@ export class Trainer {
       seen += batch.patches.length;
       this.s.o.events?.onStep?.({ epoch, index, total: epochPatches, loss: value });
       await new Promise((r) => setImmediate(r));
-      if (this.s.o.signal?.stop) {
+      // A stop asked of any rank stops every rank after the same step.
+      if (anyRank(Boolean(this.s.o.signal?.stop))) {
         this.saveLast(epoch, index);
         const where = `epoch ${epoch + 1}, patch ${index}`;
         this.log(`stopped at ${where}; saved ${run.lastPath} (resume with --resume ${run.path})`);
@@ -269,7 +302,10 @@ export class Trainer {
     return { lossSum, seen, stopped: false };
   }
 
-  /** Up to batchSize patches from `index` on (the sampler may skip some); `next` is the index after them. */
+  /**
+   * Up to batchSize patches from `index` on (the sampler may skip some); `next` is the index after them.
+   * The global batch: every rank cuts the same patches and takes its share (rankShare).
+   */
   private nextBatch(epoch: number, index: number): { patches: Patch[]; next: number } {
     const patches: Patch[] = [];
     while (patches.length < this.s.cfg.batchSize && index < this.s.epochPatches) {
@@ -289,6 +325,7 @@ export class Trainer {
       // The forward pass in its own scope, so saved activations are freed during backward.
       const l = tidy(() => loss(net.run(image), target));
       l.backward();
+      this.s.reducer.reduce();
       optimizer.step();
       optimizer.zeroGrad();
       return l.item();
@@ -300,14 +337,22 @@ export class Trainer {
     const { net, validationCases, ds } = this.s;
     net.eval();
     if (!validationCases.length) return { validation: null, meanDice: null };
-    const acc = new MetricsAccumulator();
-    for (const [k, c] of validationCases.entries()) {
+    // Each rank segments every world-th case with rank 0's batch-norm statistics; all ranks gather the scores.
+    broadcastBuffers(net);
+    const { rank, worldSize } = worldInfo();
+    const mine: CaseMetrics[] = [];
+    for (let k = rank; k < validationCases.length; k += worldSize) {
+      const c = validationCases[k];
       if (!c.labels) throw new ComboSegError(`validation case '${c.id}' has no label`, { code: 'invalid-input' });
       const pred = predictVolume(net, this.modelMeta(epoch + 1, null), c.image);
-      acc.add(evaluateCase(c.id, pred.labels, c.labels, ds.labels));
-      this.s.o.events?.onValidation?.(k + 1, validationCases.length);
+      mine.push(evaluateCase(c.id, pred.labels, c.labels, ds.labels));
+      this.s.o.events?.onValidation?.(Math.min(k + worldSize, validationCases.length), validationCases.length);
       await new Promise((r) => setImmediate(r));
     }
+    const gathered = allGatherJson(mine);
+    const acc = new MetricsAccumulator();
+    // In the cases' own order, as one process adds them.
+    validationCases.forEach((_, k) => acc.add(gathered[k % worldSize][Math.floor(k / worldSize)]));
     const perOrgan = acc.summary().perOrgan;
     const keep: MetricName[] = ['dice', 'jaccard', 'fpr', 'fdr', 'fnr', 'hd95', 'assd'];
     const validation = Object.fromEntries(
@@ -332,15 +377,18 @@ export class Trainer {
       best: isBest,
     };
     records.push(record);
-    if (isBest || !this.s.validationCases.length) saveModel(run.bestPath, net, this.modelMeta(epoch + 1, v.meanDice));
-    this.saveLast(epoch + 1, 0);
-    run.writeEpochRecords(records);
+    if (this.s.lead) {
+      if (isBest || !this.s.validationCases.length) saveModel(run.bestPath, net, this.modelMeta(epoch + 1, v.meanDice));
+      this.saveLast(epoch + 1, 0);
+      run.writeEpochRecords(records);
+    }
     this.s.o.events?.onEpoch?.(record);
   }
 
   /** last.safetensors: the model, the optimiser state and where to resume (epoch, index). */
   private saveLast(epoch: number, index: number): void {
     const { run, net, optimizer, cfg, best } = this.s;
+    if (!this.s.lead) return;
     const state: TrainingState = { epoch, index, optimizerSteps: optimizer.stepCount, best };
     saveModel(run.lastPath, net, this.modelMeta(epoch, best?.dice ?? null), {
       tensors: Object.fromEntries(Object.entries(optimizer.state()).map(([k, t]) => [`optim.${k}`, t])),
@@ -633,4 +681,38 @@ function noteResumedPrecision(run: RunDir, precision: Precision, log: (m: string
   if (started !== undefined && started !== 'before-precision' && started !== precision) {
     log(`${run.infoPath}: the run started in ${started}; it continues in ${precision}`);
   }
+}
+
+/** A global batch needs at least one patch per rank. */
+function checkBatchForRanks(cfg: TrainConfig): void {
+  const { worldSize } = worldInfo();
+  if (cfg.batchSize < worldSize) {
+    const why = `is the global batch, split over ${worldSize} processes: it needs at least one patch per process`;
+    throw new ComboSegError(`config.batchSize ${cfg.batchSize} ${why}`, {
+      code: 'invalid-option',
+      path: 'config.batchSize',
+    });
+  }
+}
+
+/** This rank's contiguous share of a global batch (as even as can be); null when some rank would get none. */
+export function rankShare<T>(batch: T[], { rank, worldSize } = worldInfo()): T[] | null {
+  if (batch.length < worldSize) return null;
+  const from = Math.floor((rank * batch.length) / worldSize);
+  return batch.slice(from, Math.floor(((rank + 1) * batch.length) / worldSize));
+}
+
+/** In a data-parallel run: batch norms synchronised if asked, and every rank starting from rank 0's weights. */
+function prepareForRanks(cfg: TrainConfig, net: Network, log: (m: string) => void): void {
+  const { worldSize } = worldInfo();
+  if (worldSize === 1) return;
+  if (cfg.distributed.syncBatchNorm)
+    log(`sync-bn: ${syncBatchNorms(net)} batch norm(s) take statistics over all ranks`);
+  broadcastModule(net);
+}
+
+const PRECISIONS: Precision[] = ['fp32', 'bf16'];
+/** Rank 0's precision on every rank (each rank's 'auto' is measured on its own machine). */
+function agreedPrecision(p: Precision): Precision {
+  return PRECISIONS[fromRankZero(PRECISIONS.indexOf(p))];
 }
