@@ -58,8 +58,8 @@ function start(args: string[]): { child: ChildProcess; done: Promise<Finished> }
   const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '',
     err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const done = new Promise<Finished>((resolve) =>
     child.on('close', (code) => resolve({ code, out, err, seconds: (performance.now() - began) / 1000 })),
   );
@@ -110,7 +110,7 @@ function modelWeights(runDir: string): Record<string, number[]> {
   const out = Object.fromEntries(
     Object.entries(st.tensors)
       .filter(([k]) => k.startsWith('model.'))
-      .map(([k, t]) => [k, t.toArray() as number[]]),
+      .map(([k, t]) => [k, t.toArray()]),
   );
   dispose(st.tensors);
   return out;
