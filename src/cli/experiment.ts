@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { readJsonFile } from './read-json.js';
-import { runExperiment, parseExperiment, withBasePrecision } from '../experiments/grid.js';
+import { runExperiment, parseExperiment, withBasePrecision, withBaseProcesses } from '../experiments/grid.js';
 import { experimentMarkdown } from '../experiments/tables.js';
 import { writeExperimentReport } from '../experiments/figures.js';
 import { Progress } from '../util/progress.js';
@@ -12,9 +12,14 @@ export function experimentCommand(): Command {
     .description('run a grid of networks × losses × options × seeds; resumable; writes results.json and report.md')
     .requiredOption('--config <file>', 'experiment configuration (JSON; see README)')
     .option('--precision <p>', "every cell's precision, over base.precision: auto | fp32 | bf16")
-    .action(async (o: { config: string; precision?: string }) => {
+    .option(
+      '--nproc <n>',
+      'every cell trains in N data-parallel processes on this host (same results, same folders)',
+      (v) => Number(v),
+    )
+    .action(async (o: { config: string; precision?: string; nproc?: number }) => {
       const json = readJsonFile(o.config);
-      const cfg = withBasePrecision(parseExperiment(json, o.config), o.precision);
+      const cfg = withBaseProcesses(withBasePrecision(parseExperiment(json, o.config), o.precision), o.nproc);
       let bar: Progress | null = null,
         barKey = '';
       const results = await runExperiment(

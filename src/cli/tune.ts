@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { readJsonFile } from './read-json.js';
 import { parseTune, runTune, tuneMarkdown } from '../experiments/tune.js';
-import { withBasePrecision } from '../experiments/grid.js';
+import { withBasePrecision, withBaseProcesses } from '../experiments/grid.js';
 
 /** `comboseg tune --config FILE`: α/β grid search with k-fold CV, and Bayesian optimisation. */
 export function tuneCommand(): Command {
@@ -11,9 +11,14 @@ export function tuneCommand(): Command {
     )
     .requiredOption('--config <file>', 'tune configuration (JSON; see README)')
     .option('--precision <p>', "every run's precision, over base.precision: auto | fp32 | bf16")
-    .action(async (o: { config: string; precision?: string }) => {
+    .option(
+      '--nproc <n>',
+      'every run trains in N data-parallel processes on this host (same results, same folders)',
+      (v) => Number(v),
+    )
+    .action(async (o: { config: string; precision?: string; nproc?: number }) => {
       const json = readJsonFile(o.config);
-      const cfg = withBasePrecision(parseTune(json, o.config), o.precision);
+      const cfg = withBaseProcesses(withBasePrecision(parseTune(json, o.config), o.precision), o.nproc);
       const result = await runTune(
         cfg,
         {

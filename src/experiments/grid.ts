@@ -29,7 +29,8 @@ import { PrecisionSchema } from '../engine/precision.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { FolderLock } from '../util/lock.js';
 import { checkFlags, configProblems } from '../util/options.js';
-import { train, type TrainEvents } from '../training/trainer.js';
+import type { TrainEvents } from '../training/trainer.js';
+import { trainOnRanks } from '../training/launch.js';
 import { RunDir, type EpochRecord } from '../training/run-dir.js';
 import { parseConfig, TrainConfigSchema, type TrainConfig } from '../training/config.js';
 import { NETWORKS } from '../networks/registry.js';
@@ -143,6 +144,19 @@ export function withBasePrecision<T extends { base: Record<string, unknown> }>(c
   return precision === undefined ? cfg : { ...cfg, base: { ...cfg.base, precision } };
 }
 
+/**
+ * An experiment's (or a search's) configuration whose every run trains in `--nproc` data-parallel
+ * processes on this host (`base.distributed.nproc`); as given without the flag. Where runs train is
+ * not what they compute: the cells' hashes, and so their folders, stay the same.
+ */
+export function withBaseProcesses<T extends { base: Record<string, unknown> }>(cfg: T, flag: number | undefined): T {
+  const schema = z.object({ nproc: z.number().int().min(1).optional() });
+  const { nproc } = checkFlags(schema, { nproc: flag }, { nproc: '--nproc' });
+  if (nproc === undefined) return cfg;
+  const distributed = { ...((cfg.base.distributed ?? {}) as Record<string, unknown>), nproc };
+  return { ...cfg, base: { ...cfg.base, distributed } };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Configuration keys: what a run means, canonically, and its hash.
 
@@ -174,13 +188,16 @@ function withDefaults(schema: z.ZodTypeAny | undefined, options: Record<string, 
  * (parseConfig's, and the network's and loss's own option defaults), `out` left out (where a run
  * lives is not what it runs), and so is the fold index (a cell or a tuning point runs every fold).
  * `precision` is there only when set to other than its default 'auto': configurations from before
- * the setting existed keep their hash, so existing cells and tuning points keep their folders.
+ * the setting existed keep their hash, so existing cells and tuning points keep their folders. Of
+ * `distributed`, only syncBatchNorm (when set) counts: the placement of processes does not.
  */
 export function resolvedConfig(tc: TrainConfig): Record<string, unknown> {
-  const { out: _out, folds, network, loss, precision, ...rest } = tc;
+  const { out: _out, folds, network, loss, precision, distributed, ...rest } = tc;
   return canonical({
     ...rest,
     ...(precision === 'auto' ? {} : { precision }),
+    // Where the processes run is not what is computed (batchSize is the global batch); synchronised batch norm is.
+    ...(distributed.syncBatchNorm ? { syncBatchNorm: true } : {}),
     network: {
       name: network.name,
       options: withDefaults(NETWORK_SCHEMAS.get(network.name), network.options, RUN_SET_OPTIONS),
@@ -766,7 +783,7 @@ async function runFold(
   const resume = new RunDir(runDir).hasLast();
   if (!resume) rmSync(runDir, { recursive: true, force: true });
   onState(resume ? 'resumed' : 'started');
-  const run = await train(trainConfig, { resume, events: trainEvents });
+  const run = await trainOnRanks(trainConfig, { resume, events: trainEvents });
   const evaluation = await evaluateTestCases(trainConfig.data, runDir);
   return { ...evaluation, records: run.records, bestEpoch: run.bestEpoch };
 }

@@ -13,7 +13,8 @@ import { z } from 'zod';
 import { ComboSegError } from '../engine/errors.js';
 import { Rng } from '../util/random.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { train, type TrainEvents } from '../training/trainer.js';
+import type { TrainEvents } from '../training/trainer.js';
+import { trainOnRanks } from '../training/launch.js';
 import { RunDir } from '../training/run-dir.js';
 import { parseConfig, type TrainConfig } from '../training/config.js';
 import { suggest } from './bayes.js';
@@ -224,7 +225,7 @@ async function score(
     if (!resume) rmSync(runDir, { recursive: true, force: true });
     mkdirSync(join(pointDir, `fold-${fold}`), { recursive: true });
     const trainConfig = parseConfig(pointTrainValue(cfg, p.options, fold, runDir), `tune point ${p.name} fold ${fold}`);
-    const r = await train(trainConfig, { resume, events: events.train });
+    const r = await trainOnRanks(trainConfig, { resume, events: events.train });
     const s = Math.max(...r.records.map((x) => x.meanDice ?? 0));
     writeFileAtomic(scorePath(fold), Buffer.from(JSON.stringify({ score: s })));
     scores.push(s);

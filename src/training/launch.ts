@@ -14,7 +14,7 @@ import { fromWorkerError, type WorkerError } from '../util/worker.js';
 import { parseConfig, worldSizeOf, type DistributedConfig } from './config.js';
 import type { RankJob } from './rank-process.js';
 import type { TrainMessage } from './train-worker.js';
-import type { EpochRecord, TrainEvents, TrainResult } from './trainer.js';
+import { train, type EpochRecord, type TrainEvents, type TrainResult } from './trainer.js';
 
 export interface LaunchOptions {
   resume?: boolean;
@@ -29,6 +29,12 @@ export interface Launched {
   stop(): void;
   /** Every rank is killed at once (nothing more is saved). */
   abort(): void;
+}
+
+/** Trains `config` in this process, or in its data-parallel ranks when it asks for more than one process. */
+export async function trainOnRanks(config: unknown, o: LaunchOptions = {}): Promise<TrainResult> {
+  if (worldSizeOf(parseConfig(config).distributed) === 1) return train(config, o);
+  return (await launchTraining(config, o)).result;
 }
 
 /** A TCP port free on this host's loopback right now (the single-host rendezvous). */
