@@ -10,12 +10,21 @@ import { dataBench } from './data.js';
 import { inferenceBench } from './inference.js';
 import { networkStep } from './children.js';
 import { precisionBench } from './precision.js';
+import { dataParallelBench } from './data-parallel.js';
 
 const quick = process.argv.includes('--quick');
 const onlyArg = process.argv.indexOf('--only');
 const onlyValue: string | undefined = onlyArg > 0 ? process.argv[onlyArg + 1] : undefined;
 if (onlyArg > 0 && onlyValue === undefined) throw new Error('--only needs a comma-separated list of benches');
-const only = onlyValue?.split(',') ?? ['engine', 'networks', 'losses', 'data', 'inference', 'precision'];
+const only = onlyValue?.split(',') ?? [
+  'engine',
+  'networks',
+  'losses',
+  'data',
+  'inference',
+  'precision',
+  'data-parallel',
+];
 const info = engineInfo();
 console.log(
   `engine: libtorch ${info.torchVersion}, ${info.threads} threads, oneDNN ${info.mkldnn}, tcmalloc ${info.tcmalloc}`,
@@ -27,6 +36,7 @@ if (only.includes('losses')) lossesBench();
 if (only.includes('data')) await dataBench(quick);
 if (only.includes('inference')) inferenceBench(quick);
 if (only.includes('precision')) precisionBench(quick);
+if (only.includes('data-parallel')) await dataParallelBench(quick);
 
 function engineBench(): void {
   console.log('\nconv3d 3×3×3, batch 1, 16 → 16 channels, forward + backward:');
