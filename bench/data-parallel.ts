@@ -70,7 +70,8 @@ export async function dataParallelBench(quick: boolean): Promise<void> {
   console.log(`  1 × 2 threads: ${a.stepMs.toFixed(0)} ms/step, ${rate(a).toFixed(2)} volumes/s`);
   console.log(
     `  2 × 1 thread:  ${b.stepMs.toFixed(0)} ms/step, ${rate(b).toFixed(2)} volumes/s; ` +
-      `gradient all-reduce ${b.reduceMs.toFixed(1)} ms with the wait for the slower rank (${((100 * b.reduceMs) / b.stepMs).toFixed(1)} % of the step)`,
+      `gradient all-reduce ${b.reduceMs.toFixed(1)} ms with the wait for the slower rank ` +
+      `(${((100 * b.reduceMs) / b.stepMs).toFixed(1)} % of the step)`,
   );
   const c = best(synced);
   const extra = (100 * (c.stepMs - b.stepMs)) / b.stepMs;
