@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ComboSegError } from '../engine/errors.js';
+import { addonPath, native } from '../engine/native.js';
 import { fromWorkerError, type WorkerError } from '../util/worker.js';
 import { parseConfig, worldSizeOf, type DistributedConfig } from './config.js';
 import type { RankJob } from './rank-process.js';
@@ -64,6 +65,17 @@ async function rendezvous(d: DistributedConfig): Promise<{ host: string; port: n
   return { host: d.master.slice(0, at), port };
 }
 
+/** Refuses before any process starts when this build has no c10d process group. */
+function requireCollectives(): void {
+  if (native.distInfo().available) return;
+  throw new ComboSegError(
+    `data-parallel training needs c10d's Gloo process group, which this build (${addonPath}) lacks: use the ` +
+      'default build (Debian libtorch-dev + libgloo-dev; rebuild without COMBOSEG_LIBTORCH); PyTorch wheels ship no ' +
+      'Gloo headers',
+    { code: 'unsupported' },
+  );
+}
+
 /** The rank entry and how to run it: through tsx from a source checkout, plain from dist/. */
 function rankEntry(): { path: string; execArgv: string[] } {
   const ts = import.meta.url.endsWith('.ts');
@@ -86,6 +98,7 @@ export async function launchTraining(config: unknown, o: LaunchOptions = {}): Pr
   const cfg = parseConfig(config);
   const d = cfg.distributed;
   const worldSize = worldSizeOf(d);
+  requireCollectives();
   const { host, port } = await rendezvous(d);
   const runPath = resolve(cfg.out);
   const threads = process.env.COMBOSEG_THREADS ?? String(Math.max(1, Math.floor(availableParallelism() / d.nproc)));

@@ -89,3 +89,56 @@ test("--precision sets the configuration's precision; a bad one names the flag a
   assert.equal(r.status, 2, r.stderr);
   assert.equal(r.stderr, `comboseg: ${message}\n`);
 });
+
+test('placement flags set config.distributed; a node rank past the hosts, or hosts without a master, are named', () => {
+  const flags = { msd: 'x', network: 'proposed', loss: 'dice', out: 'r' };
+  const placed = {
+    ...flags,
+    nproc: 2,
+    nnodes: 2,
+    nodeRank: 1,
+    master: '10.0.0.1:29500',
+    syncBn: true,
+    distTimeout: 30,
+  };
+  assert.deepEqual(training.parseConfig(configFromFlags({}, placed)).distributed, {
+    nproc: 2,
+    nnodes: 2,
+    nodeRank: 1,
+    master: '10.0.0.1:29500',
+    syncBatchNorm: true,
+    timeoutSeconds: 30,
+  });
+  const defaults = training.parseConfig(configFromFlags({}, flags)).distributed;
+  assert.deepEqual(defaults, { nproc: 1, nnodes: 1, nodeRank: 0, syncBatchNorm: false, timeoutSeconds: 300 });
+  const bad = { ...flags, nnodes: 2, nodeRank: 2 };
+  assert.throws(
+    () => checkTrainConfig(configFromFlags({}, bad), bad, 'flags'),
+    (e: unknown) =>
+      (e as Error).message ===
+      [
+        'flags: invalid training configuration:',
+        '  --node-rank: must be below nnodes (2)',
+        // No --master given: the field is named (a flag names only what it set).
+        '  distributed.master: is needed when nnodes > 1: the address of node 0, HOST:PORT',
+      ].join('\n'),
+  );
+  const badMaster = { ...flags, master: '10.0.0.1' };
+  assert.throws(
+    () => checkTrainConfig(configFromFlags({}, badMaster), badMaster, 'flags'),
+    /--master: must be HOST:PORT/,
+  );
+});
+
+test('--resume takes the placement flags (where the run goes on), and no other', () => {
+  const bin = fileURLToPath(new URL('../../bin/comboseg.js', import.meta.url));
+  const r = spawnSync(process.execPath, [bin, 'train', '--resume', 'nowhere', '--lr', '1'], { encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /give no other option but where it runs \(--nproc, --nnodes/);
+  const placed = spawnSync(process.execPath, [bin, 'train', '--resume', 'nowhere', '--nproc', '2'], {
+    encoding: 'utf8',
+  });
+  assert.notEqual(placed.status, 0);
+  assert.match(placed.stderr, /nowhere/); // gets as far as reading the run: the flag itself was accepted
+  assert.doesNotMatch(placed.stderr, /no other option/);
+});

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { data, engineInfo, loadSafetensors, dispose } from '../../src/index.js';
 import { native } from '../../src/engine/native.js';
 import { freeLoopbackPort } from '../../src/training/launch.js';
+import { rankShare } from '../../src/training/trainer.js';
 
 const bin = fileURLToPath(new URL('../../bin/comboseg.js', import.meta.url));
 const skip = native.distInfo().available
@@ -267,4 +268,17 @@ test('a peer that never comes: a clear error within the timeout', { skip }, asyn
     3,
   );
   assert.match(err, new RegExp(`rank 0 of 2: could not join the process group at 127.0.0.1:${port} within 3 s`));
+});
+
+test('a global batch is cut into contiguous, even shares; too small a batch gives every rank none', () => {
+  const batch = ['a', 'b', 'c', 'd', 'e'];
+  assert.deepEqual(
+    [0, 1].map((rank) => rankShare(batch, { rank, worldSize: 2 })),
+    [
+      ['a', 'b'],
+      ['c', 'd', 'e'],
+    ],
+  );
+  assert.deepEqual(rankShare(batch, { rank: 0, worldSize: 1 }), batch);
+  assert.equal(rankShare(['a'], { rank: 0, worldSize: 2 }), null);
 });
