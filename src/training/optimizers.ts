@@ -20,14 +20,39 @@ export interface Optimizer {
   /** Restores state saved by `state()`. */
   loadState(s: Record<string, Tensor>, stepCount: number): void;
   readonly stepCount: number;
+  /** The configured learning rate (`options.lr`); schedules scale from it. */
+  readonly baseLr: number;
+  /**
+   * The learning rate the next `step()` uses: `baseLr` until set (by a schedule, each step).
+   * Setting it leaves `baseLr` and `options` unchanged; it must be finite and ≥ 0.
+   */
+  lr: number;
   dispose(): void;
 }
 
 abstract class Base implements Optimizer {
   abstract readonly name: string;
+  abstract readonly options: Readonly<{ lr: number }>;
   #buffers = new Map<string, Tensor>();
   #steps = 0;
+  #lr: number | undefined; // undefined: the configured rate
   constructor(protected readonly params: Tensor[]) {}
+
+  get baseLr(): number {
+    return this.options.lr;
+  }
+  get lr(): number {
+    return this.#lr ?? this.options.lr;
+  }
+  set lr(value: number) {
+    if (!(Number.isFinite(value) && value >= 0)) {
+      throw new ComboSegError(`${this.name}: learning rate must be a finite number ≥ 0, got ${value}`, {
+        code: 'invalid-option',
+        path: 'lr',
+      });
+    }
+    this.#lr = value;
+  }
 
   protected buffer(kind: string, i: number): Tensor {
     const key = `${kind}.${i}`;
@@ -117,7 +142,8 @@ export class Sgd extends Base {
     this.options = parseOptions(SgdOptionsSchema, options, "optimiser 'sgd'");
   }
   protected update(p: Tensor, g: Tensor, i: number): void {
-    const { lr, momentum } = this.options;
+    const { momentum } = this.options;
+    const lr = this.lr;
     if (momentum === 0) {
       p.add_(g, -lr);
       return;
@@ -136,7 +162,8 @@ export class Adam extends Base {
     this.options = parseOptions(AdamOptionsSchema, options, "optimiser 'adam'");
   }
   protected update(p: Tensor, g: Tensor, i: number, step: number): void {
-    const { lr, beta1, beta2, eps } = this.options;
+    const { beta1, beta2, eps } = this.options;
+    const lr = this.lr;
     const m = this.buffer('m', i)
       .mul_(beta1)
       .add_(g, 1 - beta1);
@@ -159,7 +186,8 @@ export class Adadelta extends Base {
     this.options = parseOptions(AdadeltaOptionsSchema, options, "optimiser 'adadelta'");
   }
   protected update(p: Tensor, g: Tensor, i: number): void {
-    const { lr, rho, eps } = this.options;
+    const { rho, eps } = this.options;
+    const lr = this.lr;
     const sq = this.buffer('square_avg', i)
       .mul_(rho)
       .addcmul_(g, g, 1 - rho);
