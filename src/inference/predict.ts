@@ -1,16 +1,26 @@
 // From a scan to a label map with the scan's geometry: the model's own
 // normalisation, sliding window (or one whole-volume pass when it fits in
-// memory), threshold, and the most probable organ where masks overlap.
+// memory), threshold, and the most probable organ where masks overlap; optionally only the largest
+// connected component of each organ (src/inference/postprocess.ts).
 import { tensor, type Tensor } from '../engine/tensor.js';
 import { tidy } from '../engine/scope.js';
 import { to } from '../engine/device.js';
 import type { Network } from '../networks/network.js';
 import { normaliseChannels } from '../data/normalise.js';
 import { activate, labelsOf, organProbabilities } from '../data/layout.js';
-import { channelCount, spatialShape, stackChannels, withData, type Vec3, type Volume } from '../data/volume.js';
+import {
+  channelCount,
+  spatialShape,
+  stackChannels,
+  withData,
+  type Geometry,
+  type Vec3,
+  type Volume,
+} from '../data/volume.js';
 import { slidingWindow, wholeVolume } from './sliding-window.js';
 import type { InferenceSettings } from './settings.js';
 import { checkChannels, type ModelMeta } from './model.js';
+import { largestComponentOrgans, largestComponents } from './postprocess.js';
 
 export type { InferenceSettings } from './settings.js';
 
@@ -29,21 +39,33 @@ export function wholeVolumeBytes(net: Network, voxels: number): number {
   return voxels * net.fullResolutionWidth * 4 * 4;
 }
 
+/** A network's probabilities for one scan, before they become a label map. */
+export interface RawPrediction {
+  /** The scan (its channels stacked): the grid of the probabilities. */
+  scan: Volume;
+  /** The layout's channels [C, N] (channel-major) on the scan's grid, float32. */
+  probs: Float32Array;
+  /** The settings it ran with: the model's own, overridden by the caller's. */
+  settings: InferenceSettings;
+  mode: 'window' | 'whole';
+}
+
 /**
- * Segments one scan: a volume with the model's channels, or its channels as a list of volumes on
- * one grid. `net` must be in eval mode.
+ * The network's probabilities for one scan (a volume with the model's channels, or its channels as a
+ * list of volumes on one grid): the model's normalisation, then sliding windows or one whole-volume pass.
  */
-export function predictVolume(
+export function predictProbabilities(
   net: Network,
   meta: ModelMeta,
   input: Volume | Volume[],
   o: Partial<InferenceSettings> = {},
   onProgress?: (done: number, total: number) => void,
-): Prediction {
+): RawPrediction {
   const scan = Array.isArray(input) ? stackChannels(input) : input;
   const C = channelCount(scan);
   checkChannels(meta, C);
   const s = { ...meta.inference, ...o };
+  largestComponentOrgans(meta.labels, s.largestComponent); // an unknown organ name fails before the network runs
   const shape = spatialShape(scan);
   const padded = shape.map((n) => Math.ceil(n / net.divisor) * net.divisor);
   const voxels = padded[0] * padded[1] * padded[2];
@@ -51,7 +73,6 @@ export function predictVolume(
     s.mode === 'auto' ? (wholeVolumeBytes(net, voxels) <= s.memoryBudgetMiB * 2 ** 20 ? 'whole' : 'window') : s.mode;
   const windowXyz = meta.patchSize;
   const strideXyz = s.stride ?? (windowXyz.map((w) => Math.max(1, Math.floor(w / 2))) as Vec3);
-  const K = meta.labels.values.length;
   const activation = (logits: Tensor): Tensor => activate(meta.layout, logits);
   const probs = tidy(() => {
     const x = tensor(normaliseChannels(scan, meta.normalisation), [1, C, ...shape], { copy: false });
@@ -78,10 +99,44 @@ export function predictVolume(
           });
     return p.toFloat32Array(); // [1, C, D, H, W] is channel-major: each channel's map is one contiguous run
   });
-  const organMap = (k: number): Volume => withData(scan, organProbabilities(meta.layout, probs, K, k), 'float32');
+  return { scan, probs, settings: s, mode };
+}
+
+/**
+ * Probabilities → a prediction on the scan's grid (`like`): the label map by the layout's rule (sigmoid:
+ * the most probable organ over `threshold`, else background; softmax: the most probable class), then the
+ * largest-component step when `largestComponent` asks for it, and one probability map per organ
+ * (views of `probs`, in label-set order).
+ */
+export function predictionFrom(
+  like: Geometry,
+  meta: Pick<ModelMeta, 'layout' | 'labels'>,
+  probs: Float32Array,
+  s: Pick<InferenceSettings, 'threshold' | 'largestComponent'>,
+  mode: Prediction['mode'],
+): Prediction {
+  const K = meta.labels.values.length;
+  const organMap = (k: number): Volume => withData(like, organProbabilities(meta.layout, probs, K, k), 'float32');
+  const labels = withData(like, labelsOf(meta.layout, probs, meta.labels.values, s.threshold), 'uint8');
+  const organs = largestComponentOrgans(meta.labels, s.largestComponent);
   return {
-    labels: withData(scan, labelsOf(meta.layout, probs, meta.labels.values, s.threshold), 'uint8'),
+    labels: organs.length ? largestComponents(labels, organs) : labels,
     probabilities: Array.from({ length: K }, (_, k) => organMap(k)),
     mode,
   };
+}
+
+/**
+ * Segments one scan: a volume with the model's channels, or its channels as a list of volumes on
+ * one grid. `net` must be in eval mode.
+ */
+export function predictVolume(
+  net: Network,
+  meta: ModelMeta,
+  input: Volume | Volume[],
+  o: Partial<InferenceSettings> = {},
+  onProgress?: (done: number, total: number) => void,
+): Prediction {
+  const raw = predictProbabilities(net, meta, input, o, onProgress);
+  return predictionFrom(raw.scan, meta, raw.probs, raw.settings, raw.mode);
 }

@@ -28,6 +28,14 @@ export const InferenceSettingsSchema = z
       .boolean()
       .default(false)
       .describe('average over the identity and the three single-axis flips (test-time augmentation)'),
+    // Optional rather than .default(false): an unset field leaves resolved training configurations (and so
+    // experiment cell hashes, src/experiments/grid.ts) as they were before the setting existed.
+    largestComponent: z
+      .union([z.boolean(), z.array(z.string()).min(1)])
+      .optional()
+      .describe(
+        'keep only the largest connected component of each organ (true) or of the organs named; default: false',
+      ),
   })
   .strict();
 
