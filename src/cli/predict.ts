@@ -3,15 +3,24 @@ import { z } from 'zod';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
+import { dispose } from '../engine/scope.js';
 import { DeviceSchema } from '../engine/device.js';
 import { PrecisionSchema, type PrecisionSetting } from '../engine/precision.js';
 import { resolvePrecision } from '../engine/precision-default.js';
 import { writeVolume, imageExtension } from '../data/io.js';
 import { loadCaseImage } from '../data/datasets.js';
 import { channelCount } from '../data/volume.js';
-import { checkChannels, describeChannels, loadModel, modelChannels, type ModelMeta } from '../inference/model.js';
+import {
+  checkChannels,
+  describeChannels,
+  loadModel,
+  modelChannels,
+  type LoadedModel,
+  type ModelMeta,
+} from '../inference/model.js';
 import { resolveModelPath } from '../training/run-dir.js';
-import { predictVolume } from '../inference/predict.js';
+import { checkEnsemble, predictEnsemble, type EnsembleModel } from '../inference/ensemble.js';
+import { largestComponentOrgans } from '../inference/postprocess.js';
 import { InferenceSettingsSchema, type InferenceSettings } from '../inference/settings.js';
 import { checkFlags } from '../util/options.js';
 import { Progress } from '../util/progress.js';
@@ -26,10 +35,12 @@ const FLAG_SETTINGS = {
   swBatch: '--sw-batch',
   mode: '--mode',
   flipTta: '--tta',
+  largestComponent: '--largest-component',
 } as const;
 
 interface PredictFlags {
-  model: string;
+  /** One or more (an ensemble): each --model, comma lists split. */
+  model: string[];
   input: string;
   output: string;
   stride?: string;
@@ -38,6 +49,8 @@ interface PredictFlags {
   swBatch?: string;
   mode?: string;
   tta?: boolean;
+  /** true (every organ) or a comma list of organ names. */
+  largestComponent?: boolean | string;
   probabilities?: boolean;
   device?: string;
   precision?: string;
@@ -57,6 +70,10 @@ export function settingsFromFlags(o: Omit<PredictFlags, 'model' | 'input' | 'out
   if (o.swBatch !== undefined) given.swBatch = asNumber(o.swBatch);
   if (o.mode !== undefined) given.mode = o.mode;
   if (o.tta) given.flipTta = true;
+  if (o.largestComponent !== undefined) {
+    const lc = o.largestComponent;
+    given.largestComponent = typeof lc === 'string' ? lc.split(',').flatMap((n) => n.trim() || []) : lc;
+  }
   const parsed = checkFlags(InferenceSettingsSchema.partial(), given, FLAG_SETTINGS);
   // Only what was given: the model's own settings fill the rest.
   return Object.fromEntries(Object.entries(parsed).filter(([k]) => k in given));
@@ -154,7 +171,12 @@ export function predictionInputs(input: string, output: string, meta: ModelMeta)
 export function predictCommand(): Command {
   return new Command('predict')
     .description("segment scans with a trained model; writes label maps with each scan's geometry")
-    .requiredOption('--model <path>', 'RUN_DIR/best, RUN_DIR/last, a run folder, or a .safetensors file')
+    .requiredOption(
+      '--model <path>',
+      'RUN_DIR/best, RUN_DIR/last, a run folder, or a .safetensors file; several (repeated or a comma list): ' +
+        'an ensemble averaging their probabilities',
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',').filter((p) => p !== '')],
+    )
     .requiredOption(
       '-i, --input <path>',
       'a scan, or a folder of scans (several channels: a case folder, NAME_0000/_0001 files, or 4-D images)',
@@ -166,6 +188,10 @@ export function predictCommand(): Command {
     .option('--sw-batch <n>', 'windows per forward pass')
     .option('--mode <m>', 'auto | window | whole')
     .option('--tta', 'flip test-time augmentation')
+    .option(
+      '--largest-component [organs]',
+      'keep only the largest connected component (26-connected) of each organ, or of the organs named (a,b)',
+    )
     .option('--device <d>', 'where the network runs: cpu (default), cuda or cuda:N; scans and results stay on the CPU')
     .option('--precision <p>', 'auto (default: bf16 where this CPU computes it clearly faster) | fp32 | bf16')
     .option('--probabilities', 'also write one probability map per organ (NAME_prob_ORGAN.nii.gz)')
@@ -181,26 +207,61 @@ export function predictCommand(): Command {
           path: '--output',
         });
       }
-      const modelPath = resolveModelPath(o.model);
-      const device = deviceFlag(o.device);
-      const model = loadModel(modelPath);
-      model.network.to(device);
-      model.network.precision = resolvePrecision(precision, device);
-      const inputs = predictionInputs(o.input, o.output, model.meta);
-      // A folder of predictions (not one case folder of channel files written to one output file).
-      const toFolder = inputs.every((i) => i.out !== o.output);
-      const folder = toFolder ? openPredictionFolder(o.output, modelPath) : null;
+      const models = loadModels(o.model, deviceFlag(o.device), precision);
       try {
-        for (const input of inputs) {
-          await predictOne(model, input, settings, o.probabilities ?? false);
-          folder?.done(input.name, input.out);
+        const [first] = models;
+        checkEnsemble(models.map(ensembleMember));
+        largestComponentOrgans(first.meta.labels, { ...first.meta.inference, ...settings }.largestComponent);
+        const inputs = predictionInputs(o.input, o.output, first.meta);
+        // A folder of predictions (not one case folder of channel files written to one output file).
+        const toFolder = inputs.every((i) => i.out !== o.output);
+        const folder = toFolder
+          ? openPredictionFolder(
+              o.output,
+              models.map((m) => m.path),
+            )
+          : null;
+        try {
+          for (const input of inputs) {
+            await predictOne(models, input, settings, o.probabilities ?? false);
+            folder?.done(input.name, input.out);
+          }
+          folder?.finish();
+        } finally {
+          folder?.lock.release();
         }
-        folder?.finish();
       } finally {
-        folder?.lock.release();
-        model.network.dispose();
+        for (const m of models) disposeModel(m);
       }
     });
+}
+
+/** A model of `predict`, with the path it was given as (resolved). */
+type PredictModel = LoadedModel & { path: string };
+
+const ensembleMember = (m: PredictModel): EnsembleModel => ({ net: m.network, meta: m.meta, name: m.path });
+
+/** Loads each model onto `device` at `precision`; one that fails to load disposes those already loaded. */
+function loadModels(paths: string[], device: string, precision: PrecisionSetting): PredictModel[] {
+  const models: PredictModel[] = [];
+  try {
+    for (const p of paths) {
+      const path = resolveModelPath(p);
+      const model = loadModel(path);
+      models.push({ ...model, path });
+      model.network.to(device);
+      model.network.precision = resolvePrecision(precision, device);
+    }
+  } catch (e) {
+    for (const m of models) disposeModel(m);
+    throw e;
+  }
+  return models;
+}
+
+function disposeModel(m: LoadedModel): void {
+  m.network.dispose();
+  dispose(m.extra);
 }
 
 /** The `--device` flag, checked by the engine's device schema. */
@@ -222,11 +283,13 @@ export const PREDICTIONS_FILE = 'comboseg-predictions.json';
  * A folder of predictions has one writer (a lock) and a marker, `comboseg-predictions.json`, rewritten
  * after each case: `complete: false` until the last one, so a set cut short says so.
  */
-function openPredictionFolder(dir: string, model: string) {
+function openPredictionFolder(dir: string, paths: string[]) {
   mkdirSync(dir, { recursive: true });
   const lock = FolderLock.acquire(dir, 'predict', (m) => console.log(m));
   const stale = removeStaleWrites(dir);
   if (stale.length) console.log(`${dir}: removed ${stale.length} partial write(s) a stopped predict left`);
+  // One model: its path; an ensemble: the list.
+  const model = paths.length === 1 ? paths[0] : paths;
   const marker = { model, started: new Date().toISOString(), complete: false, cases: {} as Record<string, string> };
   const write = () => writeFileAtomic(join(dir, PREDICTIONS_FILE), Buffer.from(JSON.stringify(marker, null, 2)));
   write();
@@ -243,9 +306,9 @@ function openPredictionFolder(dir: string, model: string) {
   };
 }
 
-/** Segments one scan and writes its label map (and probability maps). */
+/** Segments one scan (with one model, or the mean of several) and writes its label map (and probability maps). */
 async function predictOne(
-  model: ReturnType<typeof loadModel>,
+  models: PredictModel[],
   input: PredictionInput,
   settings: Partial<InferenceSettings>,
   probabilities: boolean,
@@ -253,12 +316,18 @@ async function predictOne(
   const [first] = input.files;
   const channelFiles = input.files.length > 1 ? { channelFiles: input.files } : {};
   const scan = await loadCaseImage({ id: basename(input.name), image: first, ...channelFiles });
-  checkChannels(model.meta, channelCount(scan), input.files.length > 1 ? `case ${input.name}` : input.name);
+  const what = input.files.length > 1 ? `case ${input.name}` : input.name;
+  for (const m of models) checkChannels(m.meta, channelCount(scan), what);
   mkdirSync(dirname(input.out) || '.', { recursive: true });
   let bar: Progress | null = null;
-  const pred = predictVolume(model.network, model.meta, scan, settings, (done, total) => {
-    bar ??= new Progress({ label: basename(input.name), total, unit: 'window' });
-    bar.set(done);
+  let barOf = -1;
+  const pred = predictEnsemble(models.map(ensembleMember), scan, settings, (done, total, m) => {
+    if (barOf !== m) {
+      const label =
+        models.length > 1 ? `${basename(input.name)} [model ${m + 1}/${models.length}]` : basename(input.name);
+      [bar, barOf] = [new Progress({ label, total, unit: 'window' }), m];
+    }
+    bar?.set(done);
   });
   await writeVolume(input.out, pred.labels);
   if (probabilities) {
@@ -269,11 +338,9 @@ async function predictOne(
         path: '--output',
       });
     }
+    const names = models[0].meta.labels.names;
     for (const [k, p] of pred.probabilities.entries())
-      await writeVolume(
-        `${input.out.slice(0, -ext.length)}_prob_${model.meta.labels.names[k].replace(/\W+/g, '_')}${ext}`,
-        p,
-      );
+      await writeVolume(`${input.out.slice(0, -ext.length)}_prob_${names[k].replace(/\W+/g, '_')}${ext}`, p);
   }
-  console.log(`${input.name} → ${input.out} (${pred.mode})`);
+  console.log(`${input.name} → ${input.out} (${[...new Set(pred.modes)].join(', ')})`);
 }
