@@ -21,6 +21,7 @@
 #endif
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 
 namespace comboseg {
@@ -96,26 +97,38 @@ Napi::Value JsDistInit(const Napi::CallbackInfo& info) {
   opts.port = port;
   opts.isServer = rank == 0;
   opts.numWorkers = size;
-  opts.waitWorkers = true;
+  // Rank 0 does not wait for the others here: it first records the world size, which every other rank
+  // then reads and checks (Gloo's own rendezvous below waits for all ranks, within the timeout).
+  opts.waitWorkers = false;
   opts.timeout = timeout;
   auto tcp = c10::make_intrusive<c10d::TCPStore>(host, opts);
   auto store = c10::make_intrusive<c10d::PrefixStore>("comboseg", tcp);
-  // The first rank to join fixes the world size; a rank started for another one, or a rank number
-  // taken twice (two hosts given the same node rank), fails here with a message instead of waiting
-  // out the timeout for ranks that will never come.
   std::string mine = std::to_string(size);
-  auto agreedBytes = store->compareSet("world_size", {}, std::vector<uint8_t>(mine.begin(), mine.end()));
-  std::string agreed(agreedBytes.begin(), agreedBytes.end());
-  TORCH_CHECK(agreed == mine, "rank ", rank, " was started for a world of ", size, " process(es), but the group at ",
-              host, ":", port, " was started for ", agreed, " (every host needs the same --nnodes and --nproc)");
+  if (rank == 0) {
+    store->set("world_size", std::vector<uint8_t>(mine.begin(), mine.end()));
+  } else {
+    auto agreedBytes = store->get("world_size");  // waits for rank 0, within the timeout
+    std::string agreed(agreedBytes.begin(), agreedBytes.end());
+    TORCH_CHECK(agreed == mine, "rank ", rank, " was started for a world of ", size,
+                " process(es), but rank 0 at ", host, ":", port, " was started for ", agreed,
+                " (every host needs the same --nnodes and --nproc)");
+  }
+  // A rank number taken twice (two hosts given the same node rank) fails here, not at a timeout.
   TORCH_CHECK(store->add("rank_" + std::to_string(rank), 1) == 1, "rank ", rank, " joined the group at ", host, ":",
               port, " twice (two hosts with the same --node-rank?)");
   auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-  // Each rank binds its own address: the loopback when the whole group is on this host, else the
-  // address this machine's hostname resolves to (Gloo's default device).
+  // Each rank binds its own address: the loopback when the whole group is on this host; else the
+  // interface GLOO_SOCKET_IFNAME names (as PyTorch reads it), else the address this machine's
+  // hostname resolves to (Gloo's default device; on Debian /etc/hosts may map it to 127.0.1.1).
   bool loopback = host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
-  options->devices.push_back(loopback ? c10d::ProcessGroupGloo::createDeviceForHostname(host)
-                                      : c10d::ProcessGroupGloo::createDefaultDevice());
+  const char* iface = std::getenv("GLOO_SOCKET_IFNAME");
+  if (loopback) {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
+  } else if (iface != nullptr && *iface != '\0') {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(iface));
+  } else {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+  }
   auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, options);
   Current() = std::make_unique<Group>(Group{store, pg, rank, size, timeout});
   return env.Undefined();

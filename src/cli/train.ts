@@ -313,6 +313,8 @@ function placeFromFlags(c: Record<string, unknown>, f: TrainFlags): Record<strin
   if (f.nnodes !== undefined) d.nnodes = f.nnodes;
   if (f.nodeRank !== undefined) d.nodeRank = f.nodeRank;
   if (f.master !== undefined) d.master = f.master;
+  // Back on one host (a resumed run that had several): its rendezvous is this host's again.
+  else if (f.nnodes === 1) delete d.master;
   if (f.distTimeout !== undefined) d.timeoutSeconds = f.distTimeout;
   return Object.keys(d).length ? { ...c, distributed: d } : c;
 }

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'engine' // libtorch refused an operation (see TorchError)
   | 'unsupported' // valid, but this build or machine cannot do it
   | 'distributed' // a peer process did not come, died or timed out
+  | 'interrupted' // stopped on request before the work was done (resumable)
   | 'failed'; // anything else the user can fix, named in the message
 
 export interface ErrorDetails {

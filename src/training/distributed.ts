@@ -46,7 +46,7 @@ export function initProcessGroup(o: ProcessGroupOptions): void {
     const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
     throw new ComboSegError(
       `rank ${o.rank} of ${o.worldSize}: could not join the process group at ${o.host}:${o.port} ` +
-        `within ${o.timeoutMs / 1000} s: ${why}`,
+        `(waiting at most ${o.timeoutMs / 1000} s): ${why}`,
       { code: 'distributed', cause: e },
     );
   }

@@ -125,7 +125,7 @@ export async function launchTraining(config: unknown, o: LaunchOptions = {}): Pr
       port,
       timeoutMs: d.timeoutSeconds * 1000,
     };
-    child.send(job);
+    child.send(job, (e) => e && child.kill('SIGKILL')); // its 'close' then reports the rank
     return { rank, child };
   });
   return supervise(ranks, runPath, o.events ?? {});
@@ -150,6 +150,8 @@ function supervise(ranks: RankState[], runPath: string, events: TrainEvents): La
       const toLog = r === reporter ? (d: Buffer) => process.stderr.write(d) : (d: Buffer) => write(d.toString());
       r.child.stdout?.on('data', toLog);
       r.child.stderr?.on('data', toLog);
+      // A child that cannot be started, or a message it can no longer take, is that rank's failure.
+      r.child.on('error', (e) => fail(new ComboSegError(`rank ${r.rank}: ${e.message}`)));
       r.child.on('message', (m: TrainMessage) => {
         if (m.type === 'done') r.done = m.result as TrainResult;
         else if (m.type === 'error') {
@@ -169,13 +171,16 @@ function supervise(ranks: RankState[], runPath: string, events: TrainEvents): La
         }
         if (++exited < ranks.length) return;
         if (failure) reject(failure);
-        else resolveRun({ ...(reporter.done as TrainResult), records });
+        // Rank 0's own result: with a resumed run's earlier epochs, which were never relayed.
+        else resolveRun(reporter.done as TrainResult);
       });
     }
   });
   return {
     result,
-    stop: () => ranks.forEach((r) => r.child.connected && r.child.send({ type: 'stop' })),
+    stop: () => {
+      for (const r of ranks) if (r.child.connected) r.child.send({ type: 'stop' }, (e) => e && fail(e));
+    },
     abort: () => fail(new ComboSegError('aborted: every rank was killed')),
   };
 }

@@ -6,7 +6,7 @@ import { toWorkerError } from '../util/worker.js';
 import { ComboSegError } from '../engine/errors.js';
 import { STOP_SIGNALS } from '../cli/signals.js';
 import { initProcessGroup, destroyProcessGroup } from './distributed.js';
-import { train, type StopSignal } from './trainer.js';
+import { train, type StopSignal, type TrainResult } from './trainer.js';
 import type { TrainMessage } from './train-worker.js';
 
 /** What the launcher sends first. */
@@ -22,11 +22,12 @@ export interface RankJob {
   timeoutMs: number;
 }
 
-const send = (m: TrainMessage): void => {
-  if (process.connected) process.send?.(m);
+const send = (m: TrainMessage, then?: () => void): void => {
+  if (process.connected) process.send?.(m, undefined, {}, () => then?.());
+  else then?.();
 };
 
-async function runRank(job: RankJob, signal: StopSignal): Promise<void> {
+async function runRank(job: RankJob, signal: StopSignal): Promise<TrainResult> {
   const { rank, worldSize, host, port, timeoutMs } = job;
   initProcessGroup({ rank, worldSize, host, port, timeoutMs });
   try {
@@ -41,7 +42,7 @@ async function runRank(job: RankJob, signal: StopSignal): Promise<void> {
         log: (message) => send({ type: 'log', message }),
       },
     });
-    send({ type: 'done', result });
+    return result;
   } finally {
     destroyProcessGroup();
   }
@@ -71,12 +72,14 @@ process.once('message', (job: RankJob) => {
   process.on('message', (m: { type: string }) => {
     if (m.type === 'stop') signal.stop = true;
   });
+  // The last message is written out before the channel closes (a large one may take several writes).
+  const disconnect = (): void => {
+    if (process.connected) process.disconnect();
+  };
   runRank(job, signal)
+    .then((result) => send({ type: 'done', result }, disconnect))
     .catch((e: unknown) => {
       process.exitCode = 1;
-      send({ type: 'error', error: toWorkerError(lostContact(e, job)) });
-    })
-    .finally(() => {
-      if (process.connected) process.disconnect();
+      send({ type: 'error', error: toWorkerError(lostContact(e, job)) }, disconnect);
     });
 });
