@@ -16,7 +16,7 @@
 import { z } from 'zod';
 import { ComboSegError } from '../engine/errors.js';
 import { Rng } from '../util/random.js';
-import type { Patch } from './patch.js';
+import type { Patch } from './crop.js';
 import type { Vec3, VoxelArray } from './volume.js';
 
 /** The last argument of mixSeed(runSeed, epoch, index, AUGMENT_STREAM): the augmentation's own stream. */

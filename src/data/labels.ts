@@ -1,6 +1,7 @@
 // Label maps ↔ the paper's sigmoid layout: K channels, one per organ, no
 // background channel. Channel k holds label value `values[k]`.
 import { ComboSegError } from '../engine/errors.js';
+import type { OutputLayout } from '../losses/layout.js';
 
 /** The organs of a data set, in channel order: label value and name of each. */
 export interface LabelSet {
@@ -116,4 +117,17 @@ export function checkTrainingLabels(
       { code: 'invalid-input' },
     );
   }
+}
+
+/**
+ * A one-hot training target for a label map: [K, N] (sigmoid) or [K + 1, N] with background first
+ * (softmax). A value that is no organ (0, or one trained as background) is background in both.
+ */
+export function targetOf(layout: OutputLayout, labels: ArrayLike<number>, organs: number[]): Float32Array {
+  if (layout === 'sigmoid') return oneHot(labels, organs);
+  const n = labels.length;
+  const out = new Float32Array((organs.length + 1) * n);
+  const channel = new Map(organs.map((v, k) => [v, k + 1]));
+  for (let i = 0; i < n; i++) out[(channel.get(labels[i]) ?? 0) * n + i] = 1;
+  return out;
 }

@@ -8,26 +8,14 @@ import { sigmoid } from '../engine/ops/elementwise.js';
 import { softmax } from '../engine/ops/nn.js';
 import type { Tensor } from '../engine/tensor.js';
 import { ComboSegError } from '../engine/errors.js';
-import { labelsFromProbabilities, oneHot } from './labels.js';
+import { labelsFromProbabilities } from './labels.js';
+export { targetOf } from './labels.js';
 
 export { OutputLayoutSchema, type OutputLayout } from '../losses/layout.js';
 
 /** Network output channels for K organs. */
 export function outputChannels(layout: OutputLayout, organs: number): number {
   return layout === 'softmax' ? organs + 1 : organs;
-}
-
-/**
- * A one-hot training target for a label map: [K, N] (sigmoid) or [K + 1, N] with background first
- * (softmax). A value that is no organ (0, or one trained as background) is background in both.
- */
-export function targetOf(layout: OutputLayout, labels: ArrayLike<number>, organs: number[]): Float32Array {
-  if (layout === 'sigmoid') return oneHot(labels, organs);
-  const n = labels.length;
-  const out = new Float32Array((organs.length + 1) * n);
-  const channel = new Map(organs.map((v, k) => [v, k + 1]));
-  for (let i = 0; i < n; i++) out[(channel.get(labels[i]) ?? 0) * n + i] = 1;
-  return out;
 }
 
 /** Logits [B, C, ...] → probabilities: element-wise sigmoid, or softmax over the channels. */

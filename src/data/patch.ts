@@ -2,65 +2,11 @@
 // stacking them into tensors. Sizes and corners are in (x, y, z) order, like Volume.
 import { tensor, type Tensor } from '../engine/tensor.js';
 import { ComboSegError } from '../engine/errors.js';
-import { targetOf, outputChannels, type OutputLayout } from './layout.js';
-import { minMaxChannelsInPlace } from './normalise.js';
-import type { Vec3, VoxelArray } from './volume.js';
+import { outputChannels, type OutputLayout } from './layout.js';
+import { preparePatch, type PreparedPatch } from './prepared.js';
+import type { Patch } from './crop.js';
 
-/** Copies the box [start, start + patch) of a volume of `size`; voxels outside take `pad`. */
-export function extractPatch<T extends VoxelArray>(data: T, size: Vec3, start: Vec3, patch: Vec3, pad = 0): T {
-  const [px, py, pz] = patch;
-  const out = new (data.constructor as new (n: number) => T)(px * py * pz);
-  if (pad !== 0) out.fill(pad);
-  const [sx, sy, sz] = size;
-  const x0 = Math.max(0, start[0]),
-    x1 = Math.min(sx, start[0] + px);
-  if (x1 <= x0) return out;
-  for (let z = 0; z < pz; z++) {
-    const vz = start[2] + z;
-    if (vz < 0 || vz >= sz) continue;
-    for (let y = 0; y < py; y++) {
-      const vy = start[1] + y;
-      if (vy < 0 || vy >= sy) continue;
-      const src = (vz * sy + vy) * sx;
-      out.set(data.subarray(src + x0, src + x1), (z * py + y) * px + (x0 - start[0]));
-    }
-  }
-  return out;
-}
-
-/** The box of `extractPatch` from each channel of channel-major `data` (`channels` of them), channel-major. */
-export function extractChannelsPatch<T extends VoxelArray>(
-  data: T,
-  channels: number,
-  size: Vec3,
-  start: Vec3,
-  patch: Vec3,
-  pad = 0,
-): T {
-  if (channels === 1) return extractPatch(data, size, start, patch, pad);
-  const N = size[0] * size[1] * size[2],
-    n = patch[0] * patch[1] * patch[2];
-  const out = new (data.constructor as new (n: number) => T)(channels * n);
-  for (let c = 0; c < channels; c++)
-    out.set(extractPatch(data.subarray(c * N, (c + 1) * N) as T, size, start, patch, pad), c * n);
-  return out;
-}
-
-export interface Patch {
-  caseId: string;
-  /** Normalised image values, x fastest; with several channels, channel-major [C, z, y, x]. */
-  image: Float32Array;
-  /** Image channels (absent: 1). */
-  channels?: number;
-  /** Label values, x fastest. */
-  labels: VoxelArray;
-  size: Vec3;
-  /** Corner in the volume (may be negative: padded). */
-  start: Vec3;
-  kind: 'organ' | 'background' | 'positive' | 'negative' | 'whole';
-  /** For 'organ' patches: the label value the patch was drawn for. */
-  organ?: number;
-}
+export { extractPatch, extractChannelsPatch, type Patch } from './crop.js';
 
 /**
  * Stacks patches of one size into network input [B, C, D, H, W] and one-hot targets in the
@@ -75,6 +21,15 @@ export function toBatch(
   layout: OutputLayout = 'sigmoid',
 ): { image: Tensor; target: Tensor } {
   if (!patches.length) throw new ComboSegError('toBatch: no patches', { code: 'invalid-input' });
+  return batchOf(
+    patches.map((p) => preparePatch(p, { organs, perPatchMinMax, layout })),
+    outputChannels(layout, organs.length),
+  );
+}
+
+/** Prepared patches (src/data/prepared.ts) of one size, K target channels each, as one batch. */
+export function batchOf(patches: PreparedPatch[], K: number): { image: Tensor; target: Tensor } {
+  if (!patches.length) throw new ComboSegError('toBatch: no patches', { code: 'invalid-input' });
   if (patches.some((p) => p.size.join() !== patches[0].size.join())) {
     throw new ComboSegError(`toBatch: patches of different sizes (${patches.map((p) => `[${p.size}]`).join(', ')})`, {
       code: 'invalid-input',
@@ -82,12 +37,11 @@ export function toBatch(
   }
   const [px, py, pz] = patches[0].size;
   const n = px * py * pz,
-    C = patches[0].channels ?? 1,
-    K = outputChannels(layout, organs.length),
+    C = patches[0].channels,
     B = patches.length;
-  const bad = patches.find((p) => (p.channels ?? 1) !== C || p.image.length !== C * n);
+  const bad = patches.find((p) => p.channels !== C || p.image.length !== C * n || p.target.length !== K * n);
   if (bad) {
-    const why = `patch of case '${bad.caseId}' has ${bad.image.length} image values, ${bad.channels ?? 1} channel(s)`;
+    const why = `patch of case '${bad.caseId}' has ${bad.image.length} image values, ${bad.channels} channel(s)`;
     throw new ComboSegError(`toBatch: ${why}; the batch needs ${C} channel(s) of [${patches[0].size}]`, {
       code: 'invalid-input',
     });
@@ -95,9 +49,8 @@ export function toBatch(
   const image = new Float32Array(B * C * n),
     target = new Float32Array(B * K * n);
   patches.forEach((p, b) => {
-    const img = perPatchMinMax ? minMaxChannelsInPlace(Float32Array.from(p.image), C) : p.image;
-    image.set(img, b * C * n);
-    target.set(targetOf(layout, p.labels, organs), b * K * n);
+    image.set(p.image, b * C * n);
+    target.set(p.target, b * K * n);
   });
   return {
     image: tensor(image, [B, C, pz, py, px], { copy: false }),

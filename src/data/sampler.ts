@@ -11,8 +11,9 @@
 // - WholeVolumeSampler: each volume whole, padded up to a multiple of `divisor`.
 import { ComboSegError } from '../engine/errors.js';
 import { Rng } from '../util/random.js';
-import { extractChannelsPatch, extractPatch, type Patch } from './patch.js';
+import { extractChannelsPatch, extractPatch, type Patch } from './crop.js';
 import type { Vec3, VoxelArray } from './volume.js';
+import type { SamplerConfig } from './sampler-options.js';
 
 /** A training case in memory: normalised image and label map on one grid. */
 export interface SampleCase {
@@ -311,4 +312,27 @@ export class WholeVolumeSampler implements Sampler {
       kind: 'whole',
     };
   }
+}
+
+/** The sampler a configuration names (src/data/sampler-options.ts), over `cases`. */
+export function createSampler(
+  s: SamplerConfig,
+  cases: SampleCase[],
+  o: { organs: number[]; divisor: number; seed: number },
+): Sampler {
+  const { organs, seed } = o;
+  if (s.kind === 'paper') {
+    return new PaperSampler(cases, {
+      patchSize: s.patchSize,
+      organs,
+      perOrgan: s.perOrgan,
+      background: s.background,
+      seed,
+    });
+  }
+  if (s.kind === 'ratio') {
+    const { patchSize, pos, neg, samplesPerCase } = s;
+    return new RatioSampler(cases, { patchSize, pos, neg, samplesPerCase, seed });
+  }
+  return new WholeVolumeSampler(cases, o.divisor);
 }

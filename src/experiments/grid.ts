@@ -26,6 +26,7 @@ import { join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { ComboSegError } from '../engine/errors.js';
 import { PrecisionSchema } from '../engine/precision.js';
+import { isIdentity } from '../data/augment.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { FolderLock } from '../util/lock.js';
 import { checkFlags, configProblems } from '../util/options.js';
@@ -189,12 +190,17 @@ function withDefaults(schema: z.ZodTypeAny | undefined, options: Record<string, 
  * lives is not what it runs), and so is the fold index (a cell or a tuning point runs every fold).
  * `precision` is there only when set to other than its default 'auto': configurations from before
  * the setting existed keep their hash, so existing cells and tuning points keep their folders. Of
- * `distributed`, only syncBatchNorm (when set) counts: the placement of processes does not.
+ * `distributed`, only syncBatchNorm (when set) counts: the placement of processes does not, nor does
+ * `pipeline` (how patches are made ahead, not which).
  */
 export function resolvedConfig(tc: TrainConfig): Record<string, unknown> {
-  const { out: _out, folds, network, loss, precision, distributed, ...rest } = tc;
+  const { out: _out, folds, network, loss, precision, distributed, pipeline: _pipeline, ...rest } = tc;
+  const { augmentation, lrSchedule, ...core } = rest;
   return canonical({
-    ...rest,
+    ...core,
+    // Settings added later count only when they change what is trained: older cells keep their hash.
+    ...(isIdentity(augmentation) ? {} : { augmentation }),
+    ...(lrSchedule.kind === 'constant' && lrSchedule.warmupEpochs === 0 ? {} : { lrSchedule }),
     ...(precision === 'auto' ? {} : { precision }),
     // Where the processes run is not what is computed (batchSize is the global batch); synchronised batch norm is.
     ...(distributed.syncBatchNorm ? { syncBatchNorm: true } : {}),
@@ -784,6 +790,7 @@ async function runFold(
   if (!resume) rmSync(runDir, { recursive: true, force: true });
   onState(resume ? 'resumed' : 'started');
   const run = await trainOnRanks(trainConfig, { resume, events: trainEvents });
+  if (run.stopped) throw stoppedTraining(`cell ${cell.id}`, runDir);
   const evaluation = await evaluateTestCases(trainConfig.data, runDir);
   return { ...evaluation, records: run.records, bestEpoch: run.bestEpoch };
 }
@@ -879,4 +886,12 @@ async function evaluateTestCases(data: DataSpec, runDir: string): Promise<{ summ
     model.network.dispose();
   }
   return { summary: acc.summary(), cases: acc.cases };
+}
+
+/** Training that stopped on request (a signal that reached its processes): the grid stops, resumable. */
+export function stoppedTraining(what: string, runDir: string): ComboSegError {
+  return new ComboSegError(`${what}: training stopped before its last epoch (${runDir}); run again to resume`, {
+    code: 'interrupted',
+    path: runDir,
+  });
 }

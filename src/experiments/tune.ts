@@ -27,6 +27,7 @@ import {
   parseProblems,
   preflightError,
   resolvedConfig,
+  stoppedTraining,
 } from './grid.js';
 
 const range = z.tuple([z.number(), z.number()]).refine((r) => r[1] > r[0], 'range must be [low, high] with high > low');
@@ -226,6 +227,7 @@ async function score(
     mkdirSync(join(pointDir, `fold-${fold}`), { recursive: true });
     const trainConfig = parseConfig(pointTrainValue(cfg, p.options, fold, runDir), `tune point ${p.name} fold ${fold}`);
     const r = await trainOnRanks(trainConfig, { resume, events: events.train });
+    if (r.stopped) throw stoppedTraining(`tune point ${p.name} fold ${fold}`, runDir);
     const s = Math.max(...r.records.map((x) => x.meanDice ?? 0));
     writeFileAtomic(scorePath(fold), Buffer.from(JSON.stringify({ score: s })));
     scores.push(s);

@@ -47,6 +47,8 @@ export const ModelMetaSchema = z
     /** Names of the input channels (dataset.json's modalities, a case folder's image files), when known. */
     channels: z.array(z.string()).min(1).optional(),
     perPatchMinMax: z.boolean(),
+    /** The voxel spacing (mm, x y z) the model was trained on: scans are resampled to it, predictions mapped back. */
+    spacing: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).optional(),
     /** Training patch size (x, y, z): the sliding window. */
     patchSize: z.tuple([side, side, side]),
     inference: InferenceSettingsSchema,

@@ -8,6 +8,9 @@ import { NETWORKS, NETWORK_NAMES } from '../networks/registry.js';
 import { RUN_SET_OPTIONS } from '../networks/options.js';
 import { LOSSES, LOSS_NAMES } from '../losses/registry.js';
 import { SamplerConfigSchema } from '../data/sampler-options.js';
+import { SpacingSettingSchema } from '../data/spacing.js';
+import { AugmentationSchema } from '../data/augment.js';
+import { LrScheduleSchema } from './schedules.js';
 import { InferenceSettingsSchema } from '../inference/settings.js';
 import { addProblems, configProblems } from '../util/options.js';
 import { OptimizerConfigSchema } from './optimizers.js';
@@ -118,6 +121,8 @@ export const TrainConfigSchema = z
     network: NetworkConfigSchema,
     loss: LossConfigSchema,
     sampler: SamplerConfigSchema.default({}),
+    /** Resample training scans to one spacing (nnU-Net's); predictions are mapped back to each scan's grid. */
+    spacing: SpacingSettingSchema,
     normalisation: z
       .object({
         kind: z.enum(['minmax', 'zscore', 'window']).default('minmax'),
@@ -128,6 +133,20 @@ export const TrainConfigSchema = z
       .strict()
       .default({}),
     batchSize: pos.default(1),
+    /** On-the-fly augmentation of training patches (all off by default: the paper uses none). */
+    augmentation: AugmentationSchema,
+    /** Learning-rate schedule over the run, on any optimiser (default constant: the paper's). */
+    lrSchedule: LrScheduleSchema,
+    /** Patches cut and prepared ahead of the step (the same patches, in the same order, whatever the setting). */
+    pipeline: z
+      .object({
+        /** Worker threads (0: patches are made on the training thread when the step needs them). */
+        workers: int.min(0).max(32).default(1),
+        /** Patches asked for ahead of the one the step takes. */
+        prefetch: pos.max(4096).default(8),
+      })
+      .strict()
+      .default({}),
     epochs: pos.default(10),
     /** Stop before an epoch that would end past this many minutes of training (the run ends normally). */
     maxMinutes: z.number().positive().optional(),

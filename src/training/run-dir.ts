@@ -30,6 +30,8 @@ export interface EpochRecord {
   trainLoss: number;
   patches: number;
   seconds: number;
+  /** Seconds of `seconds` the steps waited for patches (the data pipeline not keeping up); absent in older runs. */
+  dataWaitSeconds?: number;
   /** Validation metrics per organ name (means over validation cases; distances over the cases where defined). */
   validation: Record<string, Partial<Record<MetricName, number | null>>> | null;
   /** Mean validation Dice over organs: the number that picks the best epoch. */
@@ -111,7 +113,18 @@ function epochRecordOf(v: unknown): EpochRecord | string {
   if (validation === undefined) return '"validation" must be null or {organ: {metric: number or null}}';
   if (!isNumberOrNull(meanDice)) return '"meanDice" must be a number or null';
   if (typeof best !== 'boolean') return '"best" must be true or false';
-  return { epoch, trainLoss, patches, seconds, validation, meanDice, best };
+  const wait = v.dataWaitSeconds;
+  if (wait !== undefined && !isFiniteNumber(wait)) return '"dataWaitSeconds" must be a number';
+  return {
+    epoch,
+    trainLoss,
+    patches,
+    seconds,
+    ...(wait === undefined ? {} : { dataWaitSeconds: wait }),
+    validation,
+    meanDice,
+    best,
+  };
 }
 
 function gitDescribe(): string {

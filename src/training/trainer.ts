@@ -27,14 +27,18 @@ import type { Loss } from '../losses/loss.js';
 import { openDataset, split as splitCases, kFold, loadCase, type Dataset, type DatasetCase } from '../data/datasets.js';
 import { checkTrainingLabels } from '../data/labels.js';
 import { computeChannelNormalisation, normaliseChannels, type Normalisation } from '../data/normalise.js';
-import { PaperSampler, RatioSampler, WholeVolumeSampler, type Sampler, type SampleCase } from '../data/sampler.js';
-import { toBatch, type Patch } from '../data/patch.js';
-import { channelCount, type Volume } from '../data/volume.js';
+import { createSampler, type Sampler, type SampleCase } from '../data/sampler.js';
+import { batchOf } from '../data/patch.js';
+import type { PreparedPatch } from '../data/prepared.js';
+import { PatchPipeline, sharedCases } from '../data/pipeline.js';
+import { channelCount, type Vec3, type Volume } from '../data/volume.js';
+import { hasSpacing, targetSpacing, toSpacing, type SpacingSetting } from '../data/spacing.js';
 import { evaluateCase, MetricsAccumulator, type CaseMetrics } from '../metrics/evaluate.js';
 import type { MetricName } from '../metrics/overlap.js';
 import { predictVolume } from '../inference/predict.js';
 import { loadModel, saveModel, type LoadedModel, type ModelMeta } from '../inference/model.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
+import { applyLearningRate } from './schedules.js';
 import { parseConfig, type TrainConfig } from './config.js';
 import { toJson } from '../util/json.js';
 import { FolderLock } from '../util/lock.js';
@@ -120,6 +124,8 @@ interface EpochTraining {
   lossSum: number;
   seen: number;
   stopped: boolean;
+  /** Seconds the steps waited for patches. */
+  dataWaitSeconds?: number;
 }
 /** One epoch's validation: per-organ metrics and their mean Dice (null without validation cases). */
 interface EpochValidation {
@@ -135,11 +141,15 @@ interface Session {
   ds: Dataset;
   /** Statistics per input channel. */
   normalisation: Normalisation[];
+  /** The spacing training resampled to (predictions are made on it and mapped back), or none. */
+  spacing: Vec3 | undefined;
   layout: OutputLayout;
   net: Network;
   loss: Loss;
   optimizer: Optimizer;
   sampler: Sampler;
+  /** Patches cut and prepared ahead of the step, in worker threads. */
+  pipeline: PatchPipeline;
   epochPatches: number;
   validationCases: LoadedCase[];
   /** Averages gradients over ranks (nothing to do in a single process). */
@@ -179,8 +189,16 @@ export class Trainer {
       ds.labels,
       { ignoreUnnamed: cfg.ignoreUnnamedLabels },
     );
-    const channels = inputChannels(ds, loaded);
     const resumed = o.resume ? loadModel(run.lastPath) : null;
+    // A resumed run keeps the spacing it started on (the median is of the same cases, but say it once).
+    const spacing = resumed
+      ? resumed.meta.spacing
+      : targetSpacing(
+          cfg.spacing,
+          loaded.map((l) => l.image),
+        );
+    if (spacing) resampleCases(loaded, spacing, cfg.spacing, log);
+    const channels = inputChannels(ds, loaded);
     const normalisation =
       resumed?.meta.normalisation ??
       computeChannelNormalisation(
@@ -188,13 +206,16 @@ export class Trainer {
         cfg.normalisation.kind,
         cfg.normalisation.window,
       );
-    const cases: SampleCase[] = loaded.map((l) => ({
-      id: l.id,
-      image: normaliseChannels(l.image, normalisation),
-      channels,
-      labels: l.labels.data,
-      size: l.image.size,
-    }));
+    // In shared memory: the pipeline's workers read these arrays, not copies.
+    const cases: SampleCase[] = sharedCases(
+      loaded.map((l) => ({
+        id: l.id,
+        image: normaliseChannels(l.image, normalisation),
+        channels,
+        labels: l.labels.data,
+        size: l.image.size,
+      })),
+    );
     const layout = lossLayoutOf(cfg);
     const loss = buildLoss(cfg, classWeightsFrom(cfg, loaded, organs, log));
     const validationCases: LoadedCase[] = [];
@@ -203,6 +224,7 @@ export class Trainer {
     // From here on native memory is held: a failure frees it before it propagates (in-process runs go on).
     const net = buildNetwork(cfg, organs, layout, channels);
     let optimizer: Optimizer | null = null;
+    let pipeline: PatchPipeline | null = null;
     let rest;
     try {
       if (resumed) net.loadStateDict(resumed.network.stateDict());
@@ -213,14 +235,18 @@ export class Trainer {
       optimizer = makeOptimizer(cfg, net.parameters());
       const sampler = makeSampler(cfg, cases, organs, net.divisor);
       const epochPatches = Math.min(sampler.epochLength, cfg.patchesPerEpoch ?? Infinity);
+      checkPatchesForRanks(epochPatches);
+      pipeline = makePipeline(cfg, cases, { organs, divisor: net.divisor, layout }, epochPatches);
       const progress = resumed
         ? restoreState(run, resumed, optimizer, net.precision, log)
         : lead
           ? startRun(run, cfg, parts, net.precision)
           : { start: { epoch: 0, index: 0 }, records: [], best: null };
+      checkSameStart(progress.start, optimizer.stepCount);
       const reducer = new GradientReducer(net.parameters());
-      rest = { optimizer, sampler, epochPatches, reducer, lead, ...progress };
+      rest = { optimizer, sampler, pipeline, epochPatches, reducer, lead, ...progress };
     } catch (e) {
+      void pipeline?.close();
       optimizer?.dispose();
       net.dispose();
       if (resumed) dispose(resumed.extra);
@@ -228,7 +254,7 @@ export class Trainer {
     } finally {
       resumed?.network.dispose();
     }
-    return new Trainer({ cfg, run, o, ds, normalisation, layout, net, loss, validationCases, ...rest });
+    return new Trainer({ cfg, run, o, ds, normalisation, layout, net, loss, validationCases, spacing, ...rest });
   }
 
   /** Epochs from where the run stands to `cfg.epochs` (or the time limit, or a stop). Once: it disposes the model. */
@@ -241,7 +267,9 @@ export class Trainer {
         const t0 = performance.now();
         // Rank 0's clock decides for all: the ranks must run the same epochs.
         if (epoch > start.epoch && fromRankZero(this.outOfTime(epoch, (t0 - began) / 1000) ? 1 : 0) === 1) break;
+        const waited = this.s.pipeline.waitedSeconds;
         const trained = await this.trainEpoch(epoch);
+        trained.dataWaitSeconds = this.s.pipeline.waitedSeconds - waited;
         if (trained.stopped) {
           stopped = true;
           break;
@@ -250,6 +278,7 @@ export class Trainer {
         this.checkpoint(epoch, trained, validated, (performance.now() - t0) / 1000);
       }
     } finally {
+      await this.s.pipeline.close();
       this.s.optimizer.dispose();
       this.s.net.dispose();
     }
@@ -274,7 +303,7 @@ export class Trainer {
       seen = 0;
     let index = epoch === start.epoch ? start.index : 0;
     while (index < epochPatches) {
-      const batch = this.nextBatch(epoch, index);
+      const batch = await this.nextBatch(epoch, index);
       index = batch.next;
       if (!batch.patches.length) break;
       const mine = rankShare(batch.patches);
@@ -306,26 +335,28 @@ export class Trainer {
    * Up to batchSize patches from `index` on (the sampler may skip some); `next` is the index after them.
    * The global batch: every rank cuts the same patches and takes its share (rankShare).
    */
-  private nextBatch(epoch: number, index: number): { patches: Patch[]; next: number } {
-    const patches: Patch[] = [];
+  private async nextBatch(epoch: number, index: number): Promise<{ patches: PreparedPatch[]; next: number }> {
+    const patches: PreparedPatch[] = [];
     while (patches.length < this.s.cfg.batchSize && index < this.s.epochPatches) {
-      const p = this.s.sampler.patch(epoch, index++);
+      const p = await this.s.pipeline.patch(epoch, index++);
       if (p) patches.push(p);
     }
     return { patches, next: index };
   }
 
   /** One optimisation step: forward, loss, backward, optimiser step; returns the batch's loss. */
-  private step(patches: Patch[]): number {
+  private step(patches: PreparedPatch[]): number {
     const { net, loss, optimizer, cfg } = this.s;
     return tidy(() => {
-      const batch = toBatch(patches, this.organs, cfg.normalisation.perPatchMinMax, this.s.layout);
+      const batch = batchOf(patches, outputChannels(this.s.layout, this.organs.length));
       const image = to(batch.image, cfg.device),
         target = to(batch.target, cfg.device);
       // The forward pass in its own scope, so saved activations are freed during backward.
       const l = tidy(() => loss(net.run(image), target));
       l.backward();
       this.s.reducer.reduce();
+      // The rate for this step, a pure function of the step count (a resumed run gets the same rates).
+      applyLearningRate(optimizer, cfg.lrSchedule, Math.ceil(this.s.epochPatches / cfg.batchSize), cfg.epochs);
       optimizer.step();
       optimizer.zeroGrad();
       return l.item();
@@ -372,6 +403,7 @@ export class Trainer {
       trainLoss: trained.lossSum / Math.max(1, trained.seen),
       patches: trained.seen,
       seconds,
+      dataWaitSeconds: trained.dataWaitSeconds ?? 0,
       validation: v.validation,
       meanDice: v.meanDice,
       best: isBest,
@@ -398,7 +430,7 @@ export class Trainer {
 
   /** What inference needs to reproduce training's view of the data, at `epoch`. */
   private modelMeta(epoch: number, validationDice: number | null): ModelMeta {
-    const { net, cfg, ds, normalisation, layout } = this.s;
+    const { net, cfg, ds, normalisation, layout, spacing } = this.s;
     const options = toJson(net.options);
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
       throw new Error(`${net.name}: options are not a JSON object`);
@@ -410,6 +442,7 @@ export class Trainer {
       normalisation,
       ...(ds.channels ? { channels: ds.channels } : {}),
       perPatchMinMax: cfg.normalisation.perPatchMinMax,
+      ...(spacing ? { spacing } : {}),
       patchSize: cfg.sampler.patchSize,
       inference: cfg.inference,
       epoch,
@@ -483,6 +516,23 @@ async function loadTrainingCases(cases: DatasetCase[]): Promise<{ id: string; im
     loaded.push({ id: l.id, image: l.image, labels: l.labels });
   }
   return loaded;
+}
+
+/** Training scans (linear) and labels (per label) resampled to `spacing`, in place. */
+function resampleCases(
+  cases: { id: string; image: Volume; labels: Volume }[],
+  spacing: Vec3,
+  setting: SpacingSetting,
+  log: (m: string) => void,
+): void {
+  const moved = cases.filter((c) => !hasSpacing(c.image, spacing));
+  const how = setting === 'median' ? "the training cases' median" : 'as configured';
+  const mm = spacing.map((v) => v.toFixed(3)).join(' × ');
+  log(`spacing: ${mm} mm (${how}); resampling ${moved.length} of ${cases.length} training case(s)`);
+  for (const c of moved) {
+    c.image = toSpacing(c.image, spacing, 'linear');
+    c.labels = toSpacing(c.labels, spacing, 'label');
+  }
 }
 
 /**
@@ -577,6 +627,18 @@ export function makeOptimizer(cfg: TrainConfig, params: Tensor[]): Optimizer {
   return createOptimizer(cfg.optimizer, params);
 }
 
+/** The pipeline that cuts, augments and prepares the run's patches ahead of the step. */
+function makePipeline(
+  cfg: TrainConfig,
+  cases: SampleCase[],
+  o: { organs: number[]; divisor: number; layout: OutputLayout },
+  epochPatches: number,
+): PatchPipeline {
+  const { perPatchMinMax } = cfg.normalisation;
+  const spec = { ...o, cases, sampler: cfg.sampler, seed: cfg.seed, perPatchMinMax, augmentation: cfg.augmentation };
+  return new PatchPipeline(spec, epochPatches, cfg.pipeline);
+}
+
 /** The sampler of `cfg.sampler`; patch sizes must be multiples of the network's divisor. */
 export function makeSampler(cfg: TrainConfig, cases: SampleCase[], organs: number[], divisor: number): Sampler {
   const s = cfg.sampler;
@@ -587,16 +649,7 @@ export function makeSampler(cfg: TrainConfig, cases: SampleCase[], organs: numbe
       path: 'config.sampler.patchSize',
     });
   }
-  const seed = cfg.seed;
-  if (s.kind === 'paper') {
-    const o = { patchSize: s.patchSize, organs, perOrgan: s.perOrgan, background: s.background, seed };
-    return new PaperSampler(cases, o);
-  }
-  if (s.kind === 'ratio') {
-    const o = { patchSize: s.patchSize, pos: s.pos, neg: s.neg, samplesPerCase: s.samplesPerCase, seed };
-    return new RatioSampler(cases, o);
-  }
-  return new WholeVolumeSampler(cases, divisor);
+  return createSampler(s, cases, { organs, divisor, seed: cfg.seed });
 }
 
 /**
@@ -715,4 +768,34 @@ const PRECISIONS: Precision[] = ['fp32', 'bf16'];
 /** Rank 0's precision on every rank (each rank's 'auto' is measured on its own machine). */
 function agreedPrecision(p: Precision): Precision {
   return PRECISIONS[fromRankZero(PRECISIONS.indexOf(p))];
+}
+
+/** Every rank needs a patch of each step: an epoch of fewer patches than ranks would train nothing. */
+function checkPatchesForRanks(epochPatches: number): void {
+  const { worldSize } = worldInfo();
+  if (epochPatches >= worldSize) return;
+  throw new ComboSegError(`an epoch of ${epochPatches} patch(es) cannot be split over ${worldSize} processes`, {
+    code: 'invalid-option',
+    path: 'config.patchesPerEpoch',
+  });
+}
+
+/**
+ * Every rank starts where rank 0 does (epoch, patch, optimiser steps): a host whose copy of the run directory
+ * is missing or older would otherwise train from elsewhere, silently. All ranks fail together.
+ */
+function checkSameStart(start: { epoch: number; index: number }, steps: number): void {
+  const { rank, worldSize } = worldInfo();
+  if (worldSize === 1) return;
+  const mine = [start.epoch, start.index, steps];
+  const lead = mine.map((v) => fromRankZero(v));
+  const differs = lead.some((v, i) => v !== mine[i]);
+  if (!anyRank(differs)) return;
+  const at = (v: number[]) => `epoch ${v[0] + 1}, patch ${v[1]} (${v[2]} optimiser steps)`;
+  const why = differs ? `this rank would start at ${at(mine)}, rank 0 at ${at(lead)}` : 'another rank would not';
+  throw new ComboSegError(
+    `rank ${rank}: the ranks do not resume from the same place (${why}); every host needs the run directory ` +
+      'as rank 0 has it (a shared file system, or a copy of the whole folder)',
+    { code: 'distributed' },
+  );
 }
