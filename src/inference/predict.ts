@@ -20,6 +20,8 @@ import {
 import { slidingWindow, wholeVolume } from './sliding-window.js';
 import type { InferenceSettings } from './settings.js';
 import { checkChannels, type ModelMeta } from './model.js';
+import { toSpacing } from '../data/spacing.js';
+import { resampleLike } from '../data/resample.js';
 import { largestComponentOrgans, largestComponents } from './postprocess.js';
 
 export type { InferenceSettings } from './settings.js';
@@ -61,11 +63,13 @@ export function predictProbabilities(
   o: Partial<InferenceSettings> = {},
   onProgress?: (done: number, total: number) => void,
 ): RawPrediction {
-  const scan = Array.isArray(input) ? stackChannels(input) : input;
-  const C = channelCount(scan);
+  const given = Array.isArray(input) ? stackChannels(input) : input;
+  const C = channelCount(given);
   checkChannels(meta, C);
   const s = { ...meta.inference, ...o };
   largestComponentOrgans(meta.labels, s.largestComponent); // an unknown organ name fails before the network runs
+  // A model trained on one spacing sees every scan on it; its probabilities go back to the scan's own grid.
+  const scan = meta.spacing ? toSpacing(given, meta.spacing, 'linear') : given;
   const shape = spatialShape(scan);
   const padded = shape.map((n) => Math.ceil(n / net.divisor) * net.divisor);
   const voxels = padded[0] * padded[1] * padded[2];
@@ -99,7 +103,7 @@ export function predictProbabilities(
           });
     return p.toFloat32Array(); // [1, C, D, H, W] is channel-major: each channel's map is one contiguous run
   });
-  return { scan, probs, settings: s, mode };
+  return { scan: given, probs: scan === given ? probs : onGridOf(probs, scan, given), settings: s, mode };
 }
 
 /**
@@ -139,4 +143,17 @@ export function predictVolume(
 ): Prediction {
   const raw = predictProbabilities(net, meta, input, o, onProgress);
   return predictionFrom(raw.scan, meta, raw.probs, raw.settings, raw.mode);
+}
+
+/** Channel-major probability maps on `from`'s grid, resampled (linear) onto `to`'s grid. */
+function onGridOf(probs: Float32Array, from: Geometry, to: Geometry): Float32Array {
+  const n = from.size[0] * from.size[1] * from.size[2],
+    m = to.size[0] * to.size[1] * to.size[2];
+  const channels = probs.length / n;
+  const out = new Float32Array(channels * m);
+  for (let c = 0; c < channels; c++) {
+    const map = withData(from, probs.subarray(c * n, (c + 1) * n), 'float32');
+    out.set(resampleLike(map, to, 'linear').data, c * m);
+  }
+  return out;
 }
