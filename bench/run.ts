@@ -11,6 +11,7 @@ import { inferenceBench } from './inference.js';
 import { networkStep } from './children.js';
 import { precisionBench } from './precision.js';
 import { dataParallelBench } from './data-parallel.js';
+import { pipelineBench } from './pipeline.js';
 
 const quick = process.argv.includes('--quick');
 const onlyArg = process.argv.indexOf('--only');
@@ -37,6 +38,7 @@ if (only.includes('data')) await dataBench(quick);
 if (only.includes('inference')) inferenceBench(quick);
 if (only.includes('precision')) precisionBench(quick);
 if (only.includes('data-parallel')) await dataParallelBench(quick);
+if (only.includes('pipeline')) await pipelineBench(quick);
 
 function engineBench(): void {
   console.log('\nconv3d 3×3×3, batch 1, 16 → 16 channels, forward + backward:');
