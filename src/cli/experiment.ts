@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { ComboSegError } from '../engine/errors.js';
 import { join, resolve } from 'node:path';
 import { readJsonFile } from './read-json.js';
 import { runExperiment, parseExperiment, withBasePrecision, withBaseProcesses } from '../experiments/grid.js';
@@ -17,7 +18,15 @@ export function experimentCommand(): Command {
       'every cell trains in N data-parallel processes on this host (same results, same folders)',
       (v) => Number(v),
     )
-    .action(async (o: { config: string; precision?: string; nproc?: number }) => {
+    .option('--max-hours <h>', 'start no new training after H hours; run again to go on (a long grid in parts)', (v) =>
+      Number(v),
+    )
+    .action(async (o: { config: string; precision?: string; nproc?: number; maxHours?: number }) => {
+      if (o.maxHours !== undefined && !(o.maxHours > 0)) {
+        throw new ComboSegError(`--max-hours must be a number of hours > 0, got ${o.maxHours}`, {
+          code: 'invalid-option',
+        });
+      }
       const json = readJsonFile(o.config);
       const cfg = withBaseProcesses(withBasePrecision(parseExperiment(json, o.config), o.precision), o.nproc);
       let bar: Progress | null = null,
@@ -46,6 +55,7 @@ export function experimentCommand(): Command {
           },
         },
         o.config,
+        { maxHours: o.maxHours },
       );
       const out = resolve(cfg.out);
       await writeExperimentReport(cfg, out, results);

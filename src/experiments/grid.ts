@@ -666,6 +666,8 @@ export async function runExperiment(
   config: unknown,
   events: ExperimentEvents = {},
   source = 'experiment config',
+  /** Start no new training after this many hours (the grid stops, resumable: a part of a long grid). */
+  o: { maxHours?: number } = {},
 ): Promise<CellResult[]> {
   const cfg = parseExperiment(config, source);
   const planned = await validateExperiment(cfg, source);
@@ -676,7 +678,10 @@ export async function runExperiment(
   try {
     writeFileAtomic(join(out, 'experiment.json'), Buffer.from(JSON.stringify(cfg, null, 2)));
     const results: CellResult[] = [];
-    for (const [i, p] of planned.entries()) results.push(await runCell(cfg, out, p, [i, planned.length], events));
+    const deadline = o.maxHours === undefined ? Infinity : performance.now() + o.maxHours * 3.6e6;
+    for (const [i, p] of planned.entries()) {
+      results.push(await runCell(cfg, out, p, [i, planned.length], events, deadline));
+    }
     const json = JSON.stringify({ experiment: cfg, cells: results }, null, 2);
     writeFileAtomic(join(out, 'results.json'), Buffer.from(json));
     writeFileAtomic(join(out, 'results.csv'), Buffer.from(resultsCsv(results)));
@@ -705,6 +710,7 @@ async function runCell(
   p: PlannedCell,
   [index, total]: [number, number],
   events: ExperimentEvents,
+  deadline = Infinity,
 ): Promise<CellResult> {
   const cell = p.spec;
   const say = (what: string, fold?: number) =>
@@ -734,8 +740,16 @@ async function runCell(
     if (text !== stored) writeFileAtomic(resultPath, Buffer.from(text));
     return result;
   }
+  // Past the time given: stop before training more (what is finished stays; run again to go on).
+  const inTime = (): void => {
+    if (performance.now() < deadline) return;
+    throw new ComboSegError(`time limit reached before cell ${index + 1}/${total}; run the experiment again to go on`, {
+      code: 'interrupted',
+    });
+  };
   let result: CellResult;
   if (cfg.folds === undefined) {
+    inTime();
     result = { ...cell, ...(await runFold(cfg, p, dir, undefined, events.train, (s) => onCell(s))) };
   } else {
     const folds: FoldResult[] = [];
@@ -747,6 +761,7 @@ async function runCell(
         folds.push(JSON.parse(readFileSync(foldPath, 'utf8')) as FoldResult);
         continue;
       }
+      inTime();
       const r: FoldResult = {
         fold: f,
         ...(await runFold(cfg, p, foldDir, { k: cfg.folds, fold: f }, events.train, (s) => {

@@ -21,6 +21,7 @@ export {
   betaTrend,
   wilcoxon,
   pairedComparison,
+  holm,
   foldTable,
 } from './tables.js';
 export { writeExperimentReport, boxPlotSpec, betaCurvesSpec, convergenceSpec } from './figures.js';

@@ -134,8 +134,37 @@ export function wilcoxon(diffs: number[]): { w: number; p: number; n: number } |
 }
 
 /**
- * Per network, the reference loss's cells against each other loss on the same test cases:
- * mean paired difference in case Dice (mean over organs), wins / losses, Wilcoxon p.
+ * Holm's step-down adjustment of p-values (family-wise error over all of them): sorted ascending, the
+ * i-th (0-based) of m is multiplied by m − i, made monotone, capped at 1. Nulls stay null and do not count.
+ */
+export function holm(ps: (number | null)[]): (number | null)[] {
+  const known = ps.map((p, i) => [p, i] as const).filter((x): x is readonly [number, number] => x[0] !== null);
+  known.sort((a, b) => a[0] - b[0]);
+  const out: (number | null)[] = ps.map(() => null);
+  let running = 0;
+  known.forEach(([p, i], rank) => {
+    running = Math.max(running, Math.min(1, (known.length - rank) * p));
+    out[i] = running;
+  });
+  return out;
+}
+
+/** Per case id, case Dice (mean over organs) averaged over the cells given (the seeds of one setting). */
+function seedMeanDice(cells: CellResult[]): Map<string, number> {
+  const sum = new Map<string, [number, number]>();
+  for (const c of cells) {
+    for (const k of c.cases) {
+      const [s, n] = sum.get(k.id) ?? [0, 0];
+      sum.set(k.id, [s + caseMeanDice(k), n + 1]);
+    }
+  }
+  return new Map([...sum].map(([id, [s, n]]) => [id, s / n]));
+}
+
+/**
+ * Per network, each setting of the reference loss against each other loss on the same test cases, each
+ * case's Dice (mean over organs) averaged over the seeds both ran: mean paired difference, wins / losses,
+ * two-sided Wilcoxon p, and Holm's adjustment over every comparison in the table.
  */
 export function pairedComparison(
   cells: CellResult[],
@@ -145,19 +174,26 @@ export function pairedComparison(
   reference: string;
   other: string;
   cases: number;
+  seeds: number;
   meanDiff: number;
   wins: number;
   losses: number;
   p: number | null;
+  pHolm: number | null;
 }[] {
-  const caseDice = (c: CellResult) => new Map(c.cases.map((k) => [k.id, caseMeanDice(k)] as const));
-  const out: ReturnType<typeof pairedComparison> = [];
+  const out: Omit<ReturnType<typeof pairedComparison>[number], 'pHolm'>[] = [];
   for (const n of [...new Set(cells.map((c) => c.network.label))]) {
     const mine = cells.filter((c) => c.network.label === n);
-    for (const ref of mine.filter((c) => c.loss.name === reference)) {
-      for (const other of mine.filter((c) => c.loss.name !== reference && c.seed === ref.seed)) {
-        const a = caseDice(ref),
-          b = caseDice(other);
+    const settings = [...new Set(mine.map((c) => c.loss.label))].map((label) => {
+      const of = mine.filter((c) => c.loss.label === label);
+      return { label, name: of[0].loss.name, seeds: new Set(of.map((c) => c.seed)), cells: of };
+    });
+    for (const ref of settings.filter((s) => s.name === reference)) {
+      for (const other of settings.filter((s) => s.name !== reference)) {
+        const seeds = [...ref.seeds].filter((x) => other.seeds.has(x));
+        if (!seeds.length) continue;
+        const a = seedMeanDice(ref.cells.filter((c) => seeds.includes(c.seed))),
+          b = seedMeanDice(other.cells.filter((c) => seeds.includes(c.seed)));
         const diffs = [...a].flatMap(([id, v]) => {
           const w = b.get(id);
           return w === undefined ? [] : [v - w];
@@ -165,9 +201,10 @@ export function pairedComparison(
         if (!diffs.length) continue;
         out.push({
           network: n,
-          reference: ref.loss.label,
-          other: other.loss.label,
+          reference: ref.label,
+          other: other.label,
           cases: diffs.length,
+          seeds: seeds.length,
           meanDiff: mean(diffs),
           wins: diffs.filter((x) => x > 0).length,
           losses: diffs.filter((x) => x < 0).length,
@@ -176,8 +213,11 @@ export function pairedComparison(
       }
     }
   }
-  return out;
+  const adjusted = holm(out.map((r) => r.p));
+  return out.map((r, i) => ({ ...r, pHolm: adjusted[i] }));
 }
+
+const pText = (p: number | null): string => (p === null ? 'n/a (< 6 pairs)' : p < 0.001 ? '< 0.001' : p.toFixed(3));
 
 /** Mean Dice of each fold of each cell (cross-validated grids). */
 export function foldTable(cells: CellResult[]): string | null {
@@ -280,18 +320,21 @@ export function experimentMarkdown(
     '',
     ...(paired.length
       ? [
-          `## Paired per-case comparison (${reference} − other, case Dice; two-sided Wilcoxon signed-rank)`,
+          `## Paired per-case comparison (${reference} − other, case Dice averaged over seeds; two-sided ` +
+            "Wilcoxon signed-rank; Holm's adjustment over all rows)",
           '',
           markdownTable(
-            ['network', reference, 'other', 'cases', 'mean ΔDice', 'wins / losses', 'p'],
+            ['network', reference, 'other', 'cases', 'seeds', 'mean ΔDice', 'wins / losses', 'p', 'p (Holm)'],
             paired.map((r) => [
               r.network,
               r.reference,
               r.other,
               String(r.cases),
+              String(r.seeds),
               (r.meanDiff >= 0 ? '+' : '') + r.meanDiff.toFixed(3),
               `${r.wins} / ${r.losses}`,
-              r.p === null ? 'n/a (< 6 pairs)' : r.p < 0.001 ? '< 0.001' : r.p.toFixed(3),
+              pText(r.p),
+              pText(r.pHolm),
             ]),
           ),
           '',

@@ -249,7 +249,18 @@ test('Wilcoxon signed-rank matches the hand-computed normal approximation; paire
   const [p] = experiments.pairedComparison([mk('combo', [0.9, 0.8, 0.7]), mk('dice', [0.8, 0.8, 0.9])], 'combo');
   assert.deepEqual(
     { ...p, meanDiff: +p.meanDiff.toFixed(6) },
-    { network: 'n', reference: 'combo', other: 'dice', cases: 3, meanDiff: -0.033333, wins: 1, losses: 1, p: null },
+    {
+      network: 'n',
+      reference: 'combo',
+      other: 'dice',
+      cases: 3,
+      seeds: 1,
+      meanDiff: -0.033333,
+      wins: 1,
+      losses: 1,
+      p: null,
+      pHolm: null,
+    },
   );
 });
 
@@ -386,4 +397,13 @@ test('one experiment writer per output folder: a second is refused, naming the f
   } finally {
     lock.release();
   }
+});
+
+test("Holm's adjustment: step-down, monotone, capped at 1, nulls kept out (R's p.adjust(method = 'holm'))", () => {
+  // p.adjust(c(0.01, 0.04, 0.03, 0.5), "holm") = 0.04 0.09 0.09 0.50
+  const got = experiments.holm([0.01, 0.04, null, 0.03, 0.5]);
+  assert.deepEqual(
+    got.map((p) => (p === null ? null : +p.toFixed(6))),
+    [0.04, 0.09, null, 0.09, 0.5],
+  );
 });
