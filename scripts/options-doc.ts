@@ -3,7 +3,9 @@
 // block between the markers in README.md; test/readme.test.ts checks that it is current.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { z } from 'zod';
+import { ZodDefault, ZodEffects, type z } from 'zod';
+import { AugmentationSchema } from '../src/data/augment.js';
+import { LrScheduleSchema } from '../src/training/schedules.js';
 import { LOSSES } from '../src/losses/registry.js';
 import { NETWORKS } from '../src/networks/registry.js';
 import { NetworkOptionsSchema, RUN_SET_OPTIONS } from '../src/networks/options.js';
@@ -27,6 +29,16 @@ function table(title: string, sets: [string, z.ZodTypeAny, (readonly string[])?]
     ),
   );
   return [`| ${title} | option | allowed | default | what |`, '|---|---|---|---|---|', ...rows].join('\n');
+}
+
+/** The object inside a default (and a refinement): the schema whose fields are the options. */
+function inner(s: z.ZodTypeAny): z.ZodTypeAny {
+  let t = s;
+  for (;;) {
+    if (t instanceof ZodDefault) t = t.removeDefault() as z.ZodTypeAny;
+    else if (t instanceof ZodEffects) t = t.innerType() as z.ZodTypeAny;
+    else return t;
+  }
 }
 
 /** The generated block, markers included. */
@@ -66,6 +78,25 @@ export function optionsBlock(): string {
       "for every run of `experiment` and `tune`; a run's `run.json` records the precision it computed in):",
     '',
     table('block', [['(top level)', TrainConfigSchema.pick({ device: true, precision: true })]]),
+    '',
+    "**The training recipe** (top level of a training configuration or an experiment's `base`; all off or " +
+      "constant by default, the paper's setting; the augmentations draw from the run's seed, epoch and patch " +
+      'index, so a resumed run sees the same ones):',
+    '',
+    table('block', [
+      ['(top level)', TrainConfigSchema.pick({ spacing: true })],
+      ['lrSchedule', inner(LrScheduleSchema)],
+      ...Object.entries(AugmentationSchema.removeDefault().shape).map(([k, v]): [string, z.ZodTypeAny] => [
+        `augmentation.${k}`,
+        inner(v),
+      ]),
+      ['pipeline', inner(TrainConfigSchema.shape.pipeline)],
+    ]),
+    '',
+    '**Data-parallel training** (`distributed`; the `train` flags `--nproc`, `--nnodes`, `--node-rank`, ' +
+      '`--master`, `--sync-bn`, `--dist-timeout` set them):',
+    '',
+    table('block', [['distributed', inner(TrainConfigSchema.shape.distributed)]]),
     '',
     END,
   ];

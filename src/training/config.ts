@@ -49,17 +49,21 @@ const LossConfigSchema = z
  */
 export const DistributedConfigSchema = z
   .object({
-    nproc: pos.default(1),
-    nnodes: pos.default(1),
-    nodeRank: int.nonnegative().default(0),
+    nproc: pos.default(1).describe('processes on this host (each with cores / nproc threads)'),
+    nnodes: pos.default(1).describe('hosts in the run; each runs `comboseg train` with its own nodeRank'),
+    nodeRank: int.nonnegative().default(0).describe("this host's place, 0 … nnodes − 1 (node 0 hosts the rendezvous)"),
     master: z
       .string()
       .regex(/^[^\s:]+:\d{1,5}$/, 'must be HOST:PORT, e.g. 10.0.0.1:29500')
-      .optional(),
+      .optional()
+      .describe("node 0's address and a free port on it; one host: a free loopback port when absent"),
     /** Batch-norm statistics over the global batch (forward and backward), not each rank's share. */
-    syncBatchNorm: z.boolean().default(false),
+    syncBatchNorm: z
+      .boolean()
+      .default(false)
+      .describe("batch-norm statistics over the global batch (one process's batch), not each rank's share"),
     /** How long a rendezvous or collective may wait for the other ranks. */
-    timeoutSeconds: z.number().positive().default(300),
+    timeoutSeconds: z.number().positive().default(300).describe('how long to wait for the other ranks, seconds'),
   })
   .strict()
   .superRefine((d, ctx) => {
@@ -141,9 +145,13 @@ export const TrainConfigSchema = z
     pipeline: z
       .object({
         /** Worker threads (0: patches are made on the training thread when the step needs them). */
-        workers: int.min(0).max(32).default(1),
+        workers: int
+          .min(0)
+          .max(32)
+          .default(1)
+          .describe('worker threads cutting and preparing patches (0: on the training thread, when needed)'),
         /** Patches asked for ahead of the one the step takes. */
-        prefetch: pos.max(4096).default(8),
+        prefetch: pos.max(4096).default(8).describe('patches asked for ahead of the one the step takes'),
       })
       .strict()
       .default({}),
