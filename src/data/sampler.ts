@@ -14,6 +14,7 @@ import { Rng } from '../util/random.js';
 import { extractChannelsPatch, extractPatch, type Patch } from './crop.js';
 import type { Vec3, VoxelArray } from './volume.js';
 import type { SamplerConfig } from './sampler-options.js';
+import { readImageBox, type ImageFile } from './image-file.js';
 
 /** A training case in memory: normalised image and label map on one grid. */
 export interface SampleCase {
@@ -24,6 +25,15 @@ export interface SampleCase {
   channels?: number;
   labels: VoxelArray;
   size: Vec3;
+  /** The image on disk instead (a preprocessed case, case-cache.ts): `image` is then empty. */
+  source?: ImageFile;
+}
+
+/** The box [start, start + patch) of a case's image, from memory or its file; 0 outside the volume. */
+function cutImage(c: SampleCase, start: Vec3, patch: Vec3): Float32Array {
+  const channels = c.channels ?? 1;
+  if (c.source) return readImageBox(c.source.path, c.size, channels, c.source.normalisation, start, patch);
+  return extractChannelsPatch(c.image, channels, c.size, start, patch, 0);
 }
 
 export interface Sampler {
@@ -52,7 +62,7 @@ class CaseIndex {
   constructor(readonly c: SampleCase) {
     const n = c.size[0] * c.size[1] * c.size[2],
       C = c.channels ?? 1;
-    if (c.image.length !== C * n || c.labels.length !== n) {
+    if ((!c.source && c.image.length !== C * n) || c.labels.length !== n) {
       const has = `${c.image.length} image values (${C} channel(s)) and ${c.labels.length} label voxels`;
       throw new ComboSegError(`sampler: case '${c.id}' has ${has} for size [${c.size}]`, {
         code: 'invalid-input',
@@ -114,7 +124,7 @@ class CaseIndex {
   cut(start: Vec3, patch: Vec3): { image: Float32Array; channels: number; labels: VoxelArray } {
     const channels = this.c.channels ?? 1;
     return {
-      image: extractChannelsPatch(this.c.image, channels, this.c.size, start, patch, 0),
+      image: cutImage(this.c, start, patch),
       channels,
       labels: extractPatch(this.c.labels, this.c.size, start, patch, 0),
     };
@@ -304,7 +314,7 @@ export class WholeVolumeSampler implements Sampler {
     const start: Vec3 = [0, 0, 0];
     return {
       caseId: c.id,
-      image: extractChannelsPatch(c.image, c.channels ?? 1, c.size, start, size, 0),
+      image: cutImage(c, start, size),
       channels: c.channels ?? 1,
       labels: extractPatch(c.labels, c.size, start, size, 0),
       size,

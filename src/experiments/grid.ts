@@ -191,10 +191,10 @@ function withDefaults(schema: z.ZodTypeAny | undefined, options: Record<string, 
  * `precision` is there only when set to other than its default 'auto': configurations from before
  * the setting existed keep their hash, so existing cells and tuning points keep their folders. Of
  * `distributed`, only syncBatchNorm (when set) counts: the placement of processes does not, nor does
- * `pipeline` (how patches are made ahead, not which).
+ * `pipeline` (how patches are made ahead, not which) or `cache` (where preprocessed cases are kept).
  */
 export function resolvedConfig(tc: TrainConfig): Record<string, unknown> {
-  const { out: _out, folds, network, loss, precision, distributed, pipeline: _pipeline, ...rest } = tc;
+  const { out: _out, folds, network, loss, precision, distributed, pipeline: _pipeline, cache: _cache, ...rest } = tc;
   const { augmentation, lrSchedule, ...core } = rest;
   return canonical({
     ...core,

@@ -125,6 +125,18 @@ export const TrainConfigSchema = z
     network: NetworkConfigSchema,
     loss: LossConfigSchema,
     sampler: SamplerConfigSchema.default({}),
+    /**
+     * A folder of preprocessed training cases (decoded, resampled; reused by runs with the same preprocessing);
+     * images are then read from it patch by patch, so a data set larger than memory trains.
+     */
+    cache: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'folder of preprocessed training cases, reused across runs; images are read from it patch by patch ' +
+          '(a data set larger than memory trains); absent: cases are held in memory',
+      ),
     /** Resample training scans to one spacing (nnU-Net's); predictions are mapped back to each scan's grid. */
     spacing: SpacingSettingSchema,
     normalisation: z

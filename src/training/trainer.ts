@@ -25,14 +25,13 @@ import { frequencyWeights } from '../losses/wce.js';
 import { outputChannels, type OutputLayout } from '../data/layout.js';
 import type { Loss } from '../losses/loss.js';
 import { openDataset, split as splitCases, kFold, loadCase, type Dataset, type DatasetCase } from '../data/datasets.js';
-import { checkTrainingLabels } from '../data/labels.js';
-import { computeChannelNormalisation, normaliseChannels, type Normalisation } from '../data/normalise.js';
+import type { Normalisation } from '../data/normalise.js';
 import { createSampler, type Sampler, type SampleCase } from '../data/sampler.js';
+import { inputChannels, trainingCases } from './training-cases.js';
 import { batchOf } from '../data/patch.js';
 import type { PreparedPatch } from '../data/prepared.js';
-import { PatchPipeline, sharedCases } from '../data/pipeline.js';
-import { channelCount, type Vec3, type Volume } from '../data/volume.js';
-import { hasSpacing, targetSpacing, toSpacing, type SpacingSetting } from '../data/spacing.js';
+import { PatchPipeline } from '../data/pipeline.js';
+import type { Vec3, Volume } from '../data/volume.js';
 import { evaluateCase, MetricsAccumulator, type CaseMetrics } from '../metrics/evaluate.js';
 import type { MetricName } from '../metrics/overlap.js';
 import { predictVolume } from '../inference/predict.js';
@@ -183,41 +182,10 @@ export class Trainer {
     checkBatchForRanks(cfg);
     const { ds, parts } = openData(cfg, log);
     const organs = ds.labels.values;
-    const loaded = await loadTrainingCases(parts.train);
-    checkTrainingLabels(
-      loaded.map((l) => ({ id: l.id, labels: l.labels.data })),
-      ds.labels,
-      { ignoreUnnamed: cfg.ignoreUnnamedLabels },
-    );
     const resumed = o.resume ? loadModel(run.lastPath) : null;
-    // A resumed run keeps the spacing it started on (the median is of the same cases, but say it once).
-    const spacing = resumed
-      ? resumed.meta.spacing
-      : targetSpacing(
-          cfg.spacing,
-          loaded.map((l) => l.image),
-        );
-    if (spacing) resampleCases(loaded, spacing, cfg.spacing, log);
-    const channels = inputChannels(ds, loaded);
-    const normalisation =
-      resumed?.meta.normalisation ??
-      computeChannelNormalisation(
-        loaded.map((l) => l.image),
-        cfg.normalisation.kind,
-        cfg.normalisation.window,
-      );
-    // In shared memory: the pipeline's workers read these arrays, not copies.
-    const cases: SampleCase[] = sharedCases(
-      loaded.map((l) => ({
-        id: l.id,
-        image: normaliseChannels(l.image, normalisation),
-        channels,
-        labels: l.labels.data,
-        size: l.image.size,
-      })),
-    );
+    const { cases, channels, normalisation, spacing, labels } = await trainingCases(cfg, ds, parts.train, resumed, log);
     const layout = lossLayoutOf(cfg);
-    const loss = buildLoss(cfg, classWeightsFrom(cfg, loaded, organs, log));
+    const loss = buildLoss(cfg, classWeightsFrom(cfg, labels, organs, log));
     const validationCases: LoadedCase[] = [];
     for (const c of parts.validation) validationCases.push(await loadCase(c));
     inputChannels(ds, validationCases, channels);
@@ -505,56 +473,6 @@ function splitDataset(cfg: TrainConfig, ds: Dataset): Parts {
   return { train: s.train, validation: s.validation, test: [...s.test, ...ds.test] };
 }
 
-/** The training volumes in memory; each must have a label. */
-async function loadTrainingCases(cases: DatasetCase[]): Promise<{ id: string; image: Volume; labels: Volume }[]> {
-  const loaded: { id: string; image: Volume; labels: Volume }[] = [];
-  for (const c of cases) {
-    const l = await loadCase(c);
-    if (!l.labels) {
-      throw new ComboSegError(`training case '${c.id}' has no label`, { code: 'invalid-input', path: c.image });
-    }
-    loaded.push({ id: l.id, image: l.image, labels: l.labels });
-  }
-  return loaded;
-}
-
-/** Training scans (linear) and labels (per label) resampled to `spacing`, in place. */
-function resampleCases(
-  cases: { id: string; image: Volume; labels: Volume }[],
-  spacing: Vec3,
-  setting: SpacingSetting,
-  log: (m: string) => void,
-): void {
-  const moved = cases.filter((c) => !hasSpacing(c.image, spacing));
-  const how = setting === 'median' ? "the training cases' median" : 'as configured';
-  const mm = spacing.map((v) => v.toFixed(3)).join(' × ');
-  log(`spacing: ${mm} mm (${how}); resampling ${moved.length} of ${cases.length} training case(s)`);
-  for (const c of moved) {
-    c.image = toSpacing(c.image, spacing, 'linear');
-    c.labels = toSpacing(c.labels, spacing, 'label');
-  }
-}
-
-/**
- * The input channels of the data: every case must have the same number (`expected`, when given;
- * else the first case's), and as many as the data set names (dataset.json's modalities, a case
- * folder's image files).
- */
-function inputChannels(ds: Dataset, cases: { id: string; image: Volume }[], expected?: number): number {
-  const C = expected ?? (cases.length ? channelCount(cases[0].image) : (ds.channels?.length ?? 1));
-  const named = ds.channels ? ` (${ds.channels.join(', ')})` : '';
-  if (ds.channels && ds.channels.length !== C) {
-    const why = `case '${cases[0].id}' has ${C} image channel(s); the data set names ${ds.channels.length}${named}`;
-    throw new ComboSegError(why, { code: 'invalid-input', path: cases[0].id });
-  }
-  const odd = cases.find((c) => channelCount(c.image) !== C);
-  if (odd) {
-    const why = `case '${odd.id}' has ${channelCount(odd.image)} image channel(s), the others ${C}${named}`;
-    throw new ComboSegError(`${why}; every case needs the same channels`, { code: 'invalid-input', path: odd.id });
-  }
-  return C;
-}
-
 /** The output layout the configuration's loss trains (sigmoid: one channel per organ; softmax: + background). */
 export function lossLayoutOf(cfg: TrainConfig): OutputLayout {
   try {
@@ -587,7 +505,7 @@ export function buildNetwork(
  */
 export function classWeightsFrom(
   cfg: TrainConfig,
-  cases: { labels: Volume }[],
+  cases: { labels: Pick<Volume, 'data'> }[],
   organs: number[],
   log: (m: string) => void = () => undefined,
 ): number[] | undefined {

@@ -7,7 +7,10 @@ import { experiments, training, networks, losses } from '../../src/index.js';
 const dir = new URL('../../experiments/', import.meta.url);
 
 test('ready-made experiment configs parse, and so does each of their cells', () => {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('tune-'));
+  const isTraining = (f: string) => f.endsWith('-train.json'); // a training configuration (comboseg train)
+  for (const f of readdirSync(dir).filter(isTraining))
+    training.parseConfig(JSON.parse(readFileSync(new URL(f, dir), 'utf8')), f);
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('tune-') && !isTraining(f));
   for (const f of readdirSync(dir).filter((g) => g.startsWith('tune-')))
     experiments.parseTune(JSON.parse(readFileSync(new URL(f, dir), 'utf8')), f);
   assert.ok(files.length >= 5, files.join(', '));

@@ -3,7 +3,7 @@
 // patches made on the training thread), and augmentation with a poly schedule resuming exactly.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { data, training, inference, loadSafetensors, dispose } from '../../src/index.js';
@@ -109,4 +109,24 @@ test('augmentation and a poly schedule: a run stopped mid-epoch and resumed ends
   assert.equal(resumed.stopped, false);
   assert.deepEqual(weights(cut), weights(whole));
   assert.notDeepEqual(weights(whole), weights(plain), 'the recipe changed training');
+});
+
+test('cache: cases preprocessed on disk train as cases in memory do; a second run reuses them', async () => {
+  const cache = join(root, 'cache');
+  const recipe = { spacing: 'median', epochs: 1 };
+  await training.train(config(join(root, 'memory'), recipe));
+  const logs: string[] = [];
+  await training.train(config(join(root, 'cached'), { ...recipe, cache }), { events: { log: (m) => logs.push(m) } });
+  assert.deepEqual(weights(join(root, 'cached')), weights(join(root, 'memory')));
+  assert.ok(logs.some((l) => l.startsWith('cache: 4 training case(s) from')));
+  // 4 training cases: their original entries (for the median) and their resampled ones, 3 files each.
+  const entries = () =>
+    readdirSync(cache)
+      .sort()
+      .map((f) => `${f}:${statSync(join(cache, f)).mtimeMs}`);
+  const before = entries();
+  assert.equal(before.length, 2 * 4 * 3);
+  await training.train(config(join(root, 'cached-again'), { ...recipe, cache }));
+  assert.deepEqual(entries(), before, 'nothing rewritten');
+  assert.deepEqual(weights(join(root, 'cached-again')), weights(join(root, 'cached')));
 });
