@@ -9,10 +9,14 @@
 import { parentPort } from 'node:worker_threads';
 import { format } from 'node:util';
 import { readImageNode, writeImageNode } from '@itk-wasm/image-io';
+import { readImageDicomFileSeriesNode } from '@itk-wasm/dicom';
 import type { Image } from 'itk-wasm';
 
 export type ItkJob =
-  { op: 'read'; path: string } | { op: 'write'; path: string; image: Image; useCompression: boolean };
+  | { op: 'read'; path: string }
+  | { op: 'write'; path: string; image: Image; useCompression: boolean }
+  /** One DICOM series, its files already sorted along the slice normal (src/data/dicom.ts). */
+  | { op: 'readDicomSeries'; files: string[] };
 export type ItkRequest = ItkJob & { id: number };
 
 /**
@@ -34,6 +38,9 @@ for (const stream of ['log', 'error', 'warn'] as const) {
 
 async function run(job: ItkJob): Promise<Image | null> {
   if (job.op === 'read') return readImageNode(job.path);
+  if (job.op === 'readDicomSeries') {
+    return (await readImageDicomFileSeriesNode({ inputImages: job.files, singleSortedSeries: true })).outputImage;
+  }
   await writeImageNode(job.image, job.path, { useCompression: job.useCompression });
   return null;
 }

@@ -74,3 +74,8 @@ export async function itkRead(path: string): Promise<Image> {
 export async function itkWrite(image: Image, path: string, useCompression: boolean): Promise<void> {
   await itk().call({ op: 'write', path, image, useCompression });
 }
+
+/** A DICOM series (files sorted along the slice normal) read by itk-wasm's GDCM reader, quietly. */
+export async function itkReadDicomSeries(files: string[]): Promise<Image> {
+  return (await itk().call({ op: 'readDicomSeries', files })) as Image;
+}
