@@ -7,12 +7,16 @@
 // `case_0001.nii.gz`, ...), or a list of file names per case folder (`FLAIR.nii.gz`,
 // `T1c.nii.gz`). `loadCase` gives one Volume with `channels` set (./volume.ts); every
 // channel must be on one grid.
+//
+// A case's label may be a DICOM RTSTRUCT instead of a label image: its contours are rasterised onto
+// the case image's grid (./rtstruct.ts), ROI k (file order) → value k + 1.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
 import { Rng } from '../util/random.js';
 import { imageExtension, readLabels, readVolume } from './io.js';
 import { labelSetFrom, type LabelSet } from './labels.js';
+import { isRtstruct, rasteriseRtstruct, readRtstruct } from './rtstruct.js';
 import { gridDifference, sameGrid, stackChannels, type Volume } from './volume.js';
 
 export interface DatasetCase {
@@ -267,7 +271,8 @@ export function readPairs(imagesDir: string, labelsDir: string, labels: Record<s
 /**
  * One folder per case, each holding an image and a label map under fixed names
  * (e.g. `STS_001/PET_image.nii.gz` and `STS_001/PET_mask.nii.gz`). `image` may list one file
- * per channel (`["FLAIR.nii.gz", "T1c.nii.gz"]`): each case folder must hold them all.
+ * per channel (`["FLAIR.nii.gz", "T1c.nii.gz"]`): each case folder must hold them all. The label
+ * may be a DICOM RTSTRUCT (`RS.dcm`): `loadCase` rasterises it onto the case image's grid.
  */
 export function readCaseFolders(
   dir: string,
@@ -388,12 +393,29 @@ export async function loadCaseImage(c: DatasetCase): Promise<Volume> {
 }
 
 /**
+ * A case's label file as a label map on the image's grid. A DICOM RTSTRUCT is rasterised onto the
+ * image's grid (./rtstruct.ts): ROI k of the file (file order) becomes value k + 1, so the data set's
+ * label names (labelNames of the config) must follow that order; the ROI names are not used.
+ * Contours off the grid are left out, with a warning.
+ */
+async function readCaseLabels(c: DatasetCase, label: string, image: Volume): Promise<Volume> {
+  if (!(await isRtstruct(label))) return readLabels(label);
+  const { labels, offGrid } = rasteriseRtstruct(await readRtstruct(label), image);
+  if (offGrid) {
+    const what = `${offGrid} contour(s) of ${label} lie off the grid of ${c.image}`;
+    console.warn(`warning: case '${c.id}': ${what} and were left out`);
+  }
+  return labels;
+}
+
+/**
  * Reads a case's image (every channel, as one volume with `channels` set when there are several)
- * and label map, and checks they share a grid.
+ * and label map (a label image, or a DICOM RTSTRUCT rasterised onto the image's grid), and checks
+ * they share a grid.
  */
 export async function loadCase(c: DatasetCase): Promise<{ id: string; image: Volume; labels: Volume | null }> {
   const image = await loadCaseImage(c);
-  const labels = c.label ? await readLabels(c.label) : null;
+  const labels = c.label ? await readCaseLabels(c, c.label, image) : null;
   if (labels && !sameGrid(image, labels)) {
     throw new ComboSegError(
       `case '${c.id}': label ${c.label} is not on the grid of image ${c.image} (${gridDifference(labels, image)})`,
