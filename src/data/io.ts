@@ -33,6 +33,7 @@ import { gunzipSync } from 'node:zlib';
 import { Image, ImageType, PixelTypes } from 'itk-wasm';
 import { ComboSegError, type ErrorCode } from '../engine/errors.js';
 import { ItkFailure, itkRead, itkWrite } from './itk.js';
+import { readDicomFolder } from './dicom.js';
 import { datatypeName, inspectNifti } from './nifti-header.js';
 import { isRefusal, storedDataProblem, verifyStoredData, type Refusal, type StoredData } from './integrity.js';
 import { metaStoredData, nrrdStoredData } from './text-headers.js';
@@ -116,6 +117,8 @@ export interface ReadOptions {
    * 'zero' replaces them with 0.
    */
   nonFinite?: 'error' | 'zero';
+  /** A DICOM folder holding several series: the SeriesInstanceUID of the one to read. */
+  series?: string;
 }
 
 const nonFiniteWhy = (count: number, first: number) =>
@@ -248,6 +251,10 @@ export async function readVolume(path: string, options: ReadOptions = {}): Promi
     throw new ComboSegError(why, { code: 'invalid-option', path: 'nonFinite' });
   }
   if (!existsSync(path)) fail(path, 'no such file', 'not-found', name);
+  // A folder is a DICOM series (src/data/dicom.ts): its slices as one volume.
+  if (statSync(path).isDirectory()) {
+    return toVolume((await readDicomFolder(path, options.series)).image, path, name, options);
+  }
   if (!statSync(path).isFile()) fail(path, 'not a file', 'bad-file', name);
   const ext = imageExtension(path);
   if (!ext) fail(path, `unsupported file type; comboseg reads ${EXTENSIONS.join(', ')}`, 'unsupported', name);

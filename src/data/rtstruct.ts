@@ -21,25 +21,11 @@
 //   grid's in-plane extent, is ignored and counted (`offGrid`; callers report it); one partly off
 //   the grid is clipped. When every contour of the chosen ROIs is off the grid, that is an error
 //   (it is the structure set of another series, or of another frame of reference).
-import { createRequire } from 'node:module';
 import { existsSync, statSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { ComboSegError } from '../engine/errors.js';
 import { geometryOf, voxelCount, type Geometry, type Volume } from './volume.js';
-
-/** The few parts of dcmjs used here (it ships no types). */
-interface Dcmjs {
-  data: {
-    DicomMessage: {
-      readFile(
-        buffer: ArrayBuffer,
-        options?: { untilTag?: string; includeUntilTagValue?: boolean; stopOnGreaterTag?: boolean },
-      ): { dict: unknown; meta: unknown };
-    };
-    DicomMetaDictionary: { naturalizeDataset(dict: unknown): Record<string, unknown> };
-  };
-}
-const dcmjs = createRequire(import.meta.url)('dcmjs') as Dcmjs;
+import { dcmjs } from './dcmjs.js';
 
 /** RT Structure Set Storage. */
 export const RTSTRUCT_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.481.3';
