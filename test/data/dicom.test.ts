@@ -17,7 +17,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { data, ComboSegError } from '../../src/index.js';
+import { data, training, ComboSegError } from '../../src/index.js';
 import { dcmjs } from '../../src/data/dcmjs.js';
 import { listDicomSeries } from '../../src/data/dicom.js';
 
@@ -142,3 +142,23 @@ test(
     await refuses(tilted, /not stacked along their normal \(a gantry tilt or a sheared series\)/);
   },
 );
+
+test('a DICOM-only data set (PET series + RTSTRUCT per case) trains directly', { skip }, async () => {
+  const r = await training.train({
+    data: {
+      cases: join(shared, 'dicom', 'ibsi-sts'),
+      image: 'PET/image',
+      label: 'PET/mask/RS.dcm',
+      labelNames: { '1': 'tumour' },
+    },
+    split: { validation: 0.25, seed: 0 },
+    sampler: { kind: 'whole', patchSize: 32 },
+    network: { name: 'proposed', options: { channels: [4, 8] } },
+    loss: { name: 'combo', options: {} },
+    inference: { mode: 'whole' },
+    epochs: 1,
+    out: join(root, 'dicom-run'),
+  });
+  assert.equal(r.records.length, 1);
+  assert.equal(typeof r.records[0].meanDice, 'number', 'the validation case (a series + RTSTRUCT) was scored');
+});
