@@ -8,6 +8,7 @@ import { DeviceSchema } from '../engine/device.js';
 import { PrecisionSchema, type PrecisionSetting } from '../engine/precision.js';
 import { resolvePrecision } from '../engine/precision-default.js';
 import { writeVolume, imageExtension } from '../data/io.js';
+import { dicomSeriesFiles, writeDicomSeg } from '../data/dicom-seg.js';
 import { loadCaseImage } from '../data/datasets.js';
 import { channelCount } from '../data/volume.js';
 import {
@@ -54,12 +55,15 @@ interface PredictFlags {
   probabilities?: boolean;
   device?: string;
   precision?: string;
+  format?: string;
 }
 
 const asNumber = (s: string): number | string => (s.trim() !== '' && Number.isFinite(Number(s)) ? Number(s) : s);
 
 /** Inference settings from `predict`'s flags, checked by the inference schema (the one declaration of them). */
-export function settingsFromFlags(o: Omit<PredictFlags, 'model' | 'input' | 'output'>): Partial<InferenceSettings> {
+export function settingsFromFlags(
+  o: Omit<PredictFlags, 'model' | 'input' | 'output' | 'format'>,
+): Partial<InferenceSettings> {
   const given: Record<string, unknown> = {};
   if (o.stride !== undefined) {
     const parts = o.stride.split(/[x×,]/).map(asNumber);
@@ -84,6 +88,8 @@ export interface PredictionInput {
   name: string;
   files: string[];
   out: string;
+  /** --format dicom-seg: the source series' files, which the DICOM SEG written at `out` references. */
+  dicomSource?: string[];
 }
 
 const imageFilesIn = (dir: string) =>
@@ -167,6 +173,40 @@ export function predictionInputs(input: string, output: string, meta: ModelMeta)
   return inputs;
 }
 
+/** What `predict` writes: label map images (format from the extension) or DICOM Segmentation objects. */
+export type PredictFormat = 'image' | 'dicom-seg';
+
+/** The `--format` flag ('image' when not given). */
+export function formatFlag(value: string | undefined): PredictFormat {
+  const schema = z.object({ format: z.enum(['image', 'dicom-seg']).default('image') });
+  return checkFlags(schema, { format: value }, { format: '--format' }).format;
+}
+
+/**
+ * What `predict --format dicom-seg -i SERIES -o OUT` segments: one DICOM series folder (its files are what
+ * the SEG references); OUT is the .dcm file, or a folder that gets SERIES_NAME.dcm. Any other input (an
+ * image file, a folder of image files) is refused, before a model is read.
+ */
+export async function dicomSegInputs(input: string, output: string): Promise<PredictionInput[]> {
+  const refuse = (why: string): never => {
+    const msg = `--format dicom-seg writes a DICOM SEG referencing the DICOM series it segments: -i ${input} ${why}`;
+    throw new ComboSegError(msg, { code: 'invalid-option', path: '--format' });
+  };
+  if (!existsSync(input))
+    throw new ComboSegError(`${input}: no such file or folder`, { code: 'not-found', path: input });
+  if (!statSync(input).isDirectory()) refuse('is a file, not a DICOM series folder (use --format image)');
+  let files: string[] = [];
+  try {
+    files = await dicomSeriesFiles(input);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    refuse(`is not one DICOM series (${why.startsWith(`${input}: `) ? why.slice(input.length + 2) : why})`);
+  }
+  const name = basename(resolve(input));
+  const out = output.toLowerCase().endsWith('.dcm') ? output : join(output, `${name}.dcm`);
+  return [{ name: input, files: [input], out, dicomSource: files }];
+}
+
 /** `comboseg predict --model RUN/best -i IN -o OUT`: IN/OUT files or folders. */
 export function predictCommand(): Command {
   return new Command('predict')
@@ -195,9 +235,15 @@ export function predictCommand(): Command {
     .option('--device <d>', 'where the network runs: cpu (default), cuda or cuda:N; scans and results stay on the CPU')
     .option('--precision <p>', 'auto (default: bf16 where this CPU computes it clearly faster) | fp32 | bf16')
     .option('--probabilities', 'also write one probability map per organ (NAME_prob_ORGAN.nii.gz)')
+    .option(
+      '--format <f>',
+      "image (default: label maps, the file type from -o's extension) | dicom-seg (-i a DICOM series folder: " +
+        'a DICOM Segmentation object referencing it, one segment per organ found)',
+    )
     .action(async (o: PredictFlags) => {
       const settings = settingsFromFlags(o);
       const precision = precisionFlag(o.precision);
+      const format = formatFlag(o.format);
       if (!existsSync(o.input)) {
         throw new ComboSegError(`${o.input}: no such file or folder`, { code: 'not-found', path: o.input });
       }
@@ -207,12 +253,13 @@ export function predictCommand(): Command {
           path: '--output',
         });
       }
+      const segInputs = format === 'dicom-seg' ? await dicomSegInputs(o.input, o.output) : null;
       const models = loadModels(o.model, deviceFlag(o.device), precision);
       try {
         const [first] = models;
         checkEnsemble(models.map(ensembleMember));
         largestComponentOrgans(first.meta.labels, { ...first.meta.inference, ...settings }.largestComponent);
-        const inputs = predictionInputs(o.input, o.output, first.meta);
+        const inputs = segInputs ?? predictionInputs(o.input, o.output, first.meta);
         // A folder of predictions (not one case folder of channel files written to one output file).
         const toFolder = inputs.every((i) => i.out !== o.output);
         const folder = toFolder
@@ -329,9 +376,11 @@ async function predictOne(
     }
     bar?.set(done);
   });
-  await writeVolume(input.out, pred.labels);
+  if (input.dicomSource) await writeDicomSeg(input.out, pred.labels, models[0].meta.labels, input.dicomSource);
+  else await writeVolume(input.out, pred.labels);
   if (probabilities) {
-    const ext = imageExtension(input.out);
+    // Beside a DICOM SEG (NAME.dcm): NAME_prob_ORGAN.nii.gz.
+    const ext = input.dicomSource ? '.dcm' : imageExtension(input.out);
     if (ext === null) {
       throw new ComboSegError(`${input.out}: not an image file name (.nii.gz, .nii, .nrrd, .mha, ...)`, {
         code: 'invalid-option',
@@ -339,8 +388,9 @@ async function predictOne(
       });
     }
     const names = models[0].meta.labels.names;
+    const probExt = input.dicomSource ? '.nii.gz' : ext;
     for (const [k, p] of pred.probabilities.entries())
-      await writeVolume(`${input.out.slice(0, -ext.length)}_prob_${names[k].replace(/\W+/g, '_')}${ext}`, p);
+      await writeVolume(`${input.out.slice(0, -ext.length)}_prob_${names[k].replace(/\W+/g, '_')}${probExt}`, p);
   }
   console.log(`${input.name} → ${input.out} (${[...new Set(pred.modes)].join(', ')})`);
 }

@@ -4,7 +4,7 @@
 // the wrong one). The worker starts on first use and does not keep the process alive
 // when idle; if it dies, the calls in flight fail and the next call starts a new one.
 import type { Worker } from 'node:worker_threads';
-import type { Image } from 'itk-wasm';
+import type { Image, JsonCompatible } from 'itk-wasm';
 import { startWorker } from '../util/worker.js';
 import type { ItkJob, ItkReply, ItkRequest } from './itk-worker.js';
 
@@ -22,7 +22,8 @@ export class ItkFailure extends Error {
   }
 }
 
-type Pending = { resolve: (image: Image | null) => void; reject: (e: Error) => void };
+type Done = Extract<ItkReply, { ok: true }>;
+type Pending = { resolve: (reply: Done) => void; reject: (e: Error) => void };
 
 class ItkWorker {
   private readonly worker: Worker;
@@ -39,7 +40,7 @@ class ItkWorker {
       if (!p) return;
       this.pending.delete(m.id);
       if (!this.pending.size) this.worker.unref();
-      if (m.ok) p.resolve(m.image);
+      if (m.ok) p.resolve(m);
       else if (typeof m.thrown === 'number') p.reject(new ItkFailure(`ITK exception ${m.thrown}`, true, m.output));
       else p.reject(new ItkFailure(m.thrown, false, m.output));
     });
@@ -52,7 +53,12 @@ class ItkWorker {
     this.worker.on('exit', (code) => die(new Error(`the ITK worker stopped (exit code ${code})`)));
   }
 
-  call(job: ItkJob): Promise<Image | null> {
+  async call(job: ItkJob): Promise<Image | null> {
+    return (await this.reply(job)).image;
+  }
+
+  /** The whole reply: the image and what came with it (a SEG's metaInfo). */
+  reply(job: ItkJob): Promise<Done> {
     return new Promise((resolve, reject) => {
       const id = this.next++;
       if (!this.pending.size) this.worker.ref(); // a call in flight keeps the process alive
@@ -78,4 +84,32 @@ export async function itkWrite(image: Image, path: string, useCompression: boole
 /** A DICOM series (files sorted along the slice normal) read by itk-wasm's GDCM reader, quietly. */
 export async function itkReadDicomSeries(files: string[]): Promise<Image> {
   return (await itk().call({ op: 'readDicomSeries', files })) as Image;
+}
+
+/**
+ * Writes a DICOM Segmentation object with itk-wasm's dcmqi (writeSegmentationNode), quietly: `image` holds
+ * segment numbers 1..n (0: none) on the grid of `files`, the source series, every slice of which is encoded.
+ * dcmqi packs frames that do not fill whole bytes wrongly: ./dicom-seg.ts packs PixelData again.
+ */
+export async function itkWriteDicomSeg(
+  image: Image,
+  metaInfo: JsonCompatible,
+  files: string[],
+  path: string,
+): Promise<void> {
+  await itk().call({ op: 'writeDicomSeg', path, image, metaInfo, files });
+}
+
+/**
+ * A DICOM SEG read by itk-wasm's dcmqi, quietly: its segments as an image and dcmqi's metaInfo. By default
+ * with readOverlappingSegmentationNode (one component per group of non-overlapping segments: never refused);
+ * `overlapping: false`, readSegmentationNode (one scalar image of segment numbers; refused when dcmqi finds
+ * segments that overlap).
+ */
+export async function itkReadDicomSeg(
+  path: string,
+  { overlapping = true }: { overlapping?: boolean } = {},
+): Promise<{ image: Image; metaInfo: JsonCompatible }> {
+  const r = await itk().reply({ op: 'readDicomSeg', path, overlapping });
+  return { image: r.image as Image, metaInfo: r.metaInfo ?? {} };
 }
