@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { z } from 'zod';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
 import { dispose } from '../engine/scope.js';
@@ -165,12 +165,30 @@ export function predictionInputs(input: string, output: string, meta: ModelMeta)
     throw new ComboSegError(`${input}: no such file or folder`, { code: 'not-found', path: input });
   }
   if (!statSync(input).isDirectory()) return [{ name: input, files: [input], out: output }];
+  // A folder of DICOM slices (no image files) is one scan: the series (src/data/dicom.ts).
+  if (!imageFilesIn(input).length && holdsDicom(input)) return [{ name: input, files: [input], out: output }];
   const inputs =
     modelChannels(meta) > 1
       ? channelCases(input, output, meta)
       : imageFilesIn(input).map((f) => ({ name: join(input, f), files: [join(input, f)], out: join(output, f) }));
   if (!inputs.length) throw new ComboSegError(`${input}: no scans`, { code: 'not-found', path: input });
   return inputs;
+}
+
+/** Whether a folder's first file (by name) is a DICOM file (the 'DICM' marker after the 128-byte preamble). */
+function holdsDicom(folder: string): boolean {
+  const first = readdirSync(folder)
+    .sort()
+    .map((f) => join(folder, f))
+    .find((f) => !f.split('/').pop()?.startsWith('.') && statSync(f).isFile());
+  if (!first) return false;
+  const fd = openSync(first, 'r');
+  try {
+    const head = Buffer.alloc(132);
+    return readSync(fd, head, 0, 132, 0) === 132 && head.toString('latin1', 128, 132) === 'DICM';
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** What `predict` writes: label map images (format from the extension) or DICOM Segmentation objects. */

@@ -161,4 +161,12 @@ test('a DICOM-only data set (PET series + RTSTRUCT per case) trains directly', {
   });
   assert.equal(r.records.length, 1);
   assert.equal(typeof r.records[0].meanDice, 'number', 'the validation case (a series + RTSTRUCT) was scored');
+  // predict -i SERIES_FOLDER: the series is one scan, the label map on its grid.
+  const bin = fileURLToPath(new URL('../../bin/comboseg.js', import.meta.url));
+  const out = join(root, 'pred.nii.gz');
+  const args = ['predict', '--model', join(root, 'dicom-run', 'best'), '-i', ibsi('STS_003'), '-o', out];
+  const p = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
+  assert.equal(p.status, 0, p.stderr);
+  const [pred, scan] = [await data.readVolume(out), await data.readVolume(ibsi('STS_003'))];
+  assert.deepEqual(pred.size, scan.size);
 });
