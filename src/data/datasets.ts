@@ -17,6 +17,7 @@ import { Rng } from '../util/random.js';
 import { imageExtension, readLabels, readVolume } from './io.js';
 import { labelSetFrom, type LabelSet } from './labels.js';
 import { isRtstruct, rasteriseRtstruct, readRtstruct } from './rtstruct.js';
+import { listDicomSeries } from './dicom.js';
 import { gridDifference, sameGrid, stackChannels, type Volume } from './volume.js';
 
 export interface DatasetCase {
@@ -400,12 +401,29 @@ export async function loadCaseImage(c: DatasetCase): Promise<Volume> {
  */
 async function readCaseLabels(c: DatasetCase, label: string, image: Volume): Promise<Volume> {
   if (!(await isRtstruct(label))) return readLabels(label);
-  const { labels, offGrid } = rasteriseRtstruct(await readRtstruct(label), image);
+  const rt = await readRtstruct(label);
+  checkReferencedSeries(c, rt.seriesInstanceUids, label);
+  const { labels, offGrid } = rasteriseRtstruct(rt, image);
   if (offGrid) {
     const what = `${offGrid} contour(s) of ${label} lie off the grid of ${c.image}`;
     console.warn(`warning: case '${c.id}': ${what} and were left out`);
   }
   return labels;
+}
+
+/**
+ * An RTSTRUCT drawn on another series than the case's DICOM image (when the image is a DICOM folder and
+ * the structure set names its series) is refused: its contours would land on the wrong anatomy.
+ */
+function checkReferencedSeries(c: DatasetCase, referenced: string[], label: string): void {
+  if (!referenced.length || !existsSync(c.image) || !statSync(c.image).isDirectory()) return;
+  const image = listDicomSeries(c.image).map((s) => s.uid);
+  if (image.some((uid) => referenced.includes(uid))) return;
+  throw new ComboSegError(
+    `case '${c.id}': ${label} was drawn on series ${referenced.join(', ')}, not on the image's series ` +
+      `${image.join(', ')} (${c.image})`,
+    { code: 'invalid-input', path: label },
+  );
 }
 
 /**

@@ -170,3 +170,15 @@ test('a DICOM-only data set (PET series + RTSTRUCT per case) trains directly', {
   const [pred, scan] = [await data.readVolume(out), await data.readVolume(ibsi('STS_003'))];
   assert.deepEqual(pred.size, scan.size);
 });
+
+test('an RTSTRUCT drawn on another series than the case image is refused, naming both', { skip }, async () => {
+  const c = {
+    id: 'STS_001',
+    image: ibsi('STS_001', 'CT'),
+    label: join(shared, 'dicom', 'ibsi-sts', 'STS_001', 'PET', 'mask', 'RS.dcm'),
+  };
+  await assert.rejects(
+    data.loadCase(c),
+    /case 'STS_001': .*RS\.dcm was drawn on series [\d.]+, not on the image's series/,
+  );
+});
