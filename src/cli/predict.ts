@@ -56,13 +56,15 @@ interface PredictFlags {
   device?: string;
   precision?: string;
   format?: string;
+  /** A DICOM folder holding several series: the SeriesInstanceUID to segment. */
+  series?: string;
 }
 
 const asNumber = (s: string): number | string => (s.trim() !== '' && Number.isFinite(Number(s)) ? Number(s) : s);
 
 /** Inference settings from `predict`'s flags, checked by the inference schema (the one declaration of them). */
 export function settingsFromFlags(
-  o: Omit<PredictFlags, 'model' | 'input' | 'output' | 'format'>,
+  o: Omit<PredictFlags, 'model' | 'input' | 'output' | 'format' | 'series'>,
 ): Partial<InferenceSettings> {
   const given: Record<string, unknown> = {};
   if (o.stride !== undefined) {
@@ -90,6 +92,8 @@ export interface PredictionInput {
   out: string;
   /** --format dicom-seg: the source series' files, which the DICOM SEG written at `out` references. */
   dicomSource?: string[];
+  /** A DICOM folder of several series: the one to read. */
+  series?: string;
 }
 
 const imageFilesIn = (dir: string) =>
@@ -205,7 +209,7 @@ export function formatFlag(value: string | undefined): PredictFormat {
  * the SEG references); OUT is the .dcm file, or a folder that gets SERIES_NAME.dcm. Any other input (an
  * image file, a folder of image files) is refused, before a model is read.
  */
-export async function dicomSegInputs(input: string, output: string): Promise<PredictionInput[]> {
+export async function dicomSegInputs(input: string, output: string, series?: string): Promise<PredictionInput[]> {
   const refuse = (why: string): never => {
     const msg = `--format dicom-seg writes a DICOM SEG referencing the DICOM series it segments: -i ${input} ${why}`;
     throw new ComboSegError(msg, { code: 'invalid-option', path: '--format' });
@@ -215,14 +219,14 @@ export async function dicomSegInputs(input: string, output: string): Promise<Pre
   if (!statSync(input).isDirectory()) refuse('is a file, not a DICOM series folder (use --format image)');
   let files: string[] = [];
   try {
-    files = await dicomSeriesFiles(input);
+    files = await dicomSeriesFiles(input, series);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     refuse(`is not one DICOM series (${why.startsWith(`${input}: `) ? why.slice(input.length + 2) : why})`);
   }
   const name = basename(resolve(input));
   const out = output.toLowerCase().endsWith('.dcm') ? output : join(output, `${name}.dcm`);
-  return [{ name: input, files: [input], out, dicomSource: files }];
+  return [{ name: input, files: [input], out, dicomSource: files, ...(series ? { series } : {}) }];
 }
 
 /** `comboseg predict --model RUN/best -i IN -o OUT`: IN/OUT files or folders. */
@@ -252,6 +256,7 @@ export function predictCommand(): Command {
     )
     .option('--device <d>', 'where the network runs: cpu (default), cuda or cuda:N; scans and results stay on the CPU')
     .option('--precision <p>', 'auto (default: bf16 where this CPU computes it clearly faster) | fp32 | bf16')
+    .option('--series <uid>', 'a DICOM folder holding several series: the SeriesInstanceUID to segment')
     .option('--probabilities', 'also write one probability map per organ (NAME_prob_ORGAN.nii.gz)')
     .option(
       '--format <f>',
@@ -271,13 +276,15 @@ export function predictCommand(): Command {
           path: '--output',
         });
       }
-      const segInputs = format === 'dicom-seg' ? await dicomSegInputs(o.input, o.output) : null;
+      const segInputs = format === 'dicom-seg' ? await dicomSegInputs(o.input, o.output, o.series) : null;
       const models = loadModels(o.model, deviceFlag(o.device), precision);
       try {
         const [first] = models;
         checkEnsemble(models.map(ensembleMember));
         largestComponentOrgans(first.meta.labels, { ...first.meta.inference, ...settings }.largestComponent);
-        const inputs = segInputs ?? predictionInputs(o.input, o.output, first.meta);
+        const inputs = (segInputs ?? predictionInputs(o.input, o.output, first.meta)).map((i) =>
+          o.series ? { ...i, series: o.series } : i,
+        );
         // A folder of predictions (not one case folder of channel files written to one output file).
         const toFolder = inputs.every((i) => i.out !== o.output);
         const folder = toFolder
@@ -380,7 +387,7 @@ async function predictOne(
 ): Promise<void> {
   const [first] = input.files;
   const channelFiles = input.files.length > 1 ? { channelFiles: input.files } : {};
-  const scan = await loadCaseImage({ id: basename(input.name), image: first, ...channelFiles });
+  const scan = await loadCaseImage({ id: basename(input.name), image: first, ...channelFiles }, input.series);
   const what = input.files.length > 1 ? `case ${input.name}` : input.name;
   for (const m of models) checkChannels(m.meta, channelCount(scan), what);
   mkdirSync(dirname(input.out) || '.', { recursive: true });

@@ -382,10 +382,11 @@ export function kFold<T>(cases: T[], k: number, fold: number, seed: number): { t
 }
 
 /** A case's channels read and stacked into one volume (see ./volume.ts); all must share one grid. */
-export async function loadCaseImage(c: DatasetCase): Promise<Volume> {
+export async function loadCaseImage(c: DatasetCase, series?: string): Promise<Volume> {
   const files = caseImageFiles(c);
   const channels: Volume[] = [];
-  for (const f of files) channels.push(await readVolume(f));
+  // `series`: the one to read from a DICOM folder holding several.
+  for (const f of files) channels.push(await readVolume(f, series === undefined ? {} : { series }));
   try {
     return stackChannels(channels, files);
   } catch (e) {

@@ -169,6 +169,19 @@ test('a DICOM-only data set (PET series + RTSTRUCT per case) trains directly', {
   assert.equal(p.status, 0, p.stderr);
   const [pred, scan] = [await data.readVolume(out), await data.readVolume(ibsi('STS_003'))];
   assert.deepEqual(pred.size, scan.size);
+  // Two series in one folder: --series picks one; without it, one error listing them.
+  const both = folder('predict-two', [...slicesOf(ibsi('STS_003')), ...slicesOf(ibsi('STS_003', 'CT'))]);
+  const uid = listDicomSeries(both).find((x) => x.modality === 'PT')?.uid as string;
+  const out2 = join(root, 'pred-two.nii.gz');
+  const model = ['--model', join(root, 'dicom-run', 'best')];
+  const ok = spawnSync(process.execPath, [bin, 'predict', ...model, '-i', both, '-o', out2, '--series', uid], {
+    encoding: 'utf8',
+  });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.deepEqual((await data.readVolume(out2)).size, scan.size);
+  const refused = spawnSync(process.execPath, [bin, 'predict', ...model, '-i', both, '-o', out2], { encoding: 'utf8' });
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr, /holds 2 series; choose one with --series UID/);
 });
 
 test('an RTSTRUCT drawn on another series than the case image is refused, naming both', { skip }, async () => {
