@@ -1,6 +1,7 @@
 // Shared test helpers: closeness checks, finite-difference gradients, leak checks.
 import assert from 'node:assert/strict';
-import { tensor, tidy, liveTensors, type Tensor } from '../src/index.js';
+import { join } from 'node:path';
+import { tensor, tidy, liveTensors, loadSafetensors, dispose, type Tensor } from '../src/index.js';
 
 export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-6, what = 'value'): void {
   assert.equal(actual.length, expected.length, `${what}: length ${actual.length} vs ${expected.length}`);
@@ -98,4 +99,16 @@ export function expectNoLeaks(fn: () => void): void {
   const before = liveTensors();
   fn();
   assert.equal(liveTensors(), before, `leaked ${liveTensors() - before} tensor(s)`);
+}
+
+/** The network's weights in a run's checkpoint (`file` in `runDir`), by name, as plain arrays. */
+export function checkpointWeights(runDir: string, file = 'last.safetensors'): Record<string, number[]> {
+  const st = loadSafetensors(join(runDir, file));
+  const out = Object.fromEntries(
+    Object.entries(st.tensors)
+      .filter(([k]) => k.startsWith('model.'))
+      .map(([k, t]) => [k, t.toArray()]),
+  );
+  dispose(st.tensors);
+  return out;
 }

@@ -7,7 +7,7 @@ import { ComboSegError } from '../engine/errors.js';
 import { STOP_SIGNALS } from '../cli/signals.js';
 import { initProcessGroup, destroyProcessGroup } from './distributed.js';
 import { train, type StopSignal, type TrainResult } from './trainer.js';
-import type { TrainMessage } from './train-worker.js';
+import { postingEvents, type TrainMessage } from './train-messages.js';
 
 /** What the launcher sends first. */
 export interface RankJob {
@@ -35,12 +35,7 @@ async function runRank(job: RankJob, signal: StopSignal): Promise<TrainResult> {
       resume: job.resume,
       force: job.force,
       signal,
-      events: {
-        onStep: (s) => send({ type: 'step', ...s }),
-        onEpoch: (record) => send({ type: 'epoch', record }),
-        onValidation: (done, total) => send({ type: 'validation', done, total }),
-        log: (message) => send({ type: 'log', message }),
-      },
+      events: postingEvents(send),
     });
     return result;
   } finally {

@@ -1,16 +1,11 @@
 // Worker-thread side of `comboseg train`: runs the trainer and reports to the
 // main thread, which draws progress and turns Ctrl-C into a clean stop.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { toWorkerError, type WorkerError } from '../util/worker.js';
+import { toWorkerError } from '../util/worker.js';
 import { train, type StopSignal } from './trainer.js';
+import { postingEvents, type TrainMessage } from './train-messages.js';
 
-export type TrainMessage =
-  | { type: 'step'; epoch: number; index: number; total: number; loss: number }
-  | { type: 'epoch'; record: unknown }
-  | { type: 'validation'; done: number; total: number }
-  | { type: 'log'; message: string }
-  | { type: 'done'; result: unknown }
-  | { type: 'error'; error: WorkerError };
+export type { TrainMessage } from './train-messages.js';
 
 function requirePort(): MessagePort {
   if (!parentPort) throw new Error('train-worker runs in a worker thread started by runTraining');
@@ -43,12 +38,7 @@ try {
     resume: input.resume,
     force: input.force,
     signal,
-    events: {
-      onStep: (s) => send({ type: 'step', ...s }),
-      onEpoch: (record) => send({ type: 'epoch', record }),
-      onValidation: (done, total) => send({ type: 'validation', done, total }),
-      log: (message) => send({ type: 'log', message }),
-    },
+    events: postingEvents(send),
   });
   send({ type: 'done', result });
 } catch (e) {

@@ -10,10 +10,11 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { data, engineInfo, loadSafetensors, dispose } from '../../src/index.js';
+import { data, engineInfo } from '../../src/index.js';
 import { native } from '../../src/engine/native.js';
 import { freeLoopbackPort } from '../../src/training/launch.js';
 import { rankShare } from '../../src/training/trainer.js';
+import { checkpointWeights } from '../helpers.js';
 
 const bin = fileURLToPath(new URL('../../bin/comboseg.js', import.meta.url));
 const skip = native.distInfo().available
@@ -106,16 +107,7 @@ async function until(cond: () => boolean, seconds: number, what: string): Promis
   }
 }
 
-function modelWeights(runDir: string): Record<string, number[]> {
-  const st = loadSafetensors(join(runDir, 'last.safetensors'));
-  const out = Object.fromEntries(
-    Object.entries(st.tensors)
-      .filter(([k]) => k.startsWith('model.'))
-      .map(([k, t]) => [k, t.toArray()]),
-  );
-  dispose(st.tensors);
-  return out;
-}
+const modelWeights = checkpointWeights;
 
 /**
  * The tolerance: the model's state as one vector within 1e-3 relative (L2), and every tensor within 1e-3

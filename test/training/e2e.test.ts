@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { data, training, inference, loadSafetensors, dispose, ComboSegError } from '../../src/index.js';
+import { checkpointWeights } from '../helpers.js';
 
 const bin = fileURLToPath(new URL('../../bin/comboseg.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'comboseg-e2e-'));
@@ -30,16 +31,7 @@ const config = (out: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-function weights(runDir: string, file = 'last.safetensors'): Record<string, number[]> {
-  const st = loadSafetensors(join(runDir, file));
-  const out = Object.fromEntries(
-    Object.entries(st.tensors)
-      .filter(([k]) => k.startsWith('model.'))
-      .map(([k, t]) => [k, t.toArray()]),
-  );
-  dispose(st.tensors);
-  return out;
-}
+const weights = checkpointWeights;
 
 test('train writes a run directory: config, split, metrics.jsonl, best and last checkpoints', async () => {
   const out = join(root, 'run-a');

@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { data, training, inference, loadSafetensors, dispose } from '../../src/index.js';
+import { data, training, inference, dispose } from '../../src/index.js';
 import { targetSpacing } from '../../src/data/spacing.js';
+import { checkpointWeights } from '../helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'comboseg-recipe-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -32,16 +33,7 @@ const config = (out: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-function weights(runDir: string): Record<string, number[]> {
-  const st = loadSafetensors(join(runDir, 'last.safetensors'));
-  const out = Object.fromEntries(
-    Object.entries(st.tensors)
-      .filter(([k]) => k.startsWith('model.'))
-      .map(([k, t]) => [k, t.toArray()]),
-  );
-  dispose(st.tensors);
-  return out;
-}
+const weights = checkpointWeights;
 
 test('the median spacing per axis (odd and even counts); a given spacing as given; none when absent', () => {
   const s = (x: number, y: number, z: number) => ({ spacing: [x, y, z] as [number, number, number] });

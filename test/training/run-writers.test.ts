@@ -10,8 +10,9 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { data, training, loadSafetensors, dispose, ComboSegError } from '../../src/index.js';
+import { data, training, ComboSegError } from '../../src/index.js';
 import { FolderLock } from '../../src/util/lock.js';
+import { checkpointWeights } from '../helpers.js';
 
 const bin = fileURLToPath(new URL('../../bin/comboseg.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'comboseg-writers-'));
@@ -32,16 +33,7 @@ const config = (out: string, epochs = 2) => ({
   out: join(root, out),
 });
 
-function weights(runDir: string): Record<string, number[]> {
-  const st = loadSafetensors(join(runDir, 'last.safetensors'));
-  const out = Object.fromEntries(
-    Object.entries(st.tensors)
-      .filter(([k]) => k.startsWith('model.'))
-      .map(([k, t]) => [k, t.toArray()]),
-  );
-  dispose(st.tensors);
-  return out;
-}
+const weights = checkpointWeights;
 
 const epochsOf = (runDir: string): number[] =>
   readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
