@@ -150,7 +150,7 @@ export class JobQueue {
         })
         .finally(() => {
           this.running--;
-          for (const f of req.cleanup ?? []) rmSync(f, { force: true });
+          for (const f of req.cleanup ?? []) rmSync(f, { recursive: true, force: true });
           // nothing half-written is served
           if (job.state === 'error') rmSync(join(this.dir, job.id), { recursive: true, force: true });
           this.pump();

@@ -16,6 +16,7 @@ import { HttpError, readBody, saveBody, UPLOAD_IDLE_MS, sendError, sendFile, sen
 import { JobQueue } from './jobs.js';
 import { relativeTo, resolveInside } from './paths.js';
 import { checkUpload, checkUploadName } from './upload.js';
+import { unpackDicomZip } from './dicom-upload.js';
 
 export interface ServeOptions {
   /** The folder whose runs and experiments are served. */
@@ -220,14 +221,14 @@ const submitUpload: Handler = async (s, req, res, url) => {
   const file = join(s.uploads, `${Date.now()}-${Math.random().toString(36).slice(2)}${ext}`);
   try {
     const size = await saveBody(req, res, file, s.maxUpload, s.uploadIdleMs);
-    checkUpload(name, readHead(file, 64 * 1024), size);
-    sendJson(
-      res,
-      202,
-      s.jobs.submit({ title: name, model, modelPath, image: file, label: null, caseId: name, cleanup: [file] }),
-    );
+    // A zip is a DICOM series: unpacked into a folder the job reads as one scan (at most 8 × the upload limit).
+    const image = checkUpload(name, readHead(file, 64 * 1024), size) === '.zip' ? `${file}.series` : file;
+    if (image !== file) unpackDicomZip(file, image, 8 * s.maxUpload, name);
+    const cleanup = image === file ? [file] : [file, image];
+    sendJson(res, 202, s.jobs.submit({ title: name, model, modelPath, image, label: null, caseId: name, cleanup }));
   } catch (e) {
     rmSync(file, { force: true });
+    rmSync(`${file}.series`, { recursive: true, force: true });
     throw e;
   } finally {
     s.uploading--;

@@ -9,7 +9,8 @@ import { niftiStoredData, parseHeader } from '../data/nifti-header.js';
 import { metaStoredData, nrrdStoredData } from '../data/text-headers.js';
 import { HttpError } from './http.js';
 
-export const UPLOAD_EXTENSIONS = ['.nii.gz', '.nii', '.nrrd', '.mha'] as const;
+// .zip: a DICOM series, its slices zipped (src/server/dicom-upload.ts).
+export const UPLOAD_EXTENSIONS = ['.nii.gz', '.nii', '.nrrd', '.mha', '.zip'] as const;
 
 /** The extension of a supported upload name; else a 415 error (checked before the body is read). */
 export function checkUploadName(name: string): (typeof UPLOAD_EXTENSIONS)[number] {
@@ -27,6 +28,12 @@ export function checkUpload(name: string, body: Buffer, size = body.length): (ty
   const ext = checkUploadName(name);
   if (!size) throw new HttpError(400, `'${name}': the upload is empty`);
   const bad = (what: string) => new HttpError(415, `'${name}' is not a ${what} file (its first bytes do not match)`);
+  if (ext === '.zip') {
+    if (body.subarray(0, 4).toString('latin1') !== 'PK\x03\x04') {
+      throw bad('zip (a DICOM series, its slices zipped)');
+    }
+    return ext;
+  }
   let header = body; // the header's first bytes: decompressed, for a .nii.gz
   if (ext === '.nii.gz' || ext === '.nii') {
     if (ext === '.nii.gz') {

@@ -2,6 +2,7 @@
 // opened in the viewer, and scans uploaded for segmentation.
 import { api, follow, type ExperimentDetail, type Job, type RunDetail, type CaseMetrics } from './api.js';
 import { CaseViewer, type Layout, type OverlayMode } from './viewer.js';
+import { zipSync } from 'fflate';
 
 declare global {
   interface Window {
@@ -274,11 +275,20 @@ function wireControls(): void {
   );
   $('upload', HTMLFormElement).addEventListener('submit', (ev) => {
     ev.preventDefault();
-    const file = $('upload-file', HTMLInputElement).files?.[0];
+    const files = [...($('upload-file', HTMLInputElement).files ?? [])];
     const model = $('upload-model', HTMLSelectElement).value;
-    if (!file || !model) return;
-    void runJob(api.upload(file, model)).then((job) => job && open(job));
+    if (!files.length || !model) return;
+    // Several files are a DICOM series' slices: zipped here, unpacked and read as one series by the server.
+    const upload = files.length === 1 ? Promise.resolve(files[0]) : zipSeries(files);
+    void runJob(upload.then((file) => api.upload(file, model))).then((job) => job && open(job));
   });
+}
+
+/** DICOM slices as one zip (stored, not compressed: pixel data barely compress and the link is local). */
+async function zipSeries(files: File[]): Promise<File> {
+  const entries = await Promise.all(files.map(async (f) => [f.name, new Uint8Array(await f.arrayBuffer())] as const));
+  const zip = zipSync(Object.fromEntries(entries), { level: 0 });
+  return new File([zip], `${files[0].name.replace(/\.[^.]*$/, '')}-series.zip`, { type: 'application/zip' });
 }
 
 setViewerState('empty');

@@ -1,0 +1,43 @@
+// An uploaded zip of DICOM slices (a series exported from a PACS or viewer) unpacked into a folder, which
+// the job then reads as a series (src/data/dicom.ts). The archive is checked before anything is written:
+// at most MAX_ENTRIES files and `limitBytes` uncompressed in all (a zip bomb is refused, not unpacked);
+// entries are flattened to numbered names, so no path in the archive can leave the folder.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { unzipSync } from 'fflate';
+import { HttpError } from './http.js';
+
+export const MAX_ENTRIES = 10_000;
+
+/** Unpacks `zipPath` into the new folder `into`; 400 for an archive that is not one, 413 for one too large. */
+export function unpackDicomZip(zipPath: string, into: string, limitBytes: number, name: string): void {
+  let total = 0,
+    entries = 0;
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzipSync(readFileSync(zipPath), {
+      filter: (f) => {
+        if (f.name.endsWith('/') || basename(f.name).startsWith('.') || f.name.startsWith('__MACOSX/')) return false;
+        total += f.originalSize;
+        if (++entries > MAX_ENTRIES) throw new HttpError(413, `'${name}' holds more than ${MAX_ENTRIES} files`);
+        if (total > limitBytes) {
+          const mib = (limitBytes / 2 ** 20).toFixed(0);
+          throw new HttpError(413, `'${name}' unpacks to more than ${mib} MiB; upload a smaller series`);
+        }
+        return true;
+      },
+    });
+  } catch (e) {
+    if (e instanceof HttpError) throw e;
+    throw new HttpError(400, `'${name}' is not a readable zip archive (${(e as Error).message})`);
+  }
+  const names = Object.keys(files).sort();
+  if (!names.length) throw new HttpError(400, `'${name}' holds no files`);
+  mkdirSync(into, { recursive: true });
+  try {
+    names.forEach((n, i) => writeFileSync(join(into, `${String(i).padStart(5, '0')}-${basename(n)}`), files[n]));
+  } catch (e) {
+    rmSync(into, { recursive: true, force: true });
+    throw e;
+  }
+}
