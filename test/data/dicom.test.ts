@@ -195,3 +195,25 @@ test('an RTSTRUCT drawn on another series than the case image is refused, naming
     /case 'STS_001': .*RS\.dcm was drawn on series [\d.]+, not on the image's series/,
   );
 });
+
+test('PET in Bq/mL becomes SUV (body weight), decay-corrected to injection: checked by hand', { skip }, async () => {
+  // STS_002's PET (stored as SUV, Units GML) relabelled as activity concentration: reading it must multiply
+  // every voxel by weight / (dose · 2^(−t / half-life)), t from injection (13:51:00) to the series (14:57:59).
+  const bq = folder('bqml', slicesOf(ibsi('STS_002')), (_i, t) => {
+    t['00541001'].Value = ['BQML'];
+    t['00541102'].Value = ['START'];
+    const rp = (t['00540016'].Value as Record<string, { Value?: unknown[] }>[])[0];
+    rp['00181078'].Value = ['20060128135100'];
+  });
+  const factor = 99_000 / (433_344_096 * 2 ** (-(3600 + 6 * 60 + 59) / 6588));
+  const [suv, stored] = [await data.readVolume(bq), await data.readVolume(ibsi('STS_002'))];
+  for (let i = 0; i < stored.data.length; i += 97) {
+    assert.ok(
+      Math.abs(suv.data[i] - stored.data[i] * factor) <= 1e-6 * (1 + Math.abs(stored.data[i] * factor)),
+      `${i}`,
+    );
+  }
+  const bin = fileURLToPath(new URL('../../bin/comboseg.js', import.meta.url));
+  const info = spawnSync(process.execPath, [bin, 'info', bq], { encoding: 'utf8' });
+  assert.match(info.stdout, /PET units +SUV \(body weight\), computed from BQML/);
+});
