@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { readVolume } from '../data/io.js';
 import { volumeInfo } from '../data/info.js';
 import { isFolder, readDicomFolder, type DicomSeries } from '../data/dicom.js';
@@ -22,7 +23,7 @@ export function infoCommand(): Command {
       'print one JSON object (size, spacing, origin, direction, pixelType, [channels,] min, max, mean, labels)',
     )
     .action(async (file: string, opts: { json?: boolean; series?: string }) => {
-      const series = isFolder(file) ? (await readDicomFolder(file, opts.series)).series : null;
+      const series = existsSync(file) && isFolder(file) ? (await readDicomFolder(file, opts.series)).series : null;
       const info = volumeInfo(await readVolume(file, { series: opts.series }));
       if (opts.json) {
         console.log(JSON.stringify(series ? { ...info, dicom: { ...series, files: series.files.length } } : info));

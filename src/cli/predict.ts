@@ -170,7 +170,11 @@ export function predictionInputs(input: string, output: string, meta: ModelMeta)
   }
   if (!statSync(input).isDirectory()) return [{ name: input, files: [input], out: output }];
   // A folder of DICOM slices (no image files) is one scan: the series (src/data/dicom.ts).
-  if (!imageFilesIn(input).length && holdsDicom(input)) return [{ name: input, files: [input], out: output }];
+  if (!imageFilesIn(input).length && holdsDicom(input)) {
+    // -o a file name (with an image extension), or a folder that gets SERIES_FOLDER.nii.gz.
+    const out = imageExtension(output) ? output : join(output, `${basename(resolve(input))}.nii.gz`);
+    return [{ name: input, files: [input], out }];
+  }
   const inputs =
     modelChannels(meta) > 1
       ? channelCases(input, output, meta)

@@ -5,7 +5,7 @@
 // patches straight from the files (sampler.ts `source`), so a data set larger than memory trains: only the
 // label maps (1–2 bytes a voxel) stay in memory.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
@@ -47,7 +47,14 @@ interface EntryMeta {
 /** What identifies a case's files as they are now. */
 function filesOf(c: DatasetCase): { path: string; size: number; mtimeMs: number }[] {
   const paths = [...(c.channelFiles ?? [c.image]), ...(c.label ? [c.label] : [])];
-  return paths.map((p) => {
+  // A DICOM series is a folder: every file in it counts (a slice rewritten in place changes the key).
+  const each = (p: string): string[] =>
+    statSync(p).isDirectory()
+      ? readdirSync(p)
+          .sort()
+          .flatMap((f) => each(join(p, f)))
+      : [p];
+  return paths.flatMap(each).map((p) => {
     const st = statSync(p);
     return { path: resolve(p), size: st.size, mtimeMs: st.mtimeMs };
   });

@@ -54,14 +54,14 @@ function readHeader(folder: string, file: string): Slice {
 }
 
 /** The image series of a folder (objects without image positions, e.g. an RTSTRUCT or SEG, are left out). */
-export function listDicomSeries(folder: string): DicomSeries[] {
+export function listDicomSeries(folder: string, shown = folder): DicomSeries[] {
   const files = readdirSync(folder)
     .filter((f) => !f.startsWith('.'))
     .map((f) => join(folder, f))
     .filter((f) => statSync(f).isFile());
-  if (!files.length) fail(folder, 'an empty folder: no DICOM series', 'invalid-input');
-  const slices = files.map((f) => readHeader(folder, f)).filter((s) => num(s.tags.ImagePositionPatient).length === 3);
-  if (!slices.length) fail(folder, 'holds DICOM files but no image slices (no ImagePositionPatient)', 'invalid-input');
+  if (!files.length) fail(shown, 'an empty folder: no DICOM series', 'invalid-input');
+  const slices = files.map((f) => readHeader(shown, f)).filter((s) => num(s.tags.ImagePositionPatient).length === 3);
+  if (!slices.length) fail(shown, 'holds DICOM files but no image slices (no ImagePositionPatient)', 'invalid-input');
   const bySeries = new Map<string, Slice[]>();
   for (const s of slices) {
     const uid = str(s.tags.SeriesInstanceUID);
@@ -71,7 +71,7 @@ export function listDicomSeries(folder: string): DicomSeries[] {
     uid,
     modality: str(group[0].tags.Modality),
     description: str(group[0].tags.SeriesDescription),
-    files: orderedFiles(folder, group),
+    files: orderedFiles(shown, group),
     ...(str(group[0].tags.Modality) === 'PT' ? { units: str(group[0].tags.Units) } : {}),
     values: 'as-stored' as const,
   }));
@@ -200,8 +200,13 @@ function suvFactors(folder: string, s: DicomSeries): number[] {
  * stacked in slice order: the first slice gives origin, in-plane spacing and direction, the positions the
  * slice spacing.
  */
-export async function readDicomFolder(folder: string, uid?: string): Promise<{ image: Image; series: DicomSeries }> {
-  const series = chooseSeries(folder, listDicomSeries(folder), uid);
+export async function readDicomFolder(
+  folder: string,
+  uid?: string,
+  /** How messages name the folder (an upload by its own name, not where the server unpacked it). */
+  shown = folder,
+): Promise<{ image: Image; series: DicomSeries }> {
+  const series = chooseSeries(shown, listDicomSeries(folder, shown), uid);
   const slices: Image[] = [];
   for (const f of series.files) {
     try {
@@ -209,14 +214,14 @@ export async function readDicomFolder(folder: string, uid?: string): Promise<{ i
       slices.push(await itkRead(realpathSync(f)));
     } catch (e) {
       const why = e instanceof ItkFailure ? [e.message, ...e.output].join('; ') : (e as Error).message;
-      return fail(folder, `${basename(f)} could not be decoded: ${why}`);
+      return fail(shown, `${basename(f)} could not be decoded: ${why}`);
     }
   }
-  const image = stack(folder, slices, sliceGap(series.files.map((f) => readHeader(folder, f))));
+  const image = stack(shown, slices, sliceGap(series.files.map((f) => readHeader(shown, f))));
   if (series.modality !== 'PT') return { image, series };
   if (series.units === 'GML') return { image, series: { ...series, values: 'suv-as-stored' } };
   if (series.units !== 'BQML') return { image, series };
-  const factors = suvFactors(folder, series);
+  const factors = suvFactors(shown, series);
   const data = image.data as Float32Array | Float64Array;
   const perSlice = image.size[0] * image.size[1];
   factors.forEach((f, z) => {

@@ -253,7 +253,7 @@ export async function readVolume(path: string, options: ReadOptions = {}): Promi
   if (!existsSync(path)) fail(path, 'no such file', 'not-found', name);
   // A folder is a DICOM series (src/data/dicom.ts): its slices as one volume.
   if (statSync(path).isDirectory()) {
-    return toVolume((await readDicomFolder(path, options.series)).image, path, name, options);
+    return toVolume((await readDicomFolder(path, options.series, name)).image, path, name, options);
   }
   if (!statSync(path).isFile()) fail(path, 'not a file', 'bad-file', name);
   const ext = imageExtension(path);

@@ -65,7 +65,14 @@ export class PatchPipeline {
 
   /** Patch `index` of `epoch` (null where the sampler skips one); asks for the next ones meanwhile. */
   async patch(epoch: number, index: number): Promise<PreparedPatch | null> {
-    if (this.#local) return this.#local.make(epoch, index);
+    if (this.#local) {
+      const began = performance.now(); // made on demand: the step waits for all of it
+      try {
+        return this.#local.make(epoch, index);
+      } finally {
+        this.waitedSeconds += (performance.now() - began) / 1000;
+      }
+    }
     for (let k = 0; k <= this.o.prefetch; k++) {
       const at = index + k;
       if (at >= this.epochLength) this.#request(epoch + 1, at - this.epochLength);

@@ -18,7 +18,11 @@ export function unpackDicomZip(zipPath: string, into: string, limitBytes: number
     files = unzipSync(readFileSync(zipPath), {
       filter: (f) => {
         if (f.name.endsWith('/') || basename(f.name).startsWith('.') || f.name.startsWith('__MACOSX/')) return false;
-        total += f.originalSize;
+        // Sizes are the archive's own claims: a stored entry must claim its real size, and the larger claim counts.
+        if (f.compression === 0 && f.size !== f.originalSize) {
+          throw new HttpError(400, `'${name}': entry ${basename(f.name)} misstates its size`);
+        }
+        total += Math.max(f.size, f.originalSize);
         if (++entries > MAX_ENTRIES) throw new HttpError(413, `'${name}' holds more than ${MAX_ENTRIES} files`);
         if (total > limitBytes) {
           const mib = (limitBytes / 2 ** 20).toFixed(0);

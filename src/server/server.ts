@@ -221,9 +221,9 @@ const submitUpload: Handler = async (s, req, res, url) => {
   const file = join(s.uploads, `${Date.now()}-${Math.random().toString(36).slice(2)}${ext}`);
   try {
     const size = await saveBody(req, res, file, s.maxUpload, s.uploadIdleMs);
-    // A zip is a DICOM series: unpacked into a folder the job reads as one scan (at most 8 × the upload limit).
+    // A zip is a DICOM series: unpacked into a folder the job reads as one scan (at most 4 × the upload limit).
     const image = checkUpload(name, readHead(file, 64 * 1024), size) === '.zip' ? `${file}.series` : file;
-    if (image !== file) unpackDicomZip(file, image, 8 * s.maxUpload, name);
+    if (image !== file) unpackDicomZip(file, image, 4 * s.maxUpload, name);
     const cleanup = image === file ? [file] : [file, image];
     sendJson(res, 202, s.jobs.submit({ title: name, model, modelPath, image, label: null, caseId: name, cleanup }));
   } catch (e) {

@@ -37,7 +37,7 @@ import type { MetricName } from '../metrics/overlap.js';
 import { predictVolume } from '../inference/predict.js';
 import { loadModel, saveModel, type LoadedModel, type ModelMeta } from '../inference/model.js';
 import { createOptimizer, type Optimizer } from './optimizers.js';
-import { applyLearningRate } from './schedules.js';
+import { learningRate } from './schedules.js';
 import { parseConfig, type TrainConfig } from './config.js';
 import { toJson } from '../util/json.js';
 import { FolderLock } from '../util/lock.js';
@@ -201,6 +201,7 @@ export class Trainer {
       // Training and validation compute in it (weights stay float32); a resumed 'auto' run keeps its own.
       net.precision = agreedPrecision(runPrecision(cfg, resumed ? startedPrecision(run) : undefined, log));
       optimizer = makeOptimizer(cfg, net.parameters());
+      checkSchedule(cfg, optimizer);
       const sampler = makeSampler(cfg, cases, organs, net.divisor);
       const epochPatches = Math.min(sampler.epochLength, cfg.patchesPerEpoch ?? Infinity);
       checkPatchesForRanks(epochPatches);
@@ -271,13 +272,14 @@ export class Trainer {
       seen = 0;
     let index = epoch === start.epoch ? start.index : 0;
     while (index < epochPatches) {
+      const batchStart = index;
       const batch = await this.nextBatch(epoch, index);
       index = batch.next;
       if (!batch.patches.length) break;
       const mine = rankShare(batch.patches);
       // A last batch smaller than the number of ranks would leave a rank without data: every rank skips it.
       if (mine === null) continue;
-      const value = this.step(mine);
+      const value = this.step(mine, { epoch, index: batchStart });
       if (!Number.isFinite(value)) {
         throw new ComboSegError(
           `training diverged: loss ${value} at epoch ${epoch + 1}, patch ${index}; lower the learning rate`,
@@ -313,7 +315,7 @@ export class Trainer {
   }
 
   /** One optimisation step: forward, loss, backward, optimiser step; returns the batch's loss. */
-  private step(patches: PreparedPatch[]): number {
+  private step(patches: PreparedPatch[], position: { epoch: number; index: number }): number {
     const { net, loss, optimizer, cfg } = this.s;
     return tidy(() => {
       const batch = batchOf(patches, outputChannels(this.s.layout, this.organs.length));
@@ -323,8 +325,11 @@ export class Trainer {
       const l = tidy(() => loss(net.run(image), target));
       l.backward();
       this.s.reducer.reduce();
-      // The rate for this step, a pure function of the step count (a resumed run gets the same rates).
-      applyLearningRate(optimizer, cfg.lrSchedule, Math.ceil(this.s.epochPatches / cfg.batchSize), cfg.epochs);
+      // The rate at this position of the run, counted in patches (epoch + index / patches per epoch): steps the
+      // sampler or the ranks skip do not stretch the schedule, and a resumed run gets the same rates.
+      const { epochPatches } = this.s;
+      const at = position.epoch * epochPatches + position.index;
+      optimizer.lr = learningRate(cfg.lrSchedule, optimizer.baseLr, at, epochPatches, cfg.epochs);
       optimizer.step();
       optimizer.zeroGrad();
       return l.item();
@@ -716,4 +721,13 @@ function checkSameStart(start: { epoch: number; index: number }, steps: number):
       'as rank 0 has it (a shared file system, or a copy of the whole folder)',
     { code: 'distributed' },
   );
+}
+
+/** A schedule that cannot run over this configuration (a warm-up as long as the run) fails before training. */
+function checkSchedule(cfg: TrainConfig, optimizer: Optimizer): void {
+  try {
+    learningRate(cfg.lrSchedule, optimizer.baseLr, 0, 1, cfg.epochs);
+  } catch (e) {
+    throw optionError(e, 'config.lrSchedule');
+  }
 }
