@@ -40,6 +40,7 @@ export class PatchPipeline {
   readonly #workers: Worker[] = [];
   readonly #slots = new Map<string, Slot>();
   #failure: Error | null = null;
+  #closing = false;
   /** Seconds the consumer waited for a patch that was not ready. */
   waitedSeconds = 0;
 
@@ -57,7 +58,9 @@ export class PatchPipeline {
       worker.on('message', (m: PipelineReply) => this.#settle(m));
       worker.on('error', (e) => this.#fail(e));
       worker.on('exit', (code) => {
-        if (code !== 0) this.#fail(new ComboSegError(`data pipeline: worker ${w} exited with code ${code}`));
+        if (code !== 0 && !this.#closing) {
+          this.#fail(new ComboSegError(`data pipeline: worker ${w} exited with code ${code}`));
+        }
       });
       this.#workers.push(worker);
     }
@@ -91,7 +94,21 @@ export class PatchPipeline {
 
   /** Stops the workers; patches still being made are dropped. */
   async close(): Promise<void> {
-    await Promise.all(this.#workers.map((w) => w.terminate()));
+    this.#closing = true;
+    // Asked first, so that a worker finishes the patch it is reading (its file closed); terminated after 2 s.
+    await Promise.all(
+      this.#workers.map(
+        (w) =>
+          new Promise<void>((done) => {
+            const timer = setTimeout(() => void w.terminate(), 2000);
+            w.once('exit', () => {
+              clearTimeout(timer);
+              done();
+            });
+            w.postMessage({ type: 'close' });
+          }),
+      ),
+    );
     this.#workers.length = 0;
   }
 
