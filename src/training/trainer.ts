@@ -6,7 +6,7 @@
 //               patches are used or a stop is asked for (then the state is saved first)
 //   validate    whole-volume inference with the model's own settings, metrics per organ
 //   checkpoint  the epoch's record; best.safetensors when validation Dice improves (the paper's
-//               rule), last.safetensors always, then metrics.jsonl
+//               rule), then metrics.jsonl, then last.safetensors (the position to resume from)
 //
 // The run directory and its files belong to `RunDir` (run-dir.ts). Resuming continues exactly: the
 // sampler is a pure function of (seed, epoch, index) and the initialisation is seeded.
@@ -384,8 +384,10 @@ export class Trainer {
     records.push(record);
     if (this.s.lead) {
       if (isBest || !this.s.validationCases.length) saveModel(run.bestPath, net, this.modelMeta(epoch + 1, v.meanDice));
-      this.saveLast(epoch + 1, 0);
+      // The record before the position: a run killed between the two redoes the epoch from the last position
+      // and records it once (the other order would leave a finished epoch with no record).
       run.writeEpochRecords(records);
+      this.saveLast(epoch + 1, 0);
     }
     this.s.o.events?.onEpoch?.(record);
   }
