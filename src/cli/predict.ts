@@ -10,6 +10,7 @@ import { resolvePrecision } from '../engine/precision-default.js';
 import { writeVolume, imageExtension } from '../data/io.js';
 import { dicomSeriesFiles, writeDicomSeg } from '../data/dicom-seg.js';
 import { loadCaseImage } from '../data/datasets.js';
+import { hasDicomMarker } from '../data/dcmjs.js';
 import { channelCount } from '../data/volume.js';
 import {
   checkChannels,
@@ -193,7 +194,7 @@ function holdsDicom(folder: string): boolean {
   const fd = openSync(first, 'r');
   try {
     const head = Buffer.alloc(132);
-    return readSync(fd, head, 0, 132, 0) === 132 && head.toString('latin1', 128, 132) === 'DICM';
+    return readSync(fd, head, 0, 132, 0) === 132 && hasDicomMarker(head);
   } finally {
     closeSync(fd);
   }

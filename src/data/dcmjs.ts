@@ -24,3 +24,7 @@ export const dcmjs = createRequire(import.meta.url)('dcmjs') as Dcmjs;
 dcmjs.log.setLevel('error');
 // Its header validation reports as errors what it recovers from (a private tag's unknown VR): silent.
 dcmjs.log.getLogger('validation.dcmjs').setLevel('silent');
+
+/** Whether bytes begin as a DICOM file does: a 128-byte preamble, then 'DICM'. */
+export const hasDicomMarker = (b: Uint8Array): boolean =>
+  b.length >= 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d;

@@ -39,7 +39,7 @@ import {
 import { basename, dirname, join } from 'node:path';
 import { Image, ImageType, IntTypes, PixelTypes, type JsonCompatible } from 'itk-wasm';
 import { ComboSegError, type ErrorDetails } from '../engine/errors.js';
-import { dcmjs } from './dcmjs.js';
+import { dcmjs, hasDicomMarker } from './dcmjs.js';
 import { chooseSeries, listDicomSeries } from './dicom.js';
 import { ItkFailure, itkReadDicomSeg, itkReadDicomSeries, itkWriteDicomSeg } from './itk.js';
 import { labelCounts, type LabelSet } from './labels.js';
@@ -66,7 +66,7 @@ function fail(path: string, why: string, details: ErrorDetails = {}): never {
 /** A DICOM file's data set (without its pixel data unless `pixels`), or null when the file is not DICOM. */
 function dicomHeader(file: string, pixels = false): Tags | null {
   const bytes = readFileSync(file);
-  if (bytes.length < 132 || bytes.toString('latin1', 128, 132) !== 'DICM') return null;
+  if (!hasDicomMarker(bytes)) return null;
   try {
     const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
     const options = pixels ? {} : { untilTag: '7FE00010', includeUntilTagValue: false };

@@ -10,7 +10,7 @@ import { calculateSUVScalingFactors, type InstanceMetadata } from '@cornerstonej
 import { ComboSegError } from '../engine/errors.js';
 import { FloatTypes, Image, ImageType } from 'itk-wasm';
 import { itkRead, ItkFailure } from './itk.js';
-import { dcmjs } from './dcmjs.js';
+import { dcmjs, hasDicomMarker } from './dcmjs.js';
 
 /** One image series of a folder, its files in slice order. */
 export interface DicomSeries {
@@ -41,7 +41,7 @@ const fail = (folder: string, why: string, code: 'bad-file' | 'invalid-input' = 
 /** The header of one file (pixel data skipped); throws naming the file when it is not DICOM. */
 function readHeader(folder: string, file: string): Slice {
   const bytes = readFileSync(file);
-  if (bytes.length < 132 || bytes.toString('latin1', 128, 132) !== 'DICM') {
+  if (!hasDicomMarker(bytes)) {
     fail(folder, `${basename(file)} is not a DICOM file (a series folder holds only DICOM files)`);
   }
   try {

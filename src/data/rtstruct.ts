@@ -25,7 +25,7 @@ import { existsSync, statSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { ComboSegError } from '../engine/errors.js';
 import { geometryOf, voxelCount, type Geometry, type Volume } from './volume.js';
-import { dcmjs } from './dcmjs.js';
+import { dcmjs, hasDicomMarker } from './dcmjs.js';
 
 /** RT Structure Set Storage. */
 export const RTSTRUCT_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.481.3';
@@ -67,7 +67,6 @@ const nums = (v: unknown): number[] => (Array.isArray(v) ? v.map(Number) : v ===
 const bad = (path: string, why: string, code: 'bad-file' | 'not-found' | 'invalid-input' = 'bad-file'): never => {
   throw new ComboSegError(`${path}: ${why}`, { code, path });
 };
-const hasDicmMarker = (b: Uint8Array) => b.length >= 132 && Buffer.from(b).toString('latin1', 128, 132) === 'DICM';
 const arrayBufferOf = (b: Buffer): ArrayBuffer => {
   const ab = new ArrayBuffer(b.byteLength);
   new Uint8Array(ab).set(b);
@@ -105,7 +104,7 @@ export async function isRtstruct(path: string): Promise<boolean> {
   } catch {
     return false; // a folder, a missing or unreadable file
   }
-  if (!hasDicmMarker(head)) return false;
+  if (!hasDicomMarker(head)) return false;
   try {
     const { tags, meta } = parse(head, true);
     return saysRtstruct(tags, meta);
@@ -125,7 +124,7 @@ async function readStructureSet(path: string): Promise<Item> {
   if (!existsSync(path)) bad(path, 'no such file', 'not-found');
   if (!statSync(path).isFile()) bad(path, 'not a file (an RTSTRUCT is one DICOM file)');
   const bytes = await readFile(path);
-  if (!hasDicmMarker(bytes)) bad(path, "not a DICOM file (no 'DICM' marker at byte 128); expected a DICOM RTSTRUCT");
+  if (!hasDicomMarker(bytes)) bad(path, "not a DICOM file (no 'DICM' marker at byte 128); expected a DICOM RTSTRUCT");
   // The header up to Modality first: another kind of DICOM file (a CT slice) is refused unparsed.
   const readAs = (whole: boolean) => {
     try {
