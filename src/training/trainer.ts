@@ -183,12 +183,8 @@ export class Trainer {
     const { ds, parts } = openData(cfg, log);
     const organs = ds.labels.values;
     const resumed = o.resume ? loadModel(run.lastPath) : null;
-    const { cases, channels, normalisation, spacing, labels } = await trainingCases(cfg, ds, parts.train, resumed, log);
-    const layout = lossLayoutOf(cfg);
-    const loss = buildLoss(cfg, classWeightsFrom(cfg, labels, organs, log));
-    const validationCases: LoadedCase[] = [];
-    for (const c of parts.validation) validationCases.push(await loadCase(c));
-    inputChannels(ds, validationCases, channels);
+    const data = await sessionData(cfg, ds, parts, resumed, log);
+    const { cases, channels, normalisation, spacing, layout, loss, validationCases } = data;
     // From here on native memory is held: a failure frees it before it propagates (in-process runs go on).
     const net = buildNetwork(cfg, organs, layout, channels);
     let optimizer: Optimizer | null = null;
@@ -731,5 +727,33 @@ function checkSchedule(cfg: TrainConfig, optimizer: Optimizer): void {
     learningRate(cfg.lrSchedule, optimizer.baseLr, 0, 1, cfg.epochs);
   } catch (e) {
     throw optionError(e, 'config.lrSchedule');
+  }
+}
+
+/**
+ * The data side of setup: training cases, layout, loss (with WCE's weights), validation cases. A resumed
+ * checkpoint, already loaded, is freed when this fails (an in-process run, a grid's, goes on).
+ */
+async function sessionData(
+  cfg: TrainConfig,
+  ds: Dataset,
+  parts: Parts,
+  resumed: LoadedModel | null,
+  log: (m: string) => void,
+) {
+  try {
+    const t = await trainingCases(cfg, ds, parts.train, resumed, log);
+    const layout = lossLayoutOf(cfg);
+    const loss = buildLoss(cfg, classWeightsFrom(cfg, t.labels, ds.labels.values, log));
+    const validationCases: LoadedCase[] = [];
+    for (const c of parts.validation) validationCases.push(await loadCase(c));
+    inputChannels(ds, validationCases, t.channels);
+    return { ...t, layout, loss, validationCases };
+  } catch (e) {
+    if (resumed) {
+      resumed.network.dispose();
+      dispose(resumed.extra);
+    }
+    throw e;
   }
 }
