@@ -63,7 +63,8 @@ for (const id of split.test) {
   await data.writeVolume(join(predDir, `${id}.nii.gz`), pred.labels);
   const m = metrics.evaluateCase(id, pred.labels, truth, ds.labels);
   acc.add(m);
-  reportCases.push({ id, image: c.image, pred: pred.labels, truth, metrics: m });
+  // The phantom's values are SUV-like uptakes: shown in the fixed SUV window.
+  reportCases.push({ id, image: { ...c.image, units: 'SUV' }, pred: pred.labels, truth, metrics: m });
 }
 model.network.dispose();
 

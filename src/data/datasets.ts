@@ -28,6 +28,8 @@ export interface DatasetCase {
   channelFiles?: string[];
   /** Absent for unlabelled (test) cases. */
   label?: string;
+  /** What the (first) image's values measure when the file cannot say (NIfTI PET in SUV): display only. */
+  imageUnits?: 'SUV';
 }
 
 export interface Dataset {
@@ -317,15 +319,22 @@ export function readCaseFolders(
 }
 
 /** Where a data set is: an MSD folder, two folders of pairs, or one folder per case. */
-export type DataSpec =
+export type DataSpec = (
   | { msd: string }
   | { images: string; labels: string; labelNames: Record<string, string> }
-  | { cases: string; image: string | string[]; label: string; labelNames: Record<string, string> };
+  | { cases: string; image: string | string[]; label: string; labelNames: Record<string, string> }
+) & { imageUnits?: 'SUV' };
 
 export function openDataset(spec: DataSpec): Dataset {
-  if ('msd' in spec) return readMsd(spec.msd);
-  if ('cases' in spec) return readCaseFolders(spec.cases, spec.image, spec.label, spec.labelNames);
-  return readPairs(spec.images, spec.labels, spec.labelNames);
+  const ds =
+    'msd' in spec
+      ? readMsd(spec.msd)
+      : 'cases' in spec
+        ? readCaseFolders(spec.cases, spec.image, spec.label, spec.labelNames)
+        : readPairs(spec.images, spec.labels, spec.labelNames);
+  if (!spec.imageUnits) return ds;
+  const withUnits = (c: DatasetCase): DatasetCase => ({ ...c, imageUnits: spec.imageUnits });
+  return { ...ds, training: ds.training.map(withUnits), test: ds.test.map(withUnits) };
 }
 
 function shuffle<T>(xs: T[], seed: number): T[] {
@@ -388,7 +397,8 @@ export async function loadCaseImage(c: DatasetCase, series?: string): Promise<Vo
   // `series`: the one to read from a DICOM folder holding several.
   for (const f of files) channels.push(await readVolume(f, series === undefined ? {} : { series }));
   try {
-    return stackChannels(channels, files);
+    const image = stackChannels(channels, files);
+    return c.imageUnits && !image.units ? { ...image, units: c.imageUnits } : image;
   } catch (e) {
     throw e instanceof ComboSegError ? e.rewrap(`case '${c.id}': ${e.message}`) : e;
   }

@@ -8,7 +8,7 @@
 // segment). Each segment has SegmentLabel = the organ's name (64 characters at most, DICOM's LO),
 // SegmentDescription = "NAME (comboseg label VALUE)" (how `readDicomSeg` gets the label value back, so
 // that a label set such as {1, 3, 7} survives the renumbering), SegmentAlgorithmType AUTOMATIC named
-// 'comboseg', the recommended display colour of ./overlay.ts's LABEL_COLOURS for that value (dcmqi stores
+// 'comboseg', the recommended display colour of ./palette.ts's organColour for that value (dcmqi stores
 // it as RecommendedDisplayCIELabValue), and a generic property code pair, SNOMED CT 85756007 "Tissue"
 // (category) / 113343008 "Organ" (type): comboseg knows the organs' names, not their codes.
 //
@@ -43,7 +43,7 @@ import { dcmjs, hasDicomMarker } from './dcmjs.js';
 import { chooseSeries, listDicomSeries } from './dicom.js';
 import { ItkFailure, itkReadDicomSeg, itkReadDicomSeries, itkWriteDicomSeg } from './itk.js';
 import { labelCounts, type LabelSet } from './labels.js';
-import { LABEL_COLOURS } from './overlay.js';
+import { organColour } from './palette.js';
 import { channelCount, gridDifference, voxelCount, type Geometry, type Vec3, type Volume } from './volume.js';
 
 /** What names the algorithm in each segment. */
@@ -191,7 +191,7 @@ function metaInfoOf(labelSet: LabelSet, organs: number[]): JsonCompatible {
       SegmentDescription: `${name.replace(/\p{Cc}/gu, ' ')} (comboseg label ${value})`,
       SegmentAlgorithmType: 'AUTOMATIC',
       SegmentAlgorithmName: SEGMENT_ALGORITHM,
-      recommendedDisplayRGBValue: [...LABEL_COLOURS[(Math.max(1, value) - 1) % LABEL_COLOURS.length]],
+      recommendedDisplayRGBValue: organColour(value),
       SegmentedPropertyCategoryCodeSequence: SEGMENT_CATEGORY,
       SegmentedPropertyTypeCodeSequence: SEGMENT_TYPE,
     };

@@ -64,4 +64,25 @@ export {
   type Phantom,
   type PhantomKind,
 } from './phantoms/index.js';
-export { sliceOverlay, errorOverlay, LABEL_COLOURS, ERROR_COLOURS, type SliceAxis, type Picture } from './overlay.js';
+export {
+  sliceOverlay,
+  errorOverlay,
+  fitZoom,
+  centreOfMass,
+  displayWindow,
+  SLICE_AXES,
+  type SliceAxis,
+  type Picture,
+  type PlaneOptions,
+} from './overlay.js';
+export {
+  ORGAN_COLOURS,
+  ERROR_COLOURS,
+  ERROR_NAMES,
+  ORGAN_FILL_OPACITY,
+  SUV_WINDOW,
+  organColour,
+  type Rgb,
+  type ErrorKind,
+} from './palette.js';
+export { differenceMap, differenceLegend, voxelOutcome, DIFFERENCE_CODES, type LegendEntry } from './difference.js';

@@ -253,7 +253,9 @@ export async function readVolume(path: string, options: ReadOptions = {}): Promi
   if (!existsSync(path)) fail(path, 'no such file', 'not-found', name);
   // A folder is a DICOM series (src/data/dicom.ts): its slices as one volume.
   if (statSync(path).isDirectory()) {
-    return toVolume((await readDicomFolder(path, options.series, name)).image, path, name, options);
+    const { image, series } = await readDicomFolder(path, options.series, name);
+    const volume = toVolume(image, path, name, options);
+    return series.values === 'as-stored' ? volume : { ...volume, units: 'SUV' };
   }
   if (!statSync(path).isFile()) fail(path, 'not a file', 'bad-file', name);
   const ext = imageExtension(path);

@@ -39,6 +39,8 @@ export interface Volume extends Geometry {
   pixelType: string;
   /** Images on this grid, channel-major in `data` (see the top of this file); absent means 1. */
   channels?: number;
+  /** What the values measure, when known: 'SUV' for PET in standardised uptake values (display only). */
+  units?: 'SUV';
 }
 
 export function voxelCount(g: Pick<Geometry, 'size'>): number {

@@ -1,6 +1,6 @@
 // The experiment report's figures (vega-lite → SVG → PNG with resvg) and pages:
 // Fig. 6 shaped box plots, Fig. 7 shaped β curves, validation Dice per epoch by
-// loss (does Combo converge faster?), and worst / median / best overlays (Fig. 5).
+// loss (does Combo converge faster?), and worst / median / best overlays (Fig. 5) in three planes.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
@@ -8,9 +8,11 @@ import type { TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../util/fs.js';
 import { encodePng } from '../util/png.js';
 import { openDataset, loadCase, type DataSpec, type DatasetCase } from '../data/datasets.js';
-import type { Vec3, VoxelArray } from '../data/volume.js';
+import type { LabelSet } from '../data/labels.js';
+import { ERROR_COLOURS, ERROR_NAMES, organColour, type ErrorKind } from '../data/palette.js';
 import { ComboSegError } from '../engine/errors.js';
-import { errorOverlay } from '../data/overlay.js';
+import { sideBySide } from '../data/overlay.js';
+import { caseViews, type CaseViewRow } from './case-views.js';
 import { loadModel } from '../inference/model.js';
 import { predictVolume } from '../inference/predict.js';
 import { vegaLiteSvg } from './plots.js';
@@ -187,24 +189,14 @@ async function writePlots(
   return mdFigures;
 }
 
-/** The axial slice holding the most truth or prediction foreground (the first of equals). */
-function busiestAxialSlice(size: Vec3, truth: VoxelArray, pred: VoxelArray): number {
-  const [X, Y, Z] = size;
-  let bestZ = 0,
-    most = -1;
-  for (let z = 0; z < Z; z++) {
-    let n = 0;
-    for (let i = z * X * Y; i < (z + 1) * X * Y; i++) if (truth[i] || pred[i]) n++;
-    if (n > most) {
-      most = n;
-      bestZ = z;
-    }
-  }
-  return bestZ;
-}
-
-/** One test case of `best` segmented by the model that never saw it, drawn against its truth: a PNG. */
-async function overlayPng(out: string, best: CellResult, c: CaseMetrics, entry: DatasetCase): Promise<Buffer> {
+/** One test case of `best` segmented by the model that never saw it: rows of planes against its truth. */
+async function overlayRows(
+  out: string,
+  best: CellResult,
+  c: CaseMetrics,
+  entry: DatasetCase,
+  labels: LabelSet,
+): Promise<CaseViewRow[]> {
   const loaded = await loadCase(entry);
   const truth = loaded.labels;
   if (!truth) {
@@ -222,15 +214,22 @@ async function overlayPng(out: string, best: CellResult, c: CaseMetrics, entry: 
   } finally {
     model.network.dispose();
   }
-  const bestZ = busiestAxialSlice(loaded.image.size, truth.data, pred.data);
-  const { size, spacing } = loaded.image;
-  const p = errorOverlay(loaded.image.data, pred.data, truth.data, size, spacing, 'axial', bestZ, 4);
-  return encodePng(p.rgb, p.width, p.height);
+  const dice = Object.fromEntries(Object.entries(c.organs).map(([k, m]) => [k, m.dice]));
+  return caseViews(loaded.image, pred, truth, labels, dice);
+}
+
+/** The legend under the overlays, in words (Markdown has no colour). */
+function legendText(labels: LabelSet): string {
+  const organs = labels.values.map((v, k) => `${labels.names[k]} rgb(${organColour(v).join(', ')})`).join(', ');
+  const errors = (Object.keys(ERROR_COLOURS) as ErrorKind[])
+    .map((k) => `${ERROR_NAMES[k]} rgb(${ERROR_COLOURS[k].join(', ')})`)
+    .join(', ');
+  return `Agreement in the organ's colour, outlined (${organs}); errors filled: ${errors}.`;
 }
 
 /**
- * Worst, median and best test case of the best cell (Fig. 5 shaped) to OUT/figures; adds each
- * one's inline HTML to `inline` and returns the Markdown lines.
+ * Worst, median and best test case of the best cell (Fig. 5 shaped) to OUT/figures, each as rows of
+ * axial, coronal and sagittal planes; adds each one's inline HTML to `inline` and returns the Markdown lines.
  */
 async function writeOverlays(
   cfg: ExperimentConfig,
@@ -249,18 +248,24 @@ async function writeOverlays(
   ];
   const ds = openDataset((cfg.base as { data: DataSpec }).data);
   const md = [`## Worst, median and best test case of the best cell (${best.network.label}, ${best.loss.label})`, ''];
+  md.push(legendText(ds.labels), '');
   for (const [which, c] of picks) {
     const entry = ds.training.find((t) => t.id === c.id) ?? ds.test.find((t) => t.id === c.id);
     if (!entry) continue;
-    const png = await overlayPng(out, best, c, entry);
-    const file = `figures/overlay-${which}.png`;
-    writeFileAtomic(join(out, file), png);
-    const caption =
-      `${which}: ${c.id}, mean Dice ${caseMeanDice(c).toFixed(3)} ` +
-      '(agreement in organ colour, false positives red, false negatives blue)';
-    const src = `data:image/png;base64,${png.toString('base64')}`;
-    inline[file] = `<figure><img alt="${esc(caption)}" src="${src}"><figcaption>${esc(caption)}</figcaption></figure>`;
-    md.push(`![${caption}](${file})`, '');
+    const rows = await overlayRows(out, best, c, entry, ds.labels);
+    for (const [r, row] of rows.entries()) {
+      const p = sideBySide(row.views.map((v) => v.picture));
+      const png = encodePng(p.rgb, p.width, p.height);
+      const file = `figures/overlay-${which}-${r + 1}.png`;
+      writeFileAtomic(join(out, file), png);
+      const caption =
+        `${which}: ${c.id}, mean Dice ${caseMeanDice(c).toFixed(3)}; axial, coronal and sagittal planes ` +
+        `through ${row.title}`;
+      const src = `data:image/png;base64,${png.toString('base64')}`;
+      inline[file] =
+        `<figure><img alt="${esc(caption)}" src="${src}"><figcaption>${esc(caption)}</figcaption></figure>`;
+      md.push(`![${caption}](${file})`, '');
+    }
   }
   return md;
 }

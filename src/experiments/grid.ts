@@ -191,13 +191,16 @@ function withDefaults(schema: z.ZodTypeAny | undefined, options: Record<string, 
  * `precision` is there only when set to other than its default 'auto': configurations from before
  * the setting existed keep their hash, so existing cells and tuning points keep their folders. Of
  * `distributed`, only syncBatchNorm (when set) counts: the placement of processes does not, nor does
- * `pipeline` (how patches are made ahead, not which) or `cache` (where preprocessed cases are kept).
+ * `pipeline` (how patches are made ahead, not which), `cache` (where preprocessed cases are kept) or
+ * `data.imageUnits` (how images are shown).
  */
 export function resolvedConfig(tc: TrainConfig): Record<string, unknown> {
   const { out: _out, folds, network, loss, precision, distributed, pipeline: _pipeline, cache: _cache, ...rest } = tc;
-  const { augmentation, lrSchedule, ...core } = rest;
+  const { augmentation, lrSchedule, data, ...core } = rest;
+  const { imageUnits: _units, ...dataCore } = data; // how images are shown, not what is trained
   return canonical({
     ...core,
+    data: dataCore,
     // Settings added later count only when they change what is trained: older cells keep their hash.
     ...(isIdentity(augmentation) ? {} : { augmentation }),
     ...(lrSchedule.kind === 'constant' && lrSchedule.warmupEpochs === 0 ? {} : { lrSchedule }),

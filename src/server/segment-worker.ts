@@ -20,7 +20,7 @@ import {
 } from '../inference/model.js';
 import { predictVolume, type Prediction } from '../inference/predict.js';
 import { evaluateCase, type CaseMetrics } from '../metrics/evaluate.js';
-import { differenceMap } from './difference.js';
+import { differenceMap } from '../data/difference.js';
 
 export interface SegmentJobInput {
   model: string;
@@ -110,10 +110,9 @@ try {
   let metrics: CaseMetrics | null = null;
   if (truth) {
     await writeVolume(join(input.outDir, 'label.nii.gz'), truth);
-    await writeVolume(
-      join(input.outDir, 'difference.nii.gz'),
-      withData(scan, differenceMap(pred.labels.data, truth.data), 'uint8'),
-    );
+    const diff = differenceMap(pred.labels.data, truth.data);
+    const diffType = diff instanceof Uint8Array ? 'uint8' : 'uint16';
+    await writeVolume(join(input.outDir, 'difference.nii.gz'), withData(scan, diff, diffType));
     files.push('label.nii.gz', 'difference.nii.gz');
     metrics = evaluateCase(input.caseId, pred.labels, truth, model.meta.labels);
   }

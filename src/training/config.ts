@@ -81,6 +81,9 @@ export type DistributedConfig = z.infer<typeof DistributedConfigSchema>;
 /** Processes in the whole run. */
 export const worldSizeOf = (d: DistributedConfig): number => d.nproc * d.nnodes;
 
+/** What the image's values measure when its files cannot say (PET in SUV as NIfTI): shown in a fixed SUV window. */
+const IMAGE_UNITS = z.literal('SUV').optional();
+
 export const TrainConfigSchema = z
   .object({
     /**
@@ -88,14 +91,22 @@ export const TrainConfigSchema = z
      * name, or one folder per case holding its image (or one file per input channel: a list) and label.
      */
     data: z.union([
-      z.object({ msd: z.string().min(1) }).strict(),
-      z.object({ images: z.string().min(1), labels: z.string().min(1), labelNames: z.record(z.string()) }).strict(),
+      z.object({ msd: z.string().min(1), imageUnits: IMAGE_UNITS }).strict(),
+      z
+        .object({
+          images: z.string().min(1),
+          labels: z.string().min(1),
+          labelNames: z.record(z.string()),
+          imageUnits: IMAGE_UNITS,
+        })
+        .strict(),
       z
         .object({
           cases: z.string().min(1),
           image: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
           label: z.string().min(1),
           labelNames: z.record(z.string()),
+          imageUnits: IMAGE_UNITS,
         })
         .strict(),
     ]),

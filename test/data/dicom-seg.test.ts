@@ -12,7 +12,7 @@ import { ComboSegError } from '../../src/engine/errors.js';
 import { readLabels, readVolume, writeVolume } from '../../src/data/io.js';
 import { dicomSeriesFiles, readDicomSeg, sortDicomSlices, writeDicomSeg } from '../../src/data/dicom-seg.js';
 import { itkReadDicomSeg } from '../../src/data/itk.js';
-import { LABEL_COLOURS } from '../../src/data/overlay.js';
+import { organColour } from '../../src/data/palette.js';
 import { sameGrid, type Volume } from '../../src/data/volume.js';
 import { dicomSegInputs, formatFlag, predictCommand } from '../../src/cli/predict.js';
 import { create } from '../../src/networks/registry.js';
@@ -124,12 +124,12 @@ test(
       assert.equal(back.labels.pixelType, 'uint8');
       assert.ok(Buffer.from(back.labels.data.buffer).equals(Buffer.from(labels.data.buffer)), 'identical voxels');
       assert.ok(back.labels.data.includes(1) && back.labels.data.includes(5));
-      // The colours of the label set (overlay.ts's LABEL_COLOURS by value), as dcmqi reads them back.
+      // The colours of the label set (palette.ts's organColour by value), as dcmqi reads them back.
       const { metaInfo } = await itkReadDicomSeg(out);
       type Attrs = { SegmentLabel: string; recommendedDisplayRGBValue: number[] };
       const attrs = (metaInfo as { segmentAttributes: Attrs[][] }).segmentAttributes.flat();
       const colours = Object.fromEntries(attrs.map((a) => [a.SegmentLabel, a.recommendedDisplayRGBValue]));
-      assert.deepEqual(colours, { tumour: LABEL_COLOURS[0], box: LABEL_COLOURS[4] });
+      assert.deepEqual(colours, { tumour: organColour(1), box: organColour(5) });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -60,6 +60,7 @@ test('IBSI PET series equal the NIfTI made from them: size, spacing, origin, dir
     const a = await data.readVolume(ibsi(c));
     const b = await data.readVolume(join(shared, 'pet-sts', c, 'PET_image.nii.gz'));
     assert.deepEqual(a.size, b.size, c);
+    assert.equal(b.units, undefined, 'a NIfTI cannot say it holds SUV');
     for (const k of ['spacing', 'origin', 'direction'] as const) {
       a[k].forEach((v, i) => assert.ok(Math.abs(v - b[k][i]) < 1e-3, `${c} ${k}: ${a[k].join()} vs ${b[k].join()}`));
     }
@@ -77,6 +78,7 @@ test(
     const dir = join(shared, 'dicom', 'totalsegmentator-ct');
     const v = await data.readVolume(dir);
     assert.deepEqual(v.size, [512, 512, 20]);
+    assert.equal(v.units, undefined, 'CT is not SUV');
     assert.ok(Math.abs(v.spacing[2] - 2) < 1e-3);
     const [series] = listDicomSeries(dir);
     assert.equal(series.modality, 'CT');
@@ -207,6 +209,8 @@ test('PET in Bq/mL becomes SUV (body weight), decay-corrected to injection: chec
   });
   const factor = 99_000 / (433_344_096 * 2 ** (-(3600 + 6 * 60 + 59) / 6588));
   const [suv, stored] = [await data.readVolume(bq), await data.readVolume(ibsi('STS_002'))];
+  assert.equal(suv.units, 'SUV', 'computed SUV is marked as SUV (shown in the SUV window)');
+  assert.equal(stored.units, 'SUV', 'so is PET stored in SUV (Units GML)');
   for (let i = 0; i < stored.data.length; i += 97) {
     assert.ok(
       Math.abs(suv.data[i] - stored.data[i] * factor) <= 1e-6 * (1 + Math.abs(stored.data[i] * factor)),

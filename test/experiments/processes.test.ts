@@ -35,3 +35,10 @@ test('placement is left out of the hash, synchronised batch norm is in it', () =
   assert.equal(hash({ distributed: { nproc: 4, nnodes: 2, master: 'h:1', timeoutSeconds: 9 } }), 'f6544b6e');
   assert.notEqual(hash({ distributed: { syncBatchNorm: true } }), 'f6544b6e');
 });
+
+test('how images are shown (data.imageUnits) is left out of the hash too', () => {
+  const hash = (data: Record<string, unknown>) =>
+    configHash(resolvedConfig(training.parseConfig({ ...minimal, data: { ...minimal.data, ...data } })));
+  assert.equal(hash({ imageUnits: 'SUV' }), 'f6544b6e');
+  assert.throws(() => training.parseConfig({ ...minimal, data: { ...minimal.data, imageUnits: 'HU' } }), /imageUnits/);
+});

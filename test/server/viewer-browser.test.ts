@@ -11,7 +11,7 @@ import { servedFolder, type ServedFolder } from './fixture.js';
 import { serve, type RunningServer } from '../../src/server/server.js';
 import { readVolume } from '../../src/data/io.js';
 import { sameGrid } from '../../src/data/volume.js';
-import { ERROR_COLOURS, LABEL_COLOURS } from '../../src/data/overlay.js';
+import { ERROR_COLOURS, organColour } from '../../src/data/palette.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM)
@@ -103,7 +103,7 @@ test('open a case: the ground truth is drawn in the organ colour, errors in the 
   await page.waitForSelector('body[data-viewer="ready"]', { timeout: 60_000 });
   await setControl('opacity', '1');
   await setControl('mode', 'none');
-  const organ = LABEL_COLOURS[0];
+  const organ = organColour(1);
   const without = await countColour(organ);
   await setControl('mode', 'truth');
   const withTruth = await countColour(organ);
@@ -113,7 +113,7 @@ test('open a case: the ground truth is drawn in the organ colour, errors in the 
   );
   // An undertrained model misses most of the organ: false negatives in their own colour.
   await setControl('mode', 'difference');
-  const fn = await countColour(ERROR_COLOURS.fn);
+  const fn = await countColour(ERROR_COLOURS.falseNegative);
   assert.ok(fn > 20, `false-negative pixels: ${fn}`);
   assert.match((await page.textContent('#legend')) ?? '', /false positive.*false negative/);
   assert.match((await page.textContent('#case-metrics')) ?? '', /myocardium Dice/);

@@ -1,19 +1,19 @@
-// The NiiVue view of one segmented case: the scan, and as overlays the truth,
-// the prediction, the difference (FP and FN in their own colours) and the
-// foreground probability above a threshold.
+// The NiiVue view of one segmented case: the scan, and as overlays the truth, the prediction,
+// the difference (agreement in each organ's colour; false positives, false negatives and wrong
+// organs in their error colours: src/data/palette.ts, as the reports draw them)
+// and the foreground probability above a threshold.
 import { Niivue, SHOW_RENDER, SLICE_TYPE } from '@niivue/niivue';
-import { ERROR_COLOURS, LABEL_COLOURS } from '../../src/data/overlay.js';
+import { organColour } from '../../src/data/palette.js';
+import { differenceLegend, type LegendEntry } from '../../src/data/difference.js';
 import { api, type Job } from './api.js';
 
 export type OverlayMode = 'truth' | 'prediction' | 'difference' | 'probability' | 'none';
 export type Layout = 'multi' | 'axial' | 'coronal' | 'sagittal' | 'render';
 
-export const AGREE_COLOUR: [number, number, number] = [70, 200, 110];
-export const WRONG_ORGAN_COLOUR: [number, number, number] = [255, 170, 0];
-
 type Lut = { R: number[]; G: number[]; B: number[]; A: number[]; I: number[]; labels: string[] };
 
-function lut(entries: { value: number; rgb: [number, number, number]; name: string }[]): Lut {
+/** A label colour table (the opacity control blends it over the scan). */
+function lut(entries: Omit<LegendEntry, 'solid'>[]): Lut {
   const l: Lut = { R: [0], G: [0], B: [0], A: [0], I: [0], labels: [''] };
   for (const e of entries) {
     l.R.push(e.rgb[0]);
@@ -25,8 +25,6 @@ function lut(entries: { value: number; rgb: [number, number, number]; name: stri
   }
   return l;
 }
-
-export const organColour = (k: number): [number, number, number] => LABEL_COLOURS[k % LABEL_COLOURS.length];
 
 export class CaseViewer {
   readonly nv: Niivue;
@@ -65,20 +63,13 @@ export class CaseViewer {
       ...order.map((m) => ({ url: api.fileUrl(job.id, FILES[m]), name: FILES[m] })),
     ]);
     this.layers = Object.fromEntries(order.map((m, i) => [m, i + 1]));
-    const organs = job.organs.map((o, k) => ({ value: o.value, rgb: organColour(k), name: o.name }));
+    const organs = job.organs.map((o) => ({ value: o.value, rgb: organColour(o.value), name: o.name }));
     for (const m of ['truth', 'prediction'] as const) {
       const layer = this.layers[m];
       if (layer !== undefined) this.nv.volumes[layer].setColormapLabel(lut(organs));
     }
     if (this.layers.difference !== undefined) {
-      this.nv.volumes[this.layers.difference].setColormapLabel(
-        lut([
-          { value: 1, rgb: AGREE_COLOUR, name: 'agreement' },
-          { value: 2, rgb: ERROR_COLOURS.fp, name: 'false positive' },
-          { value: 3, rgb: ERROR_COLOURS.fn, name: 'false negative' },
-          { value: 4, rgb: WRONG_ORGAN_COLOUR, name: 'wrong organ' },
-        ]),
-      );
+      this.nv.volumes[this.layers.difference].setColormapLabel(lut(differenceLegend(job.organs)));
     }
     if (this.layers.probability !== undefined) this.nv.volumes[this.layers.probability].colormap = 'warm';
     const img = this.nv.volumes[0];
@@ -117,15 +108,9 @@ export class CaseViewer {
 
   /** What the legend shows for the current mode. */
   legend(): { name: string; rgb: [number, number, number] }[] {
-    const organs = (this.job?.organs ?? []).map((o, k) => ({ name: o.name, rgb: organColour(k) }));
+    const organs = (this.job?.organs ?? []).map((o) => ({ name: o.name, rgb: organColour(o.value) }));
     if (this.mode === 'truth' || this.mode === 'prediction') return organs;
-    if (this.mode === 'difference')
-      return [
-        { name: 'agreement', rgb: AGREE_COLOUR },
-        { name: 'false positive', rgb: ERROR_COLOURS.fp },
-        { name: 'false negative', rgb: ERROR_COLOURS.fn },
-        { name: 'wrong organ', rgb: WRONG_ORGAN_COLOUR },
-      ];
+    if (this.mode === 'difference') return differenceLegend(this.job?.organs ?? []);
     if (this.mode === 'probability')
       return [{ name: `probability ≥ ${this.threshold.toFixed(2)} (warm scale)`, rgb: [255, 120, 0] }];
     return [];
