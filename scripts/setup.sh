@@ -23,7 +23,8 @@ fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[setup] npm ci"
-  npm ci --no-audit --no-fund
+  # onnxruntime-node ships its CPU library; its install script would otherwise try to fetch GPU extras.
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 fi
 
 # The default addon, against Debian's libtorch (native/build/Release/comboseg.node); with
