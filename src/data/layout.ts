@@ -1,12 +1,11 @@
 // The output layout: how a network's channels map to organs. The loss declares it, the checkpoint
-// records it, and everything else asks it — targets, the activation, the label rule (SPEC §1, §5):
+// records it, and everything else asks it — targets, the activation, the label rule (SPEC §1, §5).
+// Engine-free (the page runs exported models with it too); the activation on tensors is in
+// src/inference/predict.ts, on arrays in src/inference/portable.ts:
 //   'sigmoid'  K channels, one per organ, no background (the paper): a voxel takes the most probable
 //              organ whose probability exceeds the threshold, else background.
 //   'softmax'  K + 1 channels, background first (CE, WCE): a voxel takes the most probable class.
 import type { OutputLayout } from '../losses/layout.js';
-import { sigmoid } from '../engine/ops/elementwise.js';
-import { softmax } from '../engine/ops/nn.js';
-import type { Tensor } from '../engine/tensor.js';
 import { ComboSegError } from '../engine/errors.js';
 import { labelsFromProbabilities } from './labels.js';
 export { targetOf } from './labels.js';
@@ -16,11 +15,6 @@ export { OutputLayoutSchema, type OutputLayout } from '../losses/layout.js';
 /** Network output channels for K organs. */
 export function outputChannels(layout: OutputLayout, organs: number): number {
   return layout === 'softmax' ? organs + 1 : organs;
-}
-
-/** Logits [B, C, ...] → probabilities: element-wise sigmoid, or softmax over the channels. */
-export function activate(layout: OutputLayout, logits: Tensor): Tensor {
-  return layout === 'softmax' ? softmax(logits, 1) : sigmoid(logits);
 }
 
 /** Probabilities [C, N] (channel-major) → a label map of organ values (0: background). */

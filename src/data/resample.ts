@@ -11,25 +11,11 @@ import { cat } from '../engine/ops/shape.js';
 import { ComboSegError } from '../engine/errors.js';
 import type { Tensor } from '../engine/tensor.js';
 import { spatialShape, type Geometry, type Vec3, type Volume, type VoxelArray } from './volume.js';
+import { geometryForSize, sizeForSpacing } from './resize-linear.js';
 
 export type ResampleMode = 'linear' | 'nearest' | 'label';
 
-/** The geometry of a grid of `size` voxels covering the same field of view as `g`. */
-export function geometryForSize(g: Geometry, size: Vec3): Geometry {
-  const spacing = g.spacing.map((s, i) => (s * g.size[i]) / size[i]) as Vec3;
-  // Voxel centres move by half the change in spacing, along each axis direction.
-  const shift = spacing.map((s, i) => (s - g.spacing[i]) / 2);
-  const d = g.direction;
-  const origin = [0, 1, 2].map(
-    (r) => g.origin[r] + d[3 * r] * shift[0] + d[3 * r + 1] * shift[1] + d[3 * r + 2] * shift[2],
-  ) as Vec3;
-  return { size: [...size], spacing, origin, direction: [...d] };
-}
-
-/** The size (rounded) that a spacing gives over the same field of view. */
-export function sizeForSpacing(g: Geometry, spacing: Vec3): Vec3 {
-  return g.size.map((n, i) => Math.max(1, Math.round((n * g.spacing[i]) / spacing[i]))) as Vec3;
-}
+export { geometryForSize, sizeForSpacing } from './resize-linear.js';
 
 function interpolate(x: Tensor, out: Vec3, mode: 'linear' | 'nearest'): Tensor {
   if (mode === 'linear') return upsampleTrilinear3d(x, { size: out }, false);

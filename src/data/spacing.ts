@@ -4,6 +4,7 @@
 // scan's own (src/inference/predict.ts).
 import { z } from 'zod';
 import { resampleToSpacing, type ResampleMode } from './resample.js';
+import { hasSpacing } from './resize-linear.js';
 import { channelCount, splitChannels, stackChannels, type Vec3, type Volume } from './volume.js';
 
 const mm = z.number().positive().max(1000);
@@ -29,10 +30,7 @@ export function targetSpacing(setting: SpacingSetting, scans: Pick<Volume, 'spac
   return [0, 1, 2].map((i) => median(scans.map((v) => v.spacing[i]))) as Vec3;
 }
 
-/** Whether a grid already has `spacing` (within 0.1 %). */
-export function hasSpacing(v: Pick<Volume, 'spacing'>, spacing: Vec3): boolean {
-  return v.spacing.every((s, i) => Math.abs(s - spacing[i]) <= 1e-3 * spacing[i]);
-}
+export { hasSpacing } from './resize-linear.js';
 
 /** `v` on `spacing` over the same field of view; each channel alone (linear for images, 'label' for label maps). */
 export function toSpacing(v: Volume, spacing: Vec3, mode: ResampleMode): Volume {

@@ -7,7 +7,9 @@ import { tidy } from '../engine/scope.js';
 import { to } from '../engine/device.js';
 import type { Network } from '../networks/network.js';
 import { normaliseChannels } from '../data/normalise.js';
-import { activate, labelsOf, organProbabilities } from '../data/layout.js';
+import type { OutputLayout } from '../data/layout.js';
+import { sigmoid } from '../engine/ops/elementwise.js';
+import { softmax } from '../engine/ops/nn.js';
 import {
   channelCount,
   spatialShape,
@@ -22,15 +24,15 @@ import type { InferenceSettings } from './settings.js';
 import { checkChannels, type ModelMeta } from './model.js';
 import { toSpacing } from '../data/spacing.js';
 import { resampleLike } from '../data/resample.js';
-import { largestComponentOrgans, largestComponents } from './postprocess.js';
+import { largestComponentOrgans } from './postprocess.js';
+import { predictionFrom, type Prediction } from './prediction.js';
 
 export type { InferenceSettings } from './settings.js';
+export { predictionFrom, type Prediction } from './prediction.js';
 
-export interface Prediction {
-  labels: Volume;
-  /** Per-organ probability maps on the scan's grid (float32), in label-set order. */
-  probabilities: Volume[];
-  mode: 'window' | 'whole';
+/** Logits [B, C, ...] → probabilities: element-wise sigmoid, or softmax over the channels. */
+export function activate(layout: OutputLayout, logits: Tensor): Tensor {
+  return layout === 'softmax' ? softmax(logits, 1) : sigmoid(logits);
 }
 
 /**
@@ -104,30 +106,6 @@ export function predictProbabilities(
     return p.toFloat32Array(); // [1, C, D, H, W] is channel-major: each channel's map is one contiguous run
   });
   return { scan: given, probs: scan === given ? probs : onGridOf(probs, scan, given), settings: s, mode };
-}
-
-/**
- * Probabilities → a prediction on the scan's grid (`like`): the label map by the layout's rule (sigmoid:
- * the most probable organ over `threshold`, else background; softmax: the most probable class), then the
- * largest-component step when `largestComponent` asks for it, and one probability map per organ
- * (views of `probs`, in label-set order).
- */
-export function predictionFrom(
-  like: Geometry,
-  meta: Pick<ModelMeta, 'layout' | 'labels'>,
-  probs: Float32Array,
-  s: Pick<InferenceSettings, 'threshold' | 'largestComponent'>,
-  mode: Prediction['mode'],
-): Prediction {
-  const K = meta.labels.values.length;
-  const organMap = (k: number): Volume => withData(like, organProbabilities(meta.layout, probs, K, k), 'float32');
-  const labels = withData(like, labelsOf(meta.layout, probs, meta.labels.values, s.threshold), 'uint8');
-  const organs = largestComponentOrgans(meta.labels, s.largestComponent);
-  return {
-    labels: organs.length ? largestComponents(labels, organs) : labels,
-    probabilities: Array.from({ length: K }, (_, k) => organMap(k)),
-    mode,
-  };
 }
 
 /**

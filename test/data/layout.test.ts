@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tensor, tidy } from '../../src/index.js';
-import { activate, labelsOf, organProbabilities, outputChannels, targetOf } from '../../src/data/layout.js';
+import { labelsOf, organProbabilities, outputChannels, targetOf } from '../../src/data/layout.js';
+import { activate } from '../../src/inference/predict.js';
 import { assertClose } from '../helpers.js';
 
 test('targets: sigmoid has one channel per organ, softmax adds background first', () => {
