@@ -8,3 +8,4 @@ export * as data from './data/index.js';
 export * as metrics from './metrics/index.js';
 export * as inference from './inference/index.js';
 export * as experiments from './experiments/index.js';
+export * as exporting from './export/index.js';

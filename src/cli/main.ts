@@ -7,6 +7,7 @@ import { synthCommand } from './synth.js';
 import { evaluateCommand } from './evaluate.js';
 import { trainCommand } from './train.js';
 import { predictCommand } from './predict.js';
+import { exportCommand } from './export.js';
 import { experimentCommand } from './experiment.js';
 import { tuneCommand } from './tune.js';
 import { serveCommand } from './serve.js';
@@ -17,6 +18,7 @@ const program = new Command('comboseg')
   .version('0.1.0');
 program.addCommand(trainCommand());
 program.addCommand(predictCommand());
+program.addCommand(exportCommand());
 program.addCommand(evaluateCommand());
 program.addCommand(experimentCommand());
 program.addCommand(tuneCommand());

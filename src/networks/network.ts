@@ -9,6 +9,7 @@ import type { Rng } from '../util/random.js';
 import { noGrad } from '../engine/autograd.js';
 import { withPrecision, type Precision } from '../engine/precision.js';
 import type { NetworkOptions } from './options.js';
+import type { OnnxGraphBuilder } from '../export/onnx-builder.js';
 
 export type { NetworkOptions } from './options.js';
 
@@ -25,6 +26,12 @@ export abstract class Network extends Module {
 
   /** [B, inChannels, D, H, W] → logits [B, outChannels, D, H, W], in the current compute precision. */
   abstract override forward(x: Tensor): Tensor;
+
+  /**
+   * Emits forward()'s computation into an ONNX graph (evaluation mode): `x` names the input value,
+   * the name of the logits comes back. Mirrors forward() layer for layer (src/export/onnx.ts).
+   */
+  abstract toOnnx(b: OnnxGraphBuilder, x: string): string;
 
   /** forward() in this network's precision; the logits come back in float32 for the loss and the metrics. */
   run(x: Tensor): Tensor {

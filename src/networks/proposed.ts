@@ -15,6 +15,7 @@ import type { Sequential } from '../nn/layers.js';
 import { z } from 'zod';
 import { Network, initOutputBias, convStack } from './network.js';
 import { NetworkOptionsSchema, networkOptions, positiveInts } from './options.js';
+import type { OnnxGraphBuilder } from '../export/onnx-builder.js';
 
 export const ProposedOptionsSchema = NetworkOptionsSchema.extend({
   channels: positiveInts(2).default([32, 64, 128, 256, 312]).describe('channels per level, shallow to deep'),
@@ -64,5 +65,14 @@ export class ProposedNet extends Network {
     });
     for (const level of this.#decoder) h = level.forward(this.#up.forward(h));
     return this.#head.forward(h);
+  }
+
+  toOnnx(b: OnnxGraphBuilder, x: string): string {
+    let h = x;
+    this.#encoder.forEach((level, i) => {
+      h = b.sequential(level, i === 0 ? h : b.maxPool3d(this.#pool, h));
+    });
+    for (const level of this.#decoder) h = b.sequential(level, b.upsample(this.#up, h));
+    return b.conv3d(this.#head, h);
   }
 }

@@ -11,6 +11,7 @@ import { MaxPool3d, MaxUnpool3d, Sequential } from '../nn/layers.js';
 import { z } from 'zod';
 import { Network, initOutputBias, convBlock, convStack } from './network.js';
 import { NetworkOptionsSchema, networkOptions, positiveInts } from './options.js';
+import type { OnnxGraphBuilder } from '../export/onnx-builder.js';
 
 export const Segnet3dOptionsSchema = NetworkOptionsSchema.extend({
   channels: positiveInts(1).default([32, 64, 128, 256]).describe('channels per level'),
@@ -67,5 +68,22 @@ export class Segnet3d extends Network {
       h = level.forward(this.#unpool.forward(h, indices, size));
     });
     return this.#head.forward(h);
+  }
+
+  toOnnx(b: OnnxGraphBuilder, x: string): string {
+    // The pre-pool value stands for its size: MaxUnpool reads the output shape from it.
+    const pools: { indices: string; before: string }[] = [];
+    let h = x;
+    for (const level of this.#encoder) {
+      h = b.sequential(level, h);
+      const [pooled, indices] = b.maxPool3dWithIndices(this.#pool, h);
+      pools.push({ indices, before: h });
+      h = pooled;
+    }
+    this.#decoder.forEach((level, k) => {
+      const { indices, before } = pools[pools.length - 1 - k];
+      h = b.sequential(level, b.maxUnpool3d(this.#unpool, h, indices, before));
+    });
+    return b.conv3d(this.#head, h);
   }
 }

@@ -14,6 +14,7 @@ import type { Module } from '../nn/module.js';
 import { z } from 'zod';
 import { Network, initOutputBias, convBlock, convStack } from './network.js';
 import { NetworkOptionsSchema, networkOptions, positiveInts } from './options.js';
+import type { OnnxGraphBuilder } from '../export/onnx-builder.js';
 
 export const UnetUpsamplingSchema = z
   .enum(['transposed', 'nearest', 'trilinear'])
@@ -85,5 +86,20 @@ export class Unet3d extends Network {
       h = level.forward(cat([this.#ups[k].forward(h) as Tensor, skip], 1));
     });
     return this.#head.forward(h);
+  }
+
+  toOnnx(b: OnnxGraphBuilder, x: string): string {
+    const skips: string[] = [];
+    let h = x;
+    this.#encoder.forEach((level, i) => {
+      h = b.sequential(level, i === 0 ? h : b.maxPool3d(this.#pool, h));
+      skips.push(h);
+    });
+    this.#decoder.forEach((level, k) => {
+      const skip = skips[skips.length - 2 - k];
+      // #ups[k]: a transposed convolution or an Upsample, by the `upsampling` option.
+      h = b.sequential(level, b.concat([b.layer(this.#ups[k], h), skip], 1));
+    });
+    return b.conv3d(this.#head, h);
   }
 }

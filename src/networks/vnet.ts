@@ -17,6 +17,7 @@ import { BatchNorm3d, PReLU, Sequential } from '../nn/layers.js';
 import { z } from 'zod';
 import { Network, initOutputBias, convStack } from './network.js';
 import { NetworkOptionsSchema, networkOptions, positiveInts } from './options.js';
+import type { OnnxGraphBuilder } from '../export/onnx-builder.js';
 
 export const VnetOptionsSchema = NetworkOptionsSchema.extend({
   channels: positiveInts(2).default([16, 32, 64, 128, 256]).describe('channels per stage, shallow to deep'),
@@ -105,5 +106,30 @@ export class Vnet extends Network {
       h = this.#residual(stage.forward(input), input);
     });
     return this.#head.forward(h);
+  }
+
+  /** #residual in the graph: channel counts are static there, so the widths come from the options. */
+  #residualOnnx(b: OnnxGraphBuilder, out: string, input: string, inWidth: number, outWidth: number): string {
+    if (!this.options.residual) return out;
+    // Add broadcasts the [N, 1, ...] channel mean as expand() does.
+    return b.add(out, inWidth === outWidth ? input : b.reduceMean(input, [1]));
+  }
+
+  toOnnx(b: OnnxGraphBuilder, x: string): string {
+    const c = this.options.channels;
+    const skips: string[] = [];
+    let h = x;
+    this.#stages.forEach((stage, i) => {
+      const input = i === 0 ? h : b.sequential(this.#downs[i - 1], h);
+      const inWidth = i === 0 ? this.options.inChannels : c[i];
+      h = this.#residualOnnx(b, b.sequential(stage, input), input, inWidth, c[i]);
+      skips.push(h);
+    });
+    this.#decoder.forEach((stage, s) => {
+      const input = b.concat([b.sequential(this.#ups[s], h), skips[skips.length - 2 - s]], 1);
+      const width = 2 * c[c.length - 2 - s];
+      h = this.#residualOnnx(b, b.sequential(stage, input), input, width, width);
+    });
+    return b.conv3d(this.#head, h);
   }
 }
