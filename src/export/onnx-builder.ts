@@ -91,14 +91,7 @@ export class OnnxGraphBuilder {
     return name;
   }
 
-  /** An int64 initializer (shapes, axes). */
-  int64s(base: string, data: number[]): string {
-    const name = this.unique(base);
-    this.initializers.push({ name, dims: [data.length], dataType: TensorProto.DataType.INT64, int64Data: data });
-    return name;
-  }
-
-  /** An initializer holding a module's tensor (float32, on the CPU), optionally reshaped to `dims`. */
+  /** An initializer holding a copy of a module's tensor as float32, optionally reshaped to `dims`. */
   weight(t: Tensor, dims: number[] = t.shape): string {
     const byShape = this.#stored.get(t) ?? new Map<string, string>();
     this.#stored.set(t, byShape);
