@@ -3,25 +3,15 @@ import { z } from 'zod';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
-import { dispose } from '../engine/scope.js';
 import { DeviceSchema } from '../engine/device.js';
 import { PrecisionSchema, type PrecisionSetting } from '../engine/precision.js';
-import { resolvePrecision } from '../engine/precision-default.js';
 import { writeVolume, imageExtension } from '../data/io.js';
 import { dicomSeriesFiles, writeDicomSeg } from '../data/dicom-seg.js';
 import { loadCaseImage } from '../data/datasets.js';
 import { hasDicomMarker } from '../data/dcmjs.js';
 import { channelCount } from '../data/volume.js';
-import {
-  checkChannels,
-  describeChannels,
-  loadModel,
-  modelChannels,
-  type LoadedModel,
-  type ModelMeta,
-} from '../inference/model.js';
-import { resolveModelPath } from '../training/run-dir.js';
-import { checkEnsemble, predictEnsemble, type EnsembleModel } from '../inference/ensemble.js';
+import { checkChannels, describeChannels, modelChannels, type ModelMeta } from '../inference/model.js';
+import { libtorchSegmenter, onnxSegmenter, runtimeFor, type Segmenter } from './segmenters.js';
 import { largestComponentOrgans } from '../inference/postprocess.js';
 import { InferenceSettingsSchema, type InferenceSettings } from '../inference/settings.js';
 import { checkFlags } from '../util/options.js';
@@ -56,6 +46,7 @@ interface PredictFlags {
   probabilities?: boolean;
   device?: string;
   precision?: string;
+  runtime?: string;
   format?: string;
   /** A DICOM folder holding several series: the SeriesInstanceUID to segment. */
   series?: string;
@@ -259,6 +250,10 @@ export function predictCommand(): Command {
       '--largest-component [organs]',
       'keep only the largest connected component (26-connected) of each organ, or of the organs named (a,b)',
     )
+    .option(
+      '--runtime <r>',
+      'libtorch (checkpoints; default) | onnx (an exported .onnx file, on onnxruntime; the default for .onnx)',
+    )
     .option('--device <d>', 'where the network runs: cpu (default), cuda or cuda:N; scans and results stay on the CPU')
     .option('--precision <p>', 'auto (default: bf16 where this CPU computes it clearly faster) | fp32 | bf16')
     .option('--series <uid>', 'a DICOM folder holding several series: the SeriesInstanceUID to segment')
@@ -270,7 +265,6 @@ export function predictCommand(): Command {
     )
     .action(async (o: PredictFlags) => {
       const settings = settingsFromFlags(o);
-      const precision = precisionFlag(o.precision);
       const format = formatFlag(o.format);
       if (!existsSync(o.input)) {
         throw new ComboSegError(`${o.input}: no such file or folder`, { code: 'not-found', path: o.input });
@@ -282,10 +276,9 @@ export function predictCommand(): Command {
         });
       }
       const segInputs = format === 'dicom-seg' ? await dicomSegInputs(o.input, o.output, o.series) : null;
-      const models = loadModels(o.model, deviceFlag(o.device), precision);
+      const seg = await openSegmenter(o);
       try {
-        const [first] = models;
-        checkEnsemble(models.map(ensembleMember));
+        const first = seg.models[0];
         largestComponentOrgans(first.meta.labels, { ...first.meta.inference, ...settings }.largestComponent);
         const inputs = (segInputs ?? predictionInputs(o.input, o.output, first.meta)).map((i) =>
           o.series ? { ...i, series: o.series } : i,
@@ -295,12 +288,12 @@ export function predictCommand(): Command {
         const folder = toFolder
           ? openPredictionFolder(
               o.output,
-              models.map((m) => m.path),
+              seg.models.map((m) => m.path),
             )
           : null;
         try {
           for (const input of inputs) {
-            await predictOne(models, input, settings, o.probabilities ?? false);
+            await predictOne(seg, input, settings, o.probabilities ?? false);
             folder?.done(input.name, input.out);
           }
           folder?.finish();
@@ -308,37 +301,27 @@ export function predictCommand(): Command {
           folder?.lock.release();
         }
       } finally {
-        for (const m of models) disposeModel(m);
+        await seg.close();
       }
     });
 }
 
-/** A model of `predict`, with the path it was given as (resolved). */
-type PredictModel = LoadedModel & { path: string };
-
-const ensembleMember = (m: PredictModel): EnsembleModel => ({ net: m.network, meta: m.meta, name: m.path });
-
-/** Loads each model onto `device` at `precision`; one that fails to load disposes those already loaded. */
-function loadModels(paths: string[], device: string, precision: PrecisionSetting): PredictModel[] {
-  const models: PredictModel[] = [];
-  try {
-    for (const p of paths) {
-      const path = resolveModelPath(p);
-      const model = loadModel(path);
-      models.push({ ...model, path });
-      model.network.to(device);
-      model.network.precision = resolvePrecision(precision, device);
+/** The models of `--model` on the runtime `--runtime` asks for (or their files call for). */
+async function openSegmenter(o: PredictFlags): Promise<Segmenter> {
+  const runtime = runtimeFor(o.runtime, o.model);
+  if (runtime === 'libtorch') return libtorchSegmenter(o.model, deviceFlag(o.device), precisionFlag(o.precision));
+  for (const [flag, value] of [
+    ['--device', o.device],
+    ['--precision', o.precision],
+  ] as const) {
+    if (value !== undefined) {
+      throw new ComboSegError(`${flag} applies to the libtorch runtime; onnx runs on the CPU in float32`, {
+        code: 'invalid-option',
+        path: flag,
+      });
     }
-  } catch (e) {
-    for (const m of models) disposeModel(m);
-    throw e;
   }
-  return models;
-}
-
-function disposeModel(m: LoadedModel): void {
-  m.network.dispose();
-  dispose(m.extra);
+  return onnxSegmenter(o.model);
 }
 
 /** The `--device` flag, checked by the engine's device schema. */
@@ -385,7 +368,7 @@ function openPredictionFolder(dir: string, paths: string[]) {
 
 /** Segments one scan (with one model, or the mean of several) and writes its label map (and probability maps). */
 async function predictOne(
-  models: PredictModel[],
+  seg: Segmenter,
   input: PredictionInput,
   settings: Partial<InferenceSettings>,
   probabilities: boolean,
@@ -394,11 +377,12 @@ async function predictOne(
   const channelFiles = input.files.length > 1 ? { channelFiles: input.files } : {};
   const scan = await loadCaseImage({ id: basename(input.name), image: first, ...channelFiles }, input.series);
   const what = input.files.length > 1 ? `case ${input.name}` : input.name;
+  const { models } = seg;
   for (const m of models) checkChannels(m.meta, channelCount(scan), what);
   mkdirSync(dirname(input.out) || '.', { recursive: true });
   let bar: Progress | null = null;
   let barOf = -1;
-  const pred = predictEnsemble(models.map(ensembleMember), scan, settings, (done, total, m) => {
+  const pred = await seg.segment(scan, settings, (done, total, m) => {
     if (barOf !== m) {
       const label =
         models.length > 1 ? `${basename(input.name)} [model ${m + 1}/${models.length}]` : basename(input.name);

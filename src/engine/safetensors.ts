@@ -46,7 +46,8 @@ const ARRAYS: Record<StoredDType, new (b: ArrayBuffer) => TypedArray> = {
   bool: Uint8Array,
 };
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
+export type { JsonValue } from '../util/json.js';
+import type { JsonValue } from '../util/json.js';
 
 const isJsonObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -3,12 +3,11 @@
 // modules, so the viewer page reads it too (from an ONNX export's metadata).
 import { z } from 'zod';
 import { ComboSegError } from '../engine/errors.js';
-import type { JsonValue } from '../engine/safetensors.js';
 import type { LabelSet } from '../data/labels.js';
 import type { Normalisation } from '../data/normalise.js';
 import { OutputLayoutSchema } from '../losses/layout.js';
 import { MAX_SIDE, problemText, problemsOf } from '../util/options.js';
-import { JsonSchema } from '../util/json.js';
+import { JsonSchema, type JsonValue } from '../util/json.js';
 import { InferenceSettingsSchema } from './settings.js';
 
 const side = z.number().int().min(1).max(MAX_SIDE);

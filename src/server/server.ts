@@ -116,10 +116,13 @@ function checkRequest(s: ServerState, req: IncomingMessage): { url: URL; method:
   return { url, method };
 }
 
-const sendIndex: Handler = (s, _req, res) => sendFile(res, join(s.webDir, 'index.html'));
+// Cross-origin isolation lets the page's in-browser segmentation (onnxruntime-web) run on several threads.
+const ISOLATED = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+
+const sendIndex: Handler = (s, _req, res) => sendFile(res, join(s.webDir, 'index.html'), undefined, ISOLATED);
 
 const sendAsset: Handler = (s, _req, res, url) =>
-  sendFile(res, resolveInside(realpathSync(s.webDir), decodeURIComponent(url.pathname.slice(1))));
+  sendFile(res, resolveInside(realpathSync(s.webDir), decodeURIComponent(url.pathname.slice(1))), undefined, ISOLATED);
 
 const sendServedFile: Handler = (s, _req, res, url) => {
   const file = resolveInside(s.root, decodeURIComponent(url.pathname.slice('/files/'.length)));

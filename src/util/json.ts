@@ -1,6 +1,8 @@
 // Plain data → JSON values, checked rather than cast: what goes into checkpoint metadata.
 import { z } from 'zod';
-import type { JsonValue } from '../engine/safetensors.js';
+
+/** A JSON value (what checkpoint and export metadata hold). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
 
 export const JsonSchema: z.ZodType<JsonValue> = z.lazy(() =>
   z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonSchema), z.record(JsonSchema)]),
