@@ -106,6 +106,68 @@ async function open(job: Job): Promise<void> {
   }
 }
 
+/** "12/40 windows, 3.1/s, ETA 0:09": a progress line with rate and time left. */
+function rateLine(done: number, total: number, since: number, unit: string): string {
+  const s = (performance.now() - since) / 1000;
+  const rate = done / Math.max(s, 1e-3);
+  const left = rate > 0 ? (total - done) / rate : 0;
+  const eta = `${Math.floor(left / 60)}:${String(Math.round(left % 60)).padStart(2, '0')}`;
+  return `${unit} ${done}/${total}, ${rate.toFixed(1)}/s, ETA ${eta}`;
+}
+
+/** Segments a local scan with a local model in the page (web/src/local.ts) and opens the result. */
+async function segmentHere(modelFile: File, scanFile: File): Promise<void> {
+  $('local-job').hidden = false;
+  $('local-download').hidden = true;
+  const bar = $('local-progress', HTMLProgressElement);
+  const stage = $('local-stage');
+  stage.className = 'muted';
+  document.body.dataset.local = 'running';
+  let since = performance.now();
+  let last = '';
+  try {
+    const { segmentLocally } = await import('./local.js');
+    const r = await segmentLocally(modelFile, scanFile, (done, total, what) => {
+      if (what !== last) [last, since] = [what, performance.now()];
+      bar.max = Math.max(1, total);
+      bar.value = done;
+      stage.textContent = total > 1 ? rateLine(done, total, since, what) : what;
+    });
+    const a = $('local-download', HTMLAnchorElement);
+    a.href = r.urls['prediction.nii.gz'];
+    a.download = `${scanFile.name.replace(/\.nii(\.gz)?$/i, '')}_prediction.nii.gz`;
+    a.hidden = false;
+    stage.textContent =
+      `done in ${r.seconds.toFixed(1)} s on ${r.backend} (${r.mode === 'whole' ? 'one pass' : 'sliding window'})` +
+      (r.backendNote ? `; not WebGPU: ${r.backendNote}` : '');
+    document.body.dataset.localBackend = r.backend;
+    const job: Job = {
+      id: 'local',
+      state: 'done',
+      title: scanFile.name,
+      model: modelFile.name,
+      stage: 'done',
+      done: 1,
+      total: 1,
+      error: null,
+      files: Object.keys(r.urls),
+      metrics: null,
+      organs: r.organs,
+    };
+    viewer.mode = 'prediction';
+    $('mode', HTMLSelectElement).value = 'prediction';
+    setViewerState('loading');
+    await viewer.show(job, (f) => r.urls[f as keyof typeof r.urls]);
+    legend();
+    setViewerState('ready');
+    document.body.dataset.local = 'done';
+  } catch (e) {
+    stage.textContent = e instanceof Error ? e.message : String(e);
+    stage.className = 'error';
+    document.body.dataset.local = 'error';
+  }
+}
+
 async function segmentAndOpen(run: string, caseId: string): Promise<void> {
   const job = await runJob(api.segmentCase(run, caseId));
   if (!job) return;
@@ -273,6 +335,12 @@ function wireControls(): void {
   $('layout', HTMLSelectElement).addEventListener('input', (ev) =>
     viewer.setLayout((ev.target as HTMLSelectElement).value as Layout),
   );
+  $('local', HTMLFormElement).addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const model = $('local-model', HTMLInputElement).files?.[0];
+    const scan = $('local-scan', HTMLInputElement).files?.[0];
+    if (model && scan) void segmentHere(model, scan);
+  });
   $('upload', HTMLFormElement).addEventListener('submit', (ev) => {
     ev.preventDefault();
     const files = [...($('upload-file', HTMLInputElement).files ?? [])];

@@ -52,15 +52,15 @@ export class CaseViewer {
     await this.nv.attachToCanvas(this.canvas);
   }
 
-  /** Loads a finished job's volumes; resolves when drawn. */
-  async show(job: Job): Promise<void> {
+  /** Loads a finished job's volumes (from the server, or `urlOf` a local file's); resolves when drawn. */
+  async show(job: Job, urlOf: (file: string) => string = (f) => api.fileUrl(job.id, f)): Promise<void> {
     this.job = job;
     const order = (['truth', 'prediction', 'difference', 'probability'] as const).filter((m) =>
       job.files.includes(FILES[m]),
     );
     await this.nv.loadVolumes([
-      { url: api.fileUrl(job.id, 'image.nii.gz'), name: 'image.nii.gz' },
-      ...order.map((m) => ({ url: api.fileUrl(job.id, FILES[m]), name: FILES[m] })),
+      { url: urlOf('image.nii.gz'), name: 'image.nii.gz' },
+      ...order.map((m) => ({ url: urlOf(FILES[m]), name: FILES[m] })),
     ]);
     this.layers = Object.fromEntries(order.map((m, i) => [m, i + 1]));
     const organs = job.organs.map((o) => ({ value: o.value, rgb: organColour(o.value), name: o.name }));
