@@ -12,6 +12,7 @@ import { networkStep } from './children.js';
 import { precisionBench } from './precision.js';
 import { dataParallelBench } from './data-parallel.js';
 import { pipelineBench } from './pipeline.js';
+import { onnxWebBench } from './onnx-web.js';
 
 const quick = process.argv.includes('--quick');
 const onlyArg = process.argv.indexOf('--only');
@@ -39,6 +40,7 @@ if (only.includes('inference')) inferenceBench(quick);
 if (only.includes('precision')) precisionBench(quick);
 if (only.includes('data-parallel')) await dataParallelBench(quick);
 if (only.includes('pipeline')) await pipelineBench(quick);
+if (only.includes('onnx-web')) await onnxWebBench();
 
 function engineBench(): void {
   console.log('\nconv3d 3×3×3, batch 1, 16 → 16 channels, forward + backward:');
