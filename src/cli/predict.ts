@@ -266,6 +266,7 @@ export function predictCommand(): Command {
     .action(async (o: PredictFlags) => {
       const settings = settingsFromFlags(o);
       const format = formatFlag(o.format);
+      const openModels = segmenterFor(o); // flags checked before any file is read
       if (!existsSync(o.input)) {
         throw new ComboSegError(`${o.input}: no such file or folder`, { code: 'not-found', path: o.input });
       }
@@ -276,7 +277,7 @@ export function predictCommand(): Command {
         });
       }
       const segInputs = format === 'dicom-seg' ? await dicomSegInputs(o.input, o.output, o.series) : null;
-      const seg = await openSegmenter(o);
+      const seg = await openModels();
       try {
         const first = seg.models[0];
         largestComponentOrgans(first.meta.labels, { ...first.meta.inference, ...settings }.largestComponent);
@@ -306,10 +307,13 @@ export function predictCommand(): Command {
     });
 }
 
-/** The models of `--model` on the runtime `--runtime` asks for (or their files call for). */
-async function openSegmenter(o: PredictFlags): Promise<Segmenter> {
+/** Opens the models of `--model` on the runtime `--runtime` asks for (or their files call for); flags checked now. */
+function segmenterFor(o: PredictFlags): () => Promise<Segmenter> {
   const runtime = runtimeFor(o.runtime, o.model);
-  if (runtime === 'libtorch') return libtorchSegmenter(o.model, deviceFlag(o.device), precisionFlag(o.precision));
+  if (runtime === 'libtorch') {
+    const [device, precision] = [deviceFlag(o.device), precisionFlag(o.precision)];
+    return () => Promise.resolve(libtorchSegmenter(o.model, device, precision));
+  }
   for (const [flag, value] of [
     ['--device', o.device],
     ['--precision', o.precision],
@@ -321,7 +325,7 @@ async function openSegmenter(o: PredictFlags): Promise<Segmenter> {
       });
     }
   }
-  return onnxSegmenter(o.model);
+  return () => onnxSegmenter(o.model);
 }
 
 /** The `--device` flag, checked by the engine's device schema. */
