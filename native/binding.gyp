@@ -1,12 +1,13 @@
 # The comboseg addon. Build it with `node scripts/build-native.mjs`, not node-gyp directly: that
 # script finds libtorch (COMBOSEG_LIBTORCH, else Debian's /usr) and passes what it found as
-# variables: torch_dnnl (1: link Debian's shared libdnnl and build the bf16 convolutions on its API),
-# torch_gloo (1: build c10d's Gloo process group for distributed training, with libgloo-dev's headers),
+# variables: napi_include_dir (node-addon-api's headers, as the package resolves them), torch_dnnl
+# (1: link Debian's shared libdnnl and build the bf16 convolutions on its API), torch_gloo (1: build c10d's Gloo process group for distributed training, with libgloo-dev's headers),
 # torch_root (the folder, reported by buildInfo), torch_include_dirs, torch_link (-L,
 # rpath, and the libraries inside --no-as-needed ... --as-needed so that every library's kernels
 # register even though the addon calls none of their symbols directly), torch_cxx_std (c++17, or
 # what TorchConfig.cmake asks for) and torch_cxx11_abi. A build against another libtorch uses a
-# folder native/build-<version>-<cpu|cuda>/ whose binding.gyp includes this one.
+# folder native/build-<version>-<cpu|cuda>/ (an installed package: a cache folder, `comboseg setup`)
+# whose binding.gyp includes this one.
 {
   "targets": [
     {
@@ -26,7 +27,7 @@
         "src/conv_binding.cc"
       ],
       "include_dirs": [
-        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<(napi_include_dir)",
         "<@(torch_include_dirs)"
       ],
       "cflags!": ["-fno-exceptions"],

@@ -10,6 +10,7 @@ import type { Network } from '../networks/network.js';
 import { resolveModelPath } from '../training/run-dir.js';
 import { ONNX_IR_VERSION, ONNX_OPSET } from '../export/onnx-builder.js';
 import { ONNX_INPUT, ONNX_OUTPUT, writeOnnx } from '../export/onnx.js';
+import { loadOnnxRuntime } from '../inference/onnx-session.js';
 
 /** How far onnxruntime's logits may be from libtorch's, relative to their largest magnitude (at least 1). */
 const CHECK_TOLERANCE = 1e-3;
@@ -26,7 +27,7 @@ export interface OnnxCheck {
  */
 export async function checkWithOnnxRuntime(path: string, network: Network): Promise<OnnxCheck> {
   // Loaded here, not at start-up: every other command would pay for onnxruntime's native library.
-  const ort = await import('onnxruntime-node');
+  const ort = await loadOnnxRuntime();
   const side = network.divisor;
   const dims = [1, network.options.inChannels, side, side, side];
   const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
@@ -105,6 +106,7 @@ export function exportCommand(): Command {
     .requiredOption('--model <path>', 'RUN_DIR/best, RUN_DIR/last, a run folder, or a .safetensors file')
     .requiredOption('--onnx <file>', 'the ONNX file to write (dynamic batch and spatial axes)')
     .action(async (o: { model: string; onnx: string }) => {
+      await loadOnnxRuntime(); // the check needs it: a missing one says how to add it before anything is written
       const modelPath = resolveModelPath(o.model);
       if (existsSync(o.onnx) && statSync(o.onnx).isDirectory()) {
         throw new ComboSegError(`--onnx ${o.onnx} is a folder; give a file name (model.onnx)`, {

@@ -11,6 +11,7 @@ import { exportCommand } from './export.js';
 import { experimentCommand } from './experiment.js';
 import { tuneCommand } from './tune.js';
 import { serveCommand } from './serve.js';
+import { setupCommand } from './setup.js';
 import { watchLauncher } from './signals.js';
 
 const program = new Command('comboseg')
@@ -26,6 +27,7 @@ program.addCommand(serveCommand());
 program.addCommand(infoCommand());
 program.addCommand(synthCommand());
 program.addCommand(engineCommand());
+program.addCommand(setupCommand());
 
 watchLauncher();
 // A reader that stops early (`comboseg evaluate --json | head`) is not an error: end quietly, as cat does.

@@ -1,9 +1,10 @@
 // Loads the N-API addon and describes its surface. Nothing here has policy:
-// see tensor.ts and ops/ for the API built on it. The addon is native/build/Release/comboseg.node
-// (Debian's libtorch), or the file COMBOSEG_ADDON names (a build against another libtorch).
+// see tensor.ts and ops/ for the API built on it. The addon is the file COMBOSEG_ADDON names (a build
+// against another libtorch), a source checkout's native/build/Release/comboseg.node (Debian's libtorch),
+// or, for an installed package, the build `comboseg setup` left in the cache for this libtorch and Node.
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism, homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ComboSegError } from './errors.js';
@@ -115,6 +116,40 @@ export interface BuildInfo {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+/** The libtorch a build would use: COMBOSEG_LIBTORCH's folder, else Debian's; its version and CPU/CUDA. */
+export function installedLibtorch(): { dir: string; version: string; cuda: boolean } | null {
+  const dir = process.env.COMBOSEG_LIBTORCH ? resolve(process.env.COMBOSEG_LIBTORCH) : '/usr';
+  const api = dir === '/usr' ? '/usr/include/torch/csrc/api/include' : join(dir, 'include/torch/csrc/api/include');
+  // torch/version.h (2.x moved the numbers to torch/headeronly/version.h); scripts/build-native.mjs reads the same.
+  const text = [join(api, 'torch/version.h'), join(api, '../../../headeronly/version.h')]
+    .filter((f) => existsSync(f))
+    .map((f) => readFileSync(f, 'utf8'))
+    .join('\n');
+  const part = (name: string) => text.match(new RegExp(`#define TORCH_VERSION_${name} (\\d+)`))?.[1];
+  const [major, minor, patch] = ['MAJOR', 'MINOR', 'PATCH'].map(part);
+  if (major === undefined || minor === undefined) return null;
+  const libDirs =
+    dir === '/usr' ? ['/usr/lib', '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu'] : [join(dir, 'lib')];
+  const cuda = libDirs.some((d) => existsSync(join(d, 'libtorch_cuda.so')));
+  return { dir, version: `${major}.${minor}.${patch ?? 0}`, cuda };
+}
+
+/**
+ * Where `comboseg setup` builds the addon for an installed package: one folder per libtorch version,
+ * CPU/CUDA, Node ABI and architecture, so a libtorch or Node upgrade asks for a build, never loads a
+ * stale one. Under $COMBOSEG_CACHE, else $XDG_CACHE_HOME/comboseg, else ~/.cache/comboseg.
+ */
+export function addonCacheDir(torch: { version: string; cuda: boolean }): string {
+  const base = process.env.COMBOSEG_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'comboseg');
+  const node = `node-abi${process.versions.modules}-${process.arch}`;
+  return join(base, 'addon', `libtorch-${torch.version}-${torch.cuda ? 'cuda' : 'cpu'}-${node}`);
+}
+
+/** What to run when no addon is there. */
+const SETUP_HINT =
+  'run `npx comboseg setup` (it says which Debian packages are missing, and builds the addon against libtorch; ' +
+  'COMBOSEG_LIBTORCH=<folder> points it at a PyTorch build)';
+
 function findAddon(): string {
   // COMBOSEG_ADDON: an addon built against another libtorch (scripts/build-native.mjs names it).
   const chosen = process.env.COMBOSEG_ADDON;
@@ -126,15 +161,26 @@ function findAddon(): string {
       { code: 'not-found', path: chosen },
     );
   }
-  // src/engine (tsx) and dist/src/engine (built) both sit below the package root.
-  for (const up of ['../..', '../../..']) {
-    const p = join(here, up, 'native/build/Release/comboseg.node');
-    if (existsSync(p)) return p;
+  // A source checkout's build (npm run setup): src/engine (tsx) and dist/src/engine (built) sit below the root.
+  if (!process.env.COMBOSEG_LIBTORCH) {
+    for (const up of ['../..', '../../..']) {
+      const p = join(here, up, 'native/build/Release/comboseg.node');
+      if (existsSync(p)) return p;
+    }
   }
+  // An installed package: the build `comboseg setup` made for this libtorch and this Node.
+  const torch = installedLibtorch();
+  if (!torch) {
+    throw new ComboSegError(`comboseg's engine needs libtorch, and none is installed: ${SETUP_HINT}`, {
+      code: 'not-found',
+    });
+  }
+  const cached = join(addonCacheDir(torch), 'build/Release/comboseg.node');
+  if (existsSync(cached)) return cached;
   throw new ComboSegError(
-    'comboseg native addon not built (native/build/Release/comboseg.node is missing). ' +
-      'Run `npm run setup` (installs libtorch-dev and builds the addon).',
-    { code: 'not-found', path: 'native/build/Release/comboseg.node' },
+    `comboseg's native addon is not built for libtorch ${torch.version} and Node ABI ${process.versions.modules}: ` +
+      SETUP_HINT,
+    { code: 'not-found', path: cached },
   );
 }
 
@@ -142,11 +188,24 @@ function findAddon(): string {
 // loading. libtorch's own pool does the parallel work; two pools oversubscribe.
 process.env.OPENBLAS_NUM_THREADS ??= '1';
 
-/** The addon file loaded (COMBOSEG_ADDON, or the default build). */
-export const addonPath = findAddon();
+let loaded: { path: string; binding: NativeBinding } | null = null;
 
-export const native: NativeBinding = createRequire(import.meta.url)(addonPath) as NativeBinding;
+/** Loads the addon at first use (so that `comboseg setup`, and importing the package, need none yet). */
+function load(): { path: string; binding: NativeBinding } {
+  if (loaded) return loaded;
+  const path = findAddon();
+  const binding = createRequire(import.meta.url)(path) as NativeBinding;
+  // libtorch's default here is 1 thread; use the cores we have unless told otherwise.
+  const wanted = Number(process.env.COMBOSEG_THREADS ?? availableParallelism());
+  if (Number.isInteger(wanted) && wanted > 0) binding.setNumThreads(wanted);
+  loaded = { path, binding };
+  return loaded;
+}
 
-// libtorch's default here is 1 thread; use the cores we have unless told otherwise.
-const wanted = Number(process.env.COMBOSEG_THREADS ?? availableParallelism());
-if (Number.isInteger(wanted) && wanted > 0) native.setNumThreads(wanted);
+/** The addon file loaded (COMBOSEG_ADDON, a checkout's build, or the cached build for this libtorch). */
+export const addonPath = (): string => load().path;
+
+/** The addon, loaded at its first use; a missing build is one ComboSegError saying what to run. */
+export const native: NativeBinding = new Proxy({} as NativeBinding, {
+  get: (_target, key) => Reflect.get(load().binding, key) as unknown,
+});

@@ -60,7 +60,7 @@ export function engineInfo(): EngineInfo {
   return {
     torchVersion: b.torchVersion,
     libtorch: b.libtorch,
-    addon: addonPath,
+    addon: addonPath(),
     mkldnn: b.mkldnn,
     onednn: { ...b.onednn },
     convPath: b.convPath,

@@ -2,7 +2,6 @@
 // method per layer kind of src/nn, each emitting the ONNX operators (opset 17) that compute exactly
 // what the layer's forward() computes in evaluation mode. Networks call these from toOnnx().
 import onnxProto from 'onnx-proto';
-import type { onnx } from 'onnx-proto';
 import { ComboSegError } from '../engine/errors.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { Triple } from '../engine/ops/nn.js';
@@ -18,18 +17,45 @@ export const ONNX_OPSET = 17;
 /** The IR version that goes with opset 17. */
 export const ONNX_IR_VERSION = 8;
 
+// Our own shapes of what the builder makes, as onnx-proto's encoder takes them: the package's types (which
+// need protobufjs's Long) stay out of comboseg's public declarations.
+/** An ONNX AttributeProto. */
+export interface OnnxAttribute {
+  name: string;
+  type: number;
+  i?: number;
+  ints?: number[];
+  f?: number;
+  s?: Uint8Array;
+}
+/** An ONNX NodeProto. */
+export interface OnnxNode {
+  opType: string;
+  input: string[];
+  output: string[];
+  name: string;
+  attribute: OnnxAttribute[];
+}
+/** An ONNX TensorProto (initializer) with its raw little-endian data. */
+export interface OnnxTensor {
+  name: string;
+  dims: number[];
+  dataType: number;
+  rawData: Uint8Array;
+}
+
 const triple = (v: Triple): [number, number, number] => (typeof v === 'number' ? [v, v, v] : v);
 
 /** Attribute constructors: ONNX tells ints from floats by the attribute's type, not by the value. */
 export const attr = {
-  int: (name: string, i: number): onnx.IAttributeProto => ({ name, type: AttributeProto.AttributeType.INT, i }),
-  ints: (name: string, ints: number[]): onnx.IAttributeProto => ({
+  int: (name: string, i: number): OnnxAttribute => ({ name, type: AttributeProto.AttributeType.INT, i }),
+  ints: (name: string, ints: number[]): OnnxAttribute => ({
     name,
     type: AttributeProto.AttributeType.INTS,
     ints,
   }),
-  float: (name: string, f: number): onnx.IAttributeProto => ({ name, type: AttributeProto.AttributeType.FLOAT, f }),
-  string: (name: string, s: string): onnx.IAttributeProto => ({
+  float: (name: string, f: number): OnnxAttribute => ({ name, type: AttributeProto.AttributeType.FLOAT, f }),
+  string: (name: string, s: string): OnnxAttribute => ({
     name,
     type: AttributeProto.AttributeType.STRING,
     s: new TextEncoder().encode(s),
@@ -40,8 +66,8 @@ export const attr = {
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export class OnnxGraphBuilder {
-  readonly nodes: onnx.INodeProto[] = [];
-  readonly initializers: onnx.ITensorProto[] = [];
+  readonly nodes: OnnxNode[] = [];
+  readonly initializers: OnnxTensor[] = [];
   readonly #used = new Set<string>();
   /** State-dict names of the root module's tensors: initializers keep them (`encoder.0.0.0.weight`). */
   readonly #stateNames = new Map<Tensor, string>();
@@ -71,12 +97,7 @@ export class OnnxGraphBuilder {
   }
 
   /** Adds a node; `outputs` are names to use or a count of fresh ones. Returns the output names. */
-  node(
-    op: string,
-    inputs: string[],
-    attributes: onnx.IAttributeProto[] = [],
-    outputs: number | string[] = 1,
-  ): string[] {
+  node(op: string, inputs: string[], attributes: OnnxAttribute[] = [], outputs: number | string[] = 1): string[] {
     const out = typeof outputs === 'number' ? Array.from({ length: outputs }, () => this.unique(op)) : outputs;
     this.nodes.push({ opType: op, input: inputs, output: out, name: this.unique(`${op}_node`), attribute: attributes });
     return out;
@@ -169,7 +190,7 @@ export class OnnxGraphBuilder {
     return this.node('PRelu', [x, this.weight(m.weight, [m.weight.size, 1, 1, 1])])[0];
   }
 
-  #poolAttrs(m: MaxPool3d | MaxUnpool3d): onnx.IAttributeProto[] {
+  #poolAttrs(m: MaxPool3d | MaxUnpool3d): OnnxAttribute[] {
     return [
       attr.ints('kernel_shape', triple(m.kernel)),
       attr.ints('strides', triple(m.stride)),

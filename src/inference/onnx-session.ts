@@ -1,10 +1,27 @@
 // An exported model (`comboseg export`) run by onnxruntime-node: its metadata read back and checked,
 // its forward pass for ./portable.ts. The page does the same with onnxruntime-web (web/src).
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import { ComboSegError } from '../engine/errors.js';
 import { readOnnxModelInfo } from '../export/onnx-meta.js';
 import type { PortableModel, Shape5 } from './portable.js';
+
+/**
+ * onnxruntime-node, loaded when first needed: an optional peer dependency of the package (its install
+ * script fetches GPU extras from the network unless ONNXRUNTIME_NODE_INSTALL=skip), so a missing one is
+ * one clear error saying how to add it.
+ */
+export async function loadOnnxRuntime(): Promise<typeof Ort> {
+  try {
+    return await import('onnxruntime-node');
+  } catch (e) {
+    throw new ComboSegError(
+      `onnxruntime-node is not installed (${(e as Error).message.split('\n')[0]}): ` +
+        'add it with `ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@1.30.0`',
+      { code: 'not-found' },
+    );
+  }
+}
 
 export interface OnnxModel extends PortableModel {
   path: string;
@@ -17,7 +34,8 @@ export async function loadOnnxModel(path: string): Promise<OnnxModel> {
     throw new ComboSegError(`${path}: no such ONNX file`, { code: 'not-found', path });
   const bytes = new Uint8Array(readFileSync(path));
   const info = readOnnxModelInfo(bytes, path);
-  let session: ort.InferenceSession;
+  const ort = await loadOnnxRuntime();
+  let session: Ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'] });
   } catch (e) {

@@ -69,7 +69,7 @@ async function rendezvous(d: DistributedConfig): Promise<{ host: string; port: n
 function requireCollectives(): void {
   if (native.distInfo().available) return;
   throw new ComboSegError(
-    `data-parallel training needs c10d's Gloo process group, which this build (${addonPath}) lacks: use the ` +
+    `data-parallel training needs c10d's Gloo process group, which this build (${addonPath()}) lacks: use the ` +
       'default build (Debian libtorch-dev + libgloo-dev; rebuild without COMBOSEG_LIBTORCH); PyTorch wheels ship no ' +
       'Gloo headers',
     { code: 'unsupported' },

@@ -109,7 +109,7 @@ test('comboseg experiment writes report.md; bad configurations name the field', 
     'figures/dice-boxplot.png',
     'figures/hd95-boxplot.png',
     'figures/convergence.png',
-    'figures/overlay-best.png',
+    'figures/overlay-best-1.png', // rows of three planes: through the hardest organ, then the errors
   ]) {
     assert.ok(existsSync(join(config.out, f)), f);
   }
