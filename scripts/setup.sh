@@ -39,7 +39,7 @@ fi
 npx --no-install tsc -p tsconfig.build.json
 
 # The viewer page (web/ → web/dist), served by `comboseg serve`; rebuilt when its sources change.
-if [ ! -f web/dist/index.html ] || [ -n "$(find web/index.html web/src web/vite.config.ts src/data/palette.ts src/data/difference.ts package-lock.json -newer web/dist/index.html 2>/dev/null | head -1)" ]; then
+if [ ! -f web/dist/index.html ] || [ -n "$(find web/index.html web/src web/vite.config.ts src/data src/inference src/export src/util package-lock.json -newer web/dist/index.html 2>/dev/null | head -1)" ]; then
   echo "[setup] building the viewer page (vite)"
   npx --no-install vite build web
 fi
