@@ -67,6 +67,7 @@ export {
 export {
   sliceOverlay,
   errorOverlay,
+  sideBySide,
   fitZoom,
   centreOfMass,
   displayWindow,
