@@ -84,7 +84,7 @@ export function optionsBlock(): string {
       'index, so a resumed run sees the same ones):',
     '',
     table('block', [
-      ['(top level)', TrainConfigSchema.pick({ spacing: true, cache: true })],
+      ['(top level)', TrainConfigSchema.pick({ spacing: true, cropToBody: true, cache: true })],
       ['lrSchedule', inner(LrScheduleSchema)],
       ...Object.entries(AugmentationSchema.removeDefault().shape).map(([k, v]): [string, z.ZodTypeAny] => [
         `augmentation.${k}`,

@@ -1,6 +1,6 @@
 // Preprocessed training cases on disk (nnU-Net's preprocessed folder): each case decoded once, resampled to
 // the run's spacing, written as raw float32 channels and raw labels with its geometry and per-channel
-// statistics, keyed by what went into it (the files' paths, sizes and times, the spacing). Runs with the same
+// statistics, keyed by what went into it (the files' paths, sizes and times, the spacing, the crop). Runs with the same
 // preprocessing reuse the entries (an experiment's 72 runs decode each scan once), and training reads image
 // patches straight from the files (sampler.ts `source`), so a data set larger than memory trains: only the
 // label maps (1–2 bytes a voxel) stay in memory.
@@ -11,6 +11,7 @@ import { ComboSegError } from '../engine/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { loadCase, type DatasetCase } from './datasets.js';
 import { toSpacing } from './spacing.js';
+import { cropToBody } from './crop-to-body.js';
 import { channelCount, voxelCount, type Geometry, type Vec3, type VoxelArray } from './volume.js';
 import type { Normalisation, NormalisationKind } from './normalise.js';
 
@@ -61,8 +62,15 @@ function filesOf(c: DatasetCase): { path: string; size: number; mtimeMs: number 
 }
 
 /** The entry name of a case under a preprocessing: a hash of everything that made it. */
-export function caseKey(c: DatasetCase, spacing: Vec3 | undefined): string {
-  const text = JSON.stringify({ version: VERSION, id: c.id, files: filesOf(c), spacing: spacing ?? null });
+export function caseKey(c: DatasetCase, spacing: Vec3 | undefined, crop = false): string {
+  // `crop` counts only when set: entries made before the setting existed keep their names.
+  const text = JSON.stringify({
+    version: VERSION,
+    id: c.id,
+    files: filesOf(c),
+    spacing: spacing ?? null,
+    ...(crop ? { cropToBody: true } : {}),
+  });
   return `${c.id.replace(/[^\w.-]/g, '_')}-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`;
 }
 
@@ -126,14 +134,19 @@ export async function originalSpacing(dir: string, c: DatasetCase): Promise<Vec3
   return (await cachedCase(dir, c, undefined)).geometry.spacing;
 }
 
-/** A case from the cache (made first when missing): resampled to `spacing` when given. */
-export async function cachedCase(dir: string, c: DatasetCase, spacing: Vec3 | undefined): Promise<CachedCase> {
+/** A case from the cache (made first when missing): resampled to `spacing` if given, cropped to the body if `crop`. */
+export async function cachedCase(
+  dir: string,
+  c: DatasetCase,
+  spacing: Vec3 | undefined,
+  crop = false,
+): Promise<CachedCase> {
   mkdirSync(dir, { recursive: true });
-  const key = caseKey(c, spacing);
+  const key = caseKey(c, spacing, crop);
   const metaPath = join(dir, `${key}.json`);
   const imagePath = join(dir, `${key}.image.f32`);
   const labelPath = join(dir, `${key}.labels`);
-  if (!existsSync(metaPath)) await writeEntry(c, spacing, { metaPath, imagePath, labelPath });
+  if (!existsSync(metaPath)) await writeEntry(c, spacing, crop, { metaPath, imagePath, labelPath });
   const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as EntryMeta;
   const raw = readFileSync(labelPath);
   const buffer = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength);
@@ -151,14 +164,18 @@ export async function cachedCase(dir: string, c: DatasetCase, spacing: Vec3 | un
 async function writeEntry(
   c: DatasetCase,
   spacing: Vec3 | undefined,
+  crop: boolean,
   paths: { metaPath: string; imagePath: string; labelPath: string },
 ): Promise<void> {
   const loaded = await loadCase(c);
   if (!loaded.labels) {
     throw new ComboSegError(`training case '${c.id}' has no label`, { code: 'invalid-input', path: c.image });
   }
-  const image = spacing ? toSpacing(loaded.image, spacing, 'linear') : loaded.image;
-  const labelVolume = spacing ? toSpacing(loaded.labels, spacing, 'label') : loaded.labels;
+  const resampled = spacing ? toSpacing(loaded.image, spacing, 'linear') : loaded.image;
+  const resampledLabels = spacing ? toSpacing(loaded.labels, spacing, 'label') : loaded.labels;
+  const { image, labels: labelVolume } = crop
+    ? cropToBody(resampled, resampledLabels)
+    : { image: resampled, labels: resampledLabels };
   const channels = channelCount(image);
   const values = image.data instanceof Float32Array ? image.data : Float32Array.from(image.data);
   const labels = labelArray(labelVolume.data, c);

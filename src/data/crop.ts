@@ -58,3 +58,35 @@ export interface Patch {
   /** For 'organ' patches: the label value the patch was drawn for. */
   organ?: number;
 }
+
+/** A box of a volume: its first voxel and its size, (x, y, z). */
+export interface Box {
+  start: Vec3;
+  size: Vec3;
+}
+
+/**
+ * The body's bounding box (nnU-Net's crop to the non-zero region): voxels where any image channel is
+ * non-zero, joined with every labelled voxel so that no organ is cut. The whole volume when nothing is.
+ */
+export function bodyBox(image: ArrayLike<number>, channels: number, size: Vec3, labels: ArrayLike<number>): Box {
+  const [X, Y, Z] = size;
+  const N = X * Y * Z;
+  const lo: Vec3 = [X, Y, Z],
+    hi: Vec3 = [-1, -1, -1];
+  for (let z = 0, i = 0; z < Z; z++)
+    for (let y = 0; y < Y; y++)
+      for (let x = 0; x < X; x++, i++) {
+        let inside = labels[i] > 0;
+        for (let c = 0; c < channels && !inside; c++) inside = image[c * N + i] !== 0;
+        if (!inside) continue;
+        if (x < lo[0]) lo[0] = x;
+        if (x > hi[0]) hi[0] = x;
+        if (y < lo[1]) lo[1] = y;
+        if (y > hi[1]) hi[1] = y;
+        if (z < lo[2]) lo[2] = z;
+        if (z > hi[2]) hi[2] = z;
+      }
+  if (hi[0] < 0) return { start: [0, 0, 0], size: [X, Y, Z] };
+  return { start: lo, size: [hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, hi[2] - lo[2] + 1] };
+}

@@ -196,7 +196,7 @@ function withDefaults(schema: z.ZodTypeAny | undefined, options: Record<string, 
  */
 export function resolvedConfig(tc: TrainConfig): Record<string, unknown> {
   const { out: _out, folds, network, loss, precision, distributed, pipeline: _pipeline, cache: _cache, ...rest } = tc;
-  const { augmentation, lrSchedule, data, ...core } = rest;
+  const { augmentation, lrSchedule, data, cropToBody, ...core } = rest;
   const { imageUnits: _units, ...dataCore } = data; // how images are shown, not what is trained
   return canonical({
     ...core,
@@ -205,6 +205,7 @@ export function resolvedConfig(tc: TrainConfig): Record<string, unknown> {
     ...(isIdentity(augmentation) ? {} : { augmentation }),
     ...(lrSchedule.kind === 'constant' && lrSchedule.warmupEpochs === 0 ? {} : { lrSchedule }),
     ...(precision === 'auto' ? {} : { precision }),
+    ...(cropToBody ? { cropToBody } : {}),
     // Where the processes run is not what is computed (batchSize is the global batch); synchronised batch norm is.
     ...(distributed.syncBatchNorm ? { syncBatchNorm: true } : {}),
     network: {

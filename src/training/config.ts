@@ -150,6 +150,11 @@ export const TrainConfigSchema = z
       ),
     /** Resample training scans to one spacing (nnU-Net's); predictions are mapped back to each scan's grid. */
     spacing: SpacingSettingSchema,
+    /** Crop training volumes to the body (non-zero voxels and every label; nnU-Net's first step). */
+    cropToBody: z
+      .boolean()
+      .default(false)
+      .describe('crop training volumes to the box of non-zero voxels and labels (nnU-Net); off: the paper'),
     normalisation: z
       .object({
         kind: z.enum(['minmax', 'zscore', 'window']).default('minmax'),

@@ -10,7 +10,8 @@ import { computeChannelNormalisation, normaliseChannels, type Normalisation } fr
 import { sharedCases } from '../data/pipeline.js';
 import type { SampleCase } from '../data/sampler.js';
 import { hasSpacing, targetSpacing, toSpacing, type SpacingSetting } from '../data/spacing.js';
-import { channelCount, type Vec3, type Volume } from '../data/volume.js';
+import { channelCount, voxelCount, type Vec3, type Volume } from '../data/volume.js';
+import { cropSummary, cropToBody } from '../data/crop-to-body.js';
 import { cachedCase, normalisationFromStats, originalSpacing } from '../data/case-cache.js';
 import type { TrainConfig } from './config.js';
 
@@ -62,6 +63,7 @@ async function inMemory(
         loaded.map((l) => l.image),
       );
   if (spacing) resampleCases(loaded, spacing, cfg.spacing, log);
+  if (cfg.cropToBody) cropCases(loaded, log);
   const channels = inputChannels(ds, loaded);
   const { kind, window } = cfg.normalisation;
   const normalisation =
@@ -103,7 +105,8 @@ async function fromCache(
       `spacing: ${describe(spacing)} mm (${cfg.spacing === 'median' ? "the training cases' median" : 'as configured'})`,
     );
   const cached = [];
-  for (const c of train) cached.push(await cachedCase(dir, c, spacing)); // one case decoded at a time
+  for (const c of train) cached.push(await cachedCase(dir, c, spacing, cfg.cropToBody)); // one case decoded at a time
+  if (cfg.cropToBody) log('crop to body: training volumes cut to their non-zero voxels and labels (cached so)');
   log(`cache: ${train.length} training case(s) from ${dir}; images are read from it patch by patch`);
   const channels = inputChannels(
     ds,
@@ -152,6 +155,18 @@ function resampleCases(
     c.image = toSpacing(c.image, spacing, 'linear');
     c.labels = toSpacing(c.labels, spacing, 'label');
   }
+}
+
+/** Training volumes cut to the body's box, in place (labels never cut). */
+function cropCases(cases: { id: string; image: Volume; labels: Volume }[], log: (m: string) => void): void {
+  const before = cases.reduce((s, c) => s + voxelCount(c.image), 0);
+  for (const c of cases) ({ image: c.image, labels: c.labels } = cropToBody(c.image, c.labels));
+  log(
+    `crop to body: ${cropSummary(
+      before,
+      cases.map((c) => c.image),
+    )}`,
+  );
 }
 
 /**
