@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ComboSegError } from '../engine/errors.js';
 import { noGrad } from '../engine/autograd.js';
 import { dispose, tidy } from '../engine/scope.js';
@@ -16,13 +16,13 @@ import { loadOnnxRuntime } from '../inference/onnx-session.js';
 const CHECK_TOLERANCE = 1e-3;
 
 export interface OnnxCheck {
-  /** The spatial size of the zero volume it ran on (the network's divisor on each axis). */
+  /** The spatial size of the test volume it ran on (the network's divisor on each axis). */
   side: number;
   maxDiff: number;
 }
 
 /**
- * Runs the ONNX file once with onnxruntime-node on a zero volume of the network's divisor size and
+ * Runs the ONNX file once with onnxruntime-node on a test volume (sin of the index) of the network's divisor size and
  * compares its logits with libtorch's; throws when they differ or onnxruntime refuses the file.
  */
 export async function checkWithOnnxRuntime(path: string, network: Network): Promise<OnnxCheck> {
@@ -30,7 +30,8 @@ export async function checkWithOnnxRuntime(path: string, network: Network): Prom
   const ort = await loadOnnxRuntime();
   const side = network.divisor;
   const dims = [1, network.options.inChannels, side, side, side];
-  const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+  // Not zeros: zero times any weight is zero, and a misplaced first-layer weight would pass unseen.
+  const data = Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i));
   const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   let got: Float32Array;
   try {
@@ -55,19 +56,25 @@ export async function checkWithOnnxRuntime(path: string, network: Network): Prom
   return { side, maxDiff };
 }
 
-/** Writes the export atomically, then checks the file as written; a failed check removes it. */
+/**
+ * Writes the export beside `out`, checks that file, and only then moves it onto `out`: a failed check
+ * leaves whatever `out` held before (an earlier good export) untouched.
+ */
 export async function writeCheckedOnnx(
   out: string,
   loaded: LoadedModel,
   check: (path: string, network: Network) => Promise<OnnxCheck> = checkWithOnnxRuntime,
 ): Promise<{ bytes: number; check: OnnxCheck }> {
-  const bytes = writeOnnx(out, loaded).byteLength;
+  const candidate = join(dirname(out), `.${basename(out)}.${process.pid}.checking.onnx`);
+  const bytes = writeOnnx(candidate, loaded).byteLength;
   try {
-    return { bytes, check: await check(out, loaded.network) };
+    const result = { bytes, check: await check(candidate, loaded.network) };
+    renameSync(candidate, out);
+    return result;
   } catch (e) {
-    rmSync(out, { force: true });
+    rmSync(candidate, { force: true });
     const why = e instanceof Error ? e.message : String(e);
-    throw new ComboSegError(`${out}: the export failed its check with onnxruntime (${why}); the file was removed`, {
+    throw new ComboSegError(`${out}: the export failed its check with onnxruntime (${why}); nothing was written`, {
       code: 'failed',
       path: out,
       cause: e,
@@ -94,7 +101,7 @@ function report(out: string, modelPath: string, loaded: LoadedModel, written: { 
   );
   console.log(`  organs    ${meta.labels.names.map((n, i) => `${n} (${meta.labels.values[i]})`).join(', ')}`);
   console.log(
-    `  checked   onnxruntime-node ran it on a zero ${s}×${s}×${s} volume: ` +
+    `  checked   onnxruntime-node ran it on a ${s}×${s}×${s} test volume: ` +
       `max |diff| from libtorch ${written.check.maxDiff.toPrecision(2)}`,
   );
 }

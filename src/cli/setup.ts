@@ -90,13 +90,10 @@ export function setupCommand(): Command {
       }
       const out = addonCacheDir(torch);
       const addon = join(out, 'build/Release/comboseg.node');
-      if (existsSync(addon) && !o.force) {
-        console.log(`comboseg setup: the engine for libtorch ${torch.version} is built (${addon})`);
-        return;
-      }
+      // The build script itself checks its stamp and the sources' dates: an up-to-date build returns at once.
       console.log(
         `comboseg setup: building the engine against libtorch ${torch.version} (${torch.cuda ? 'CUDA' : 'CPU'}, ` +
-          `${torch.dir}) for Node ${process.version} into ${out} — a few minutes, once`,
+          `${torch.dir}) for Node ${process.version} into ${out} — a few minutes the first time`,
       );
       await build(packageRoot(), out, o.force ?? false);
       // Loaded in a fresh process: the engine as every later command will see it.

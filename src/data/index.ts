@@ -78,6 +78,8 @@ export {
 } from './overlay.js';
 export {
   ORGAN_COLOURS,
+  // eslint-disable-next-line @typescript-eslint/no-deprecated -- the old name, kept for its users
+  LABEL_COLOURS,
   ERROR_COLOURS,
   ERROR_NAMES,
   ORGAN_FILL_OPACITY,

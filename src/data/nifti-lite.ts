@@ -89,7 +89,14 @@ export function readNifti(bytes: Uint8Array, name: string): NiftiFile {
     inter = h.getFloat32(116, true);
   const scaled = Number.isFinite(slope) && slope !== 0 && (slope !== 1 || (Number.isFinite(inter) && inter !== 0));
   const data = scaled ? Float32Array.from(stored, (v) => v * slope + inter) : stored;
-  const spacing = [1, 2, 3].map((i) => Math.abs(h.getFloat32(76 + 4 * i, true)) || 1) as [number, number, number];
+  // xyzt_units: metres and microns are scaled to millimetres, as ITK does; unknown (0) is taken as mm.
+  const unit = header[123] & 7;
+  const toMm = unit === 1 ? 1000 : unit === 3 ? 0.001 : 1;
+  const spacing = [1, 2, 3].map((i) => (Math.abs(h.getFloat32(76 + 4 * i, true)) || 1) * toMm) as [
+    number,
+    number,
+    number,
+  ];
   const volume: Volume = {
     size: [dims[1], dims[2], dims[3]],
     spacing,

@@ -171,9 +171,11 @@ export function errorOverlay(
   spacing: Vec3,
   axis: SliceAxis,
   index: number,
-  opts: PlaneOptions = {},
+  /** Plane options; a number is the zoom (the signature before PlaneOptions). */
+  opts: PlaneOptions | number = {},
 ): Picture {
-  return drawRegions(image, size, spacing, { axis, index, ...opts }, (i) => {
+  const plane = typeof opts === 'number' ? { zoom: opts } : opts;
+  return drawRegions(image, size, spacing, { axis, index, ...plane }, (i) => {
     const o = voxelOutcome(pred[i], truth[i]);
     if (o === 'background') return null;
     if (o === 'agreement') return { key: pred[i], rgb: organColour(pred[i]), solid: false };

@@ -24,6 +24,9 @@ export const ORGAN_COLOURS: readonly Rgb[] = [
   [204, 121, 167], // reddish purple (Okabe & Ito)
 ];
 
+/** @deprecated The name before palette.ts: ORGAN_COLOURS. */
+export const LABEL_COLOURS = ORGAN_COLOURS;
+
 export type ErrorKind = 'falsePositive' | 'falseNegative' | 'wrongOrgan';
 
 /** Predicted where the truth is background; truth missed; a voxel of one organ given another. */

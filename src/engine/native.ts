@@ -178,7 +178,8 @@ function findAddon(): string {
   const cached = join(addonCacheDir(torch), 'build/Release/comboseg.node');
   if (existsSync(cached)) return cached;
   throw new ComboSegError(
-    `comboseg's native addon is not built for libtorch ${torch.version} and Node ABI ${process.versions.modules}: ` +
+    `comboseg's native addon is not built for this comboseg, libtorch ${torch.version} and Node ABI ` +
+      `${process.versions.modules}: ` +
       SETUP_HINT,
     { code: 'not-found', path: cached },
   );

@@ -61,6 +61,31 @@ test(
   },
 );
 
+test(
+  'spatial units: a header in metres or microns gives ITK’s millimetre spacing',
+  { skip: skipWithoutData },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'comboseg-nifti-units-'));
+    const scan = readNifti(new Uint8Array(readFileSync(join(SHARED_DATA, 'pet-sts/STS_001/PET_image.nii.gz'))), 'x');
+    for (const [code, name] of [
+      [1, 'metres'],
+      [3, 'microns'],
+    ] as const) {
+      const header = scan.header.slice();
+      header[123] = (header[123] & ~7) | code;
+      const file = join(dir, `${name}.nii.gz`);
+      writeFileSync(file, writeNiftiLike({ ...scan, header }, Float32Array.from(scan.volume.data)));
+      const [mine, itk] = [readNifti(new Uint8Array(readFileSync(file)), file).volume, await readVolume(file)];
+      mine.spacing.forEach((v, i) =>
+        assert.ok(
+          Math.abs(v - itk.spacing[i]) <= 1e-6 * itk.spacing[i],
+          `${name}: ${mine.spacing} vs ITK ${itk.spacing}`,
+        ),
+      );
+    }
+  },
+);
+
 test('bad files: NIfTI-2, not NIfTI, truncated, complex — one clear message each', { skip: skipWithoutData }, () => {
   const cases: [string, RegExp][] = [
     ['nifti-edge-cases/nibabel/example_nifti2.nii.gz', /NIfTI-2 is not read in the page/],

@@ -335,7 +335,7 @@ test('comboseg export writes a checked ONNX file; a bad --model path is a one-li
     assert.match(r.stdout, /best\.safetensors → .*model\.onnx \(\d+\.\d KiB, ONNX opset 17, IR version 8\)/);
     assert.match(r.stdout, /network {3}proposed, /);
     assert.match(r.stdout, /organs {4}tumour \(1\), liver \(2\)/);
-    assert.match(r.stdout, /checked {3}onnxruntime-node ran it on a zero 2×2×2 volume: max \|diff\| from libtorch /);
+    assert.match(r.stdout, /checked {3}onnxruntime-node ran it on a 2×2×2 test volume: max \|diff\| from libtorch /);
     const loaded = loadModel(join(root, 'best.safetensors'));
     const info = readOnnxModelInfo(readFileSync(out), out);
     assert.deepEqual(info.meta, loaded.meta);
@@ -352,7 +352,7 @@ test('comboseg export writes a checked ONNX file; a bad --model path is a one-li
   }
 });
 
-test('export: a file that fails its onnxruntime check is removed, with no partial write left', async () => {
+test('export: a file that fails its onnxruntime check is not written, and an earlier export is kept', async () => {
   const root = mkdtempSync(join(tmpdir(), 'comboseg-export-check-'));
   try {
     const loaded = loadModel(savedModel(root));
@@ -363,13 +363,18 @@ test('export: a file that fails its onnxruntime check is removed, with no partia
         (e: unknown) =>
           e instanceof ComboSegError &&
           e.message ===
-            `${out}: the export failed its check with onnxruntime (no kernel for MaxUnpool); the file was removed`,
+            `${out}: the export failed its check with onnxruntime (no kernel for MaxUnpool); nothing was written`,
       );
       assert.deepEqual(readdirSync(root).sort(), ['best.safetensors']);
       // The real check passes on the same model.
       const written = await writeCheckedOnnx(out, loaded);
       assert.ok(written.check.maxDiff <= 1e-5, `max |diff| ${written.check.maxDiff}`);
       assert.equal(written.bytes, readFileSync(out).byteLength);
+      // A later export that fails its check leaves the good one in place.
+      const good = readFileSync(out);
+      await assert.rejects(writeCheckedOnnx(out, loaded, () => Promise.reject(new Error('broken'))));
+      assert.ok(readFileSync(out).equals(good), 'the earlier export is untouched');
+      assert.deepEqual(readdirSync(root).sort(), ['best.safetensors', 'model.onnx']);
     } finally {
       loaded.network.dispose();
     }

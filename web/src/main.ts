@@ -111,12 +111,20 @@ function rateLine(done: number, total: number, since: number, unit: string): str
   const s = (performance.now() - since) / 1000;
   const rate = done / Math.max(s, 1e-3);
   const left = rate > 0 ? (total - done) / rate : 0;
-  const eta = `${Math.floor(left / 60)}:${String(Math.round(left % 60)).padStart(2, '0')}`;
+  const whole = Math.round(left);
+  const eta = `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, '0')}`;
   return `${unit} ${done}/${total}, ${rate.toFixed(1)}/s, ETA ${eta}`;
 }
 
+/** The object URLs of the last in-page result (the viewer and the download link use them until the next). */
+let localUrls: string[] = [];
+
 /** Segments a local scan with a local model in the page (web/src/local.ts) and opens the result. */
 async function segmentHere(modelFile: File, scanFile: File): Promise<void> {
+  const button = $('local', HTMLFormElement).querySelector('button');
+  if (button) button.disabled = true; // one run at a time: each holds a scan's worth of memory
+  localUrls.forEach((u) => URL.revokeObjectURL(u));
+  localUrls = [];
   $('local-job').hidden = false;
   $('local-download').hidden = true;
   const bar = $('local-progress', HTMLProgressElement);
@@ -133,6 +141,7 @@ async function segmentHere(modelFile: File, scanFile: File): Promise<void> {
       bar.value = done;
       stage.textContent = total > 1 ? rateLine(done, total, since, what) : what;
     });
+    localUrls = Object.values(r.urls);
     const a = $('local-download', HTMLAnchorElement);
     a.href = r.urls['prediction.nii.gz'];
     a.download = `${scanFile.name.replace(/\.nii(\.gz)?$/i, '')}_prediction.nii.gz`;
@@ -165,6 +174,8 @@ async function segmentHere(modelFile: File, scanFile: File): Promise<void> {
     stage.textContent = e instanceof Error ? e.message : String(e);
     stage.className = 'error';
     document.body.dataset.local = 'error';
+  } finally {
+    if (button) button.disabled = false;
   }
 }
 
