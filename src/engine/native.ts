@@ -134,15 +134,25 @@ export function installedLibtorch(): { dir: string; version: string; cuda: boole
   return { dir, version: `${major}.${minor}.${patch ?? 0}`, cuda };
 }
 
+/** This package's version (package.json beside src/ or dist/src/): its native sources go with it. */
+function packageVersion(): string {
+  for (const up of ['../..', '../../..']) {
+    const p = join(here, up, 'package.json');
+    if (existsSync(p)) return String((JSON.parse(readFileSync(p, 'utf8')) as { version?: unknown }).version);
+  }
+  return 'unknown';
+}
+
 /**
- * Where `comboseg setup` builds the addon for an installed package: one folder per libtorch version,
- * CPU/CUDA, Node ABI and architecture, so a libtorch or Node upgrade asks for a build, never loads a
- * stale one. Under $COMBOSEG_CACHE, else $XDG_CACHE_HOME/comboseg, else ~/.cache/comboseg.
+ * Where `comboseg setup` builds the addon for an installed package: one folder per comboseg version,
+ * libtorch version, CPU/CUDA, Node ABI and architecture, so an upgrade of any of them asks for a
+ * build, never loads a stale one. Under $COMBOSEG_CACHE, else $XDG_CACHE_HOME/comboseg, else ~/.cache/comboseg.
  */
 export function addonCacheDir(torch: { version: string; cuda: boolean }): string {
   const base = process.env.COMBOSEG_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'comboseg');
   const node = `node-abi${process.versions.modules}-${process.arch}`;
-  return join(base, 'addon', `libtorch-${torch.version}-${torch.cuda ? 'cuda' : 'cpu'}-${node}`);
+  const key = `comboseg-${packageVersion()}-libtorch-${torch.version}-${torch.cuda ? 'cuda' : 'cpu'}-${node}`;
+  return join(base, 'addon', key);
 }
 
 /** What to run when no addon is there. */

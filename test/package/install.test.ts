@@ -64,8 +64,19 @@ test(
     const types = [`typescript@${pkg.devDependencies.typescript}`, `@types/node@${pkg.devDependencies['@types/node']}`];
     run('npm', ['install', join(work, tgz), ...types], { cwd: project, env });
 
-    // Before set-up: one clear error saying what to run (unless this machine's cache already has the build).
-    run('npx', ['comboseg', 'setup'], { cwd: project, env });
+    // Before set-up (an empty cache): one clear error saying what to run, from the CLI and from the API.
+    const empty = { ...env, COMBOSEG_CACHE: join(work, 'empty-cache') };
+    const before = spawnSync('npx', ['comboseg', 'engine'], { cwd: project, env: empty, encoding: 'utf8' });
+    assert.equal(before.status, 2, before.stderr);
+    assert.match(before.stderr, /^comboseg: comboseg's native addon is not built for this comboseg, libtorch /);
+    assert.match(before.stderr, /run `npx comboseg setup`/);
+    const api = spawnSync('node', ['--input-type=module', '-e', "import('comboseg').then((c) => c.rand([2]))"], {
+      cwd: project,
+      env: empty,
+      encoding: 'utf8',
+    });
+    assert.match(api.stderr, /run `npx comboseg setup`/, 'importing works; the first engine call says what to run');
+    run('npx', ['comboseg', 'setup'], { cwd: project, env }); // the default cache: built once per machine
     t.diagnostic(run('npx', ['comboseg', 'engine'], { cwd: project, env }).split('\n').slice(0, 2).join(' | '));
 
     writeFileSync(join(project, 'example.ts'), readmeExample());
