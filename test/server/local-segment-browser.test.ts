@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { serve, type RunningServer } from '../../src/server/server.js';
-import { readVolume } from '../../src/data/io.js';
+import { readVolume, writeVolume } from '../../src/data/io.js';
 import { sameGrid } from '../../src/data/volume.js';
 import { training } from '../../src/index.js';
 import { SHARED_DATA, hasSharedData } from '../data/shared-data.js';
@@ -67,10 +67,10 @@ after(async () => {
   await s?.close();
 });
 
-async function segmentInPage(model: string): Promise<string> {
+async function segmentInPage(model: string, scan = SCAN): Promise<string> {
   await page.goto(s!.url);
   await page.locator('#local-model').setInputFiles(model);
-  await page.locator('#local-scan').setInputFiles(SCAN);
+  await page.locator('#local-scan').setInputFiles(scan);
   await page.locator('#local button[type=submit]').click();
   await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.local ?? ''), null, {
     timeout: 120_000,
@@ -97,6 +97,25 @@ test('a real PET scan segmented in the page equals predict --runtime onnx, and i
   assert.ok(new Set(a.data).size > 1, 'some tumour found and some background');
   await page.waitForSelector('body[data-viewer="ready"]');
   assert.match((await page.textContent('#legend')) ?? '', /tumour/);
+});
+
+test('a scan too large for the page: a clear message before any work, not a frozen tab', { skip }, async () => {
+  // 512 × 512 × 400 voxels of zeros (a tiny .nii.gz): more than the page allows for its arrays.
+  const big = join(root, 'big.nii.gz');
+  const geo = { size: [512, 512, 400] as [number, number, number], spacing: [1, 1, 1] as [number, number, number] };
+  await writeVolume(big, {
+    ...geo,
+    origin: [0, 0, 0],
+    direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+    data: new Uint8Array(512 * 512 * 400),
+    pixelType: 'uint8',
+  });
+  const stage = await segmentInPage(onnx, big);
+  assert.equal(await page.evaluate(() => document.body.dataset.local), 'error');
+  assert.match(
+    stage,
+    /big\.nii\.gz: segmenting it here needs about [\d.]+ GiB, more than the 2\.0 GiB this page allows/,
+  );
 });
 
 test('a model that is not a comboseg export: a clear message in the page', { skip }, async () => {
