@@ -216,7 +216,14 @@ function load(): { path: string; binding: NativeBinding } {
 /** The addon file loaded (COMBOSEG_ADDON, a checkout's build, or the cached build for this libtorch). */
 export const addonPath = (): string => load().path;
 
-/** The addon, loaded at its first use; a missing build is one ComboSegError saying what to run. */
-export const native: NativeBinding = new Proxy({} as NativeBinding, {
-  get: (_target, key) => Reflect.get(load().binding, key) as unknown,
+/**
+ * The addon, loaded at its first use; a missing build is one ComboSegError saying what to run. The
+ * first access goes through a proxy that loads it and then rebinds this export to the addon itself
+ * (importers see ES modules' live binding), so op calls pay for no proxy afterwards.
+ */
+export let native: NativeBinding = new Proxy({} as NativeBinding, {
+  get: (_target, key) => {
+    native = load().binding;
+    return Reflect.get(native, key) as unknown;
+  },
 });

@@ -206,7 +206,8 @@ async function wholeVolume(model: PortableModel, image: Float32Array, C: number,
 }
 
 /** Rough peak memory (bytes) of one forward pass over `voxels` voxels, as ./predict.ts estimates it. */
-export const passBytes = (model: PortableModel, voxels: number): number => voxels * model.fullResolutionWidth * 16;
+export const passBytes = (model: Pick<PortableModel, 'fullResolutionWidth'>, voxels: number): number =>
+  voxels * model.fullResolutionWidth * 16;
 
 /**
  * Segments one scan (a volume with the model's channels) with an exported model: the same

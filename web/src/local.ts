@@ -45,10 +45,9 @@ export function pageBytes(info: Omit<PortableModel, 'forward'>, nifti: NiftiFile
   const grid = info.meta.spacing ? sizeForSpacing(v, info.meta.spacing) : v.size;
   const m = grid[0] * grid[1] * grid[2];
   const win = info.meta.patchSize[0] * info.meta.patchSize[1] * info.meta.patchSize[2];
-  const wholeFits = passBytes(info as PortableModel, m) <= PASS_BUDGET_MIB * 2 ** 20;
+  const wholeFits = passBytes(info, m) <= PASS_BUDGET_MIB * 2 ** 20;
   return (
-    4 * (3 * C * n + 2 * C * m + 2 * K * m + 2 * K * n) +
-    (wholeFits ? passBytes(info as PortableModel, m) : passBytes(info as PortableModel, win) * 4)
+    4 * (3 * C * n + 2 * C * m + 2 * K * m + 2 * K * n) + (wholeFits ? passBytes(info, m) : passBytes(info, win) * 4)
   );
 }
 
