@@ -28,13 +28,49 @@ test('the CIELAB conversion reproduces published values (sRGB red, and the issue
   assert.equal(Math.round(deltaE([0, 130, 200], [40, 120, 255])), 41);
 });
 
-test('every one of the first 8 organ colours is ≥ 50 ΔE*ab from every error colour', () => {
+// Colour-vision deficiency (Machado, Oliveira & Fernandes 2009, severity 1) on linear sRGB.
+const CVD: Record<string, number[][]> = {
+  protanopia: [
+    [0.152286, 1.052583, -0.204868],
+    [0.114503, 0.786281, 0.099216],
+    [-0.003882, -0.048116, 1.051998],
+  ],
+  deuteranopia: [
+    [0.367322, 0.860646, -0.227968],
+    [0.280085, 0.672501, 0.047413],
+    [-0.01182, 0.04294, 0.968881],
+  ],
+  tritanopia: [
+    [1.255528, -0.076749, -0.178779],
+    [-0.078411, 0.930809, 0.147602],
+    [0.004733, 0.691367, 0.3039],
+  ],
+};
+function seenWith(m: number[][], c: Rgb): Rgb {
+  const lin = c.map((v) => (v / 255 <= 0.04045 ? v / 255 / 12.92 : ((v / 255 + 0.055) / 1.055) ** 2.4));
+  const enc = (v: number) => {
+    const x = Math.min(1, Math.max(0, v));
+    return 255 * (x <= 0.0031308 ? 12.92 * x : 1.055 * x ** (1 / 2.4) - 0.055);
+  };
+  return m.map((row) => enc(row[0] * lin[0] + row[1] * lin[1] + row[2] * lin[2])) as Rgb;
+}
+
+test('every one of the first 8 organ colours is ≥ 50 ΔE*ab from every error colour (and apart in CVD)', (t) => {
   assert.equal(ORGAN_COLOURS.length, 8);
+  let least = Infinity,
+    leastCvd = Infinity;
   for (const [k, organ] of ORGAN_COLOURS.entries())
     for (const [name, error] of Object.entries(ERROR_COLOURS)) {
       const d = deltaE(organ, error);
       assert.ok(d >= 50, `organ ${k + 1} rgb(${organ}) vs ${name} rgb(${error}): ΔE ${d.toFixed(1)}`);
+      least = Math.min(least, d);
+      for (const [vision, m] of Object.entries(CVD)) {
+        const dc = deltaE(seenWith(m, organ), seenWith(m, error));
+        assert.ok(dc >= 20, `${vision}: organ ${k + 1} vs ${name}: ΔE ${dc.toFixed(1)}`);
+        leastCvd = Math.min(leastCvd, dc);
+      }
     }
+  t.diagnostic(`least ΔE*ab organ–error ${least.toFixed(1)}; under simulated CVD ${leastCvd.toFixed(1)}`);
   const errors = Object.values(ERROR_COLOURS);
   for (let i = 0; i < errors.length; i++)
     for (let j = 0; j < i; j++) assert.ok(deltaE(errors[i], errors[j]) >= 50, 'the errors differ from each other');
