@@ -2,9 +2,18 @@ import { Command } from 'commander';
 import { ComboSegError } from '../engine/errors.js';
 import { join, resolve } from 'node:path';
 import { readJsonFile } from './read-json.js';
-import { runExperiment, parseExperiment, withBasePrecision, withBaseProcesses } from '../experiments/grid.js';
+import {
+  GridStopped,
+  runExperiment,
+  parseExperiment,
+  withBasePrecision,
+  withBaseProcesses,
+  type CellResult,
+  type ExperimentConfig,
+  type PartialGrid,
+} from '../experiments/grid.js';
 import { experimentMarkdown } from '../experiments/tables.js';
-import { writeExperimentReport } from '../experiments/figures.js';
+import { experimentTitle, writeExperimentReport } from '../experiments/figures.js';
 import { Progress } from '../util/progress.js';
 
 /** `comboseg experiment --config FILE`: runs (or resumes) a grid and writes results.json and report.md. */
@@ -31,7 +40,7 @@ export function experimentCommand(): Command {
       const cfg = withBaseProcesses(withBasePrecision(parseExperiment(json, o.config), o.precision), o.nproc);
       let bar: Progress | null = null,
         barKey = '';
-      const results = await runExperiment(
+      const results = await runExperimentReporting(
         cfg,
         {
           // One line per cell (and per fold): reused, resumed, trained, or trained anew because its
@@ -57,12 +66,29 @@ export function experimentCommand(): Command {
         o.config,
         { maxHours: o.maxHours },
       );
-      const out = resolve(cfg.out);
-      await writeExperimentReport(cfg, out, results);
-      console.log(`\n${experimentMarkdown(`Experiment ${out.split('/').pop()}`, results, 'combo', cfg.sweep?.option)}`);
-      console.log(
-        `results: ${join(out, 'results.json')}\n` +
-          `report:  ${join(out, 'report.html')} and report.md, figures in ${join(out, 'figures')}`,
-      );
+      await report(cfg, results);
     });
+}
+
+/** Runs the grid; one stopped in time still gets its report (of the cells finished) before the stop is told. */
+async function runExperimentReporting(cfg: ExperimentConfig, ...rest: RunArgs): Promise<CellResult[]> {
+  try {
+    return await runExperiment(cfg, ...rest);
+  } catch (e) {
+    if (e instanceof GridStopped) await report(cfg, e.finished, e.partial);
+    throw e;
+  }
+}
+
+type RunArgs = Parameters<typeof runExperiment> extends [unknown, ...infer R] ? R : never;
+
+async function report(cfg: ExperimentConfig, results: CellResult[], partial?: PartialGrid): Promise<void> {
+  const out = resolve(cfg.out);
+  await writeExperimentReport(cfg, out, results, partial);
+  const title = experimentTitle(out.split('/').pop() ?? '', partial);
+  console.log(`\n${experimentMarkdown(title, results, 'combo', cfg.sweep?.option)}`);
+  console.log(
+    `results: ${join(out, 'results.json')}\n` +
+      `report:  ${join(out, 'report.html')} and report.md, figures in ${join(out, 'figures')}`,
+  );
 }

@@ -17,7 +17,7 @@ import { loadModel } from '../inference/model.js';
 import { predictVolume } from '../inference/predict.js';
 import { vegaLiteSvg } from './plots.js';
 import { bestCell, experimentMarkdown } from './tables.js';
-import type { CellResult, ExperimentConfig } from './grid.js';
+import type { CellResult, ExperimentConfig, PartialGrid } from './grid.js';
 import { caseMeanDice, type CaseMetrics } from '../metrics/evaluate.js';
 import { escapeHtml } from '../util/html.js';
 
@@ -276,14 +276,20 @@ const REPORT_STYLE =
   'img{image-rendering:pixelated;border:1px solid #ddd}';
 
 /** Writes OUT/report.md, OUT/report.html (self-contained) and OUT/figures/*.svg|png. */
-export async function writeExperimentReport(cfg: ExperimentConfig, out: string, cells: CellResult[]): Promise<void> {
+export async function writeExperimentReport(
+  cfg: ExperimentConfig,
+  out: string,
+  cells: CellResult[],
+  /** The grid is not finished: the report says so and covers these first cells. */
+  partial?: PartialGrid,
+): Promise<void> {
   const figDir = join(out, 'figures');
   mkdirSync(figDir, { recursive: true });
   const inline: Record<string, string> = {};
   const mdFigures = await writePlots(figDir, figureSpecs(cfg, cells), inline);
   mdFigures.push(...(await writeOverlays(cfg, out, cells, inline)));
   const name = out.split('/').pop() ?? '';
-  const tables = experimentMarkdown(`Experiment ${name}`, cells, 'combo', cfg.sweep?.option);
+  const tables = experimentMarkdown(experimentTitle(name, partial), cells, 'combo', cfg.sweep?.option);
   const md =
     `${tables}\n${mdFigures.join('\n')}\n` + 'All numbers: results.json (one source for every table and figure).\n';
   writeFileAtomic(join(out, 'report.md'), Buffer.from(md));
@@ -292,4 +298,11 @@ export async function writeExperimentReport(cfg: ExperimentConfig, out: string, 
     `<style>${REPORT_STYLE}</style>\n` +
     `</head><body>${markdownToHtml(md, inline)}</body></html>`;
   writeFileAtomic(join(out, 'report.html'), Buffer.from(html));
+}
+
+/** The report's title; a partial grid's says how far it got. */
+export function experimentTitle(name: string, partial?: PartialGrid): string {
+  return partial
+    ? `Experiment ${name}: partial, ${partial.cells} of ${partial.of} cells (run it again to go on)`
+    : `Experiment ${name}`;
 }

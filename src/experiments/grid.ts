@@ -683,16 +683,51 @@ export async function runExperiment(
     writeFileAtomic(join(out, 'experiment.json'), Buffer.from(JSON.stringify(cfg, null, 2)));
     const results: CellResult[] = [];
     const deadline = o.maxHours === undefined ? Infinity : performance.now() + o.maxHours * 3.6e6;
-    for (const [i, p] of planned.entries()) {
-      results.push(await runCell(cfg, out, p, [i, planned.length], events, deadline));
+    try {
+      for (const [i, p] of planned.entries()) {
+        results.push(await runCell(cfg, out, p, [i, planned.length], events, deadline));
+      }
+    } catch (e) {
+      // A grid stopped in time (--max-hours, a signal) still reports what it finished, marked partial.
+      if (!(e instanceof ComboSegError && e.code === 'interrupted') || results.length === 0) throw e;
+      const partial = { cells: results.length, of: planned.length };
+      writeResults(out, cfg, results, partial);
+      throw new GridStopped(e, results, partial);
     }
-    const json = JSON.stringify({ experiment: cfg, cells: results }, null, 2);
-    writeFileAtomic(join(out, 'results.json'), Buffer.from(json));
-    writeFileAtomic(join(out, 'results.csv'), Buffer.from(resultsCsv(results)));
+    writeResults(out, cfg, results);
     return results;
   } finally {
     lock.release();
   }
+}
+
+/** How much of a grid a partial result covers: its first `cells` cells of `of`. */
+export interface PartialGrid {
+  cells: number;
+  of: number;
+}
+
+/** A grid that stopped in time (resumable), with the cells it finished before: their results are written. */
+export class GridStopped extends ComboSegError {
+  override name = 'GridStopped';
+  constructor(
+    stop: ComboSegError,
+    readonly finished: CellResult[],
+    readonly partial: PartialGrid,
+  ) {
+    super(`${stop.message} (results.json and the report cover the ${partial.cells} of ${partial.of} cells finished)`, {
+      code: 'interrupted',
+      path: stop.path,
+      cause: stop,
+    });
+  }
+}
+
+/** OUT/results.json (`partial` when the grid is not finished) and OUT/results.csv. */
+function writeResults(out: string, cfg: ExperimentConfig, cells: CellResult[], partial?: PartialGrid): void {
+  const json = JSON.stringify({ experiment: cfg, ...(partial ? { partial } : {}), cells }, null, 2);
+  writeFileAtomic(join(out, 'results.json'), Buffer.from(json));
+  writeFileAtomic(join(out, 'results.csv'), Buffer.from(resultsCsv(cells)));
 }
 
 /** How an unfinished cell goes on, for the log. */

@@ -4,7 +4,7 @@
 // reuses), and every cell and the data are checked before the first one trains.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -87,6 +87,41 @@ test('an interrupted grid picks up where it stopped, never re-running a finished
   assert.deepEqual(states, ['skipped', 'skipped', 'skipped', 'skipped', 'skipped', 'resumed', 'done']);
   assert.equal(readFileSync(firstResult, 'utf8'), before, 'finished cells untouched');
   assert.ok(existsSync(lastResult) && existsSync(join(config.out, 'results.json')));
+});
+
+test('a grid stopped by --max-hours reports the cells it finished, marked partial, and goes on when run again', () => {
+  const bin = fileURLToPath(new URL('../../bin/comboseg.js', import.meta.url));
+  const cfgPath = join(root, 'grid-partial.json');
+  writeFileSync(cfgPath, JSON.stringify(config));
+  const ids = experiments.cells(experiments.parseExperiment(config)).map((c) => c.id);
+  const last = join(config.out, 'cells', ids[5], 'result.json');
+  renameSync(last, `${last}.aside`); // the last cell not yet scored
+  try {
+    const run = spawnSync(process.execPath, [bin, 'experiment', '--config', cfgPath, '--max-hours', '1e-9'], {
+      encoding: 'utf8',
+    });
+    assert.notEqual(run.status, 0);
+    assert.match(run.stderr, /time limit reached before cell 6\/6; run the experiment again to go on/);
+    assert.match(run.stderr, /the 5 of 6 cells finished/);
+    assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+    const json = JSON.parse(readFileSync(join(config.out, 'results.json'), 'utf8'));
+    assert.deepEqual(json.partial, { cells: 5, of: 6 });
+    assert.deepEqual(
+      json.cells.map((c: experiments.CellResult) => c.id),
+      ids.slice(0, 5),
+    );
+    const md = readFileSync(join(config.out, 'report.md'), 'utf8');
+    assert.match(md, /partial, 5 of 6 cells \(run it again to go on\)/);
+    assert.match(run.stdout, /partial, 5 of 6 cells/);
+  } finally {
+    renameSync(`${last}.aside`, last);
+  }
+  // Finished: the next run reports the whole grid, no longer partial.
+  execFileSync(process.execPath, [bin, 'experiment', '--config', cfgPath], { encoding: 'utf8' });
+  const json = JSON.parse(readFileSync(join(config.out, 'results.json'), 'utf8'));
+  assert.equal(json.partial, undefined);
+  assert.equal(json.cells.length, 6);
+  assert.doesNotMatch(readFileSync(join(config.out, 'report.md'), 'utf8'), /partial/);
 });
 
 test('comboseg experiment writes report.md; bad configurations name the field', () => {
