@@ -25,6 +25,7 @@ export {
   pairedComparison,
   holm,
   foldTable,
+  seedTable,
 } from './tables.js';
 export { writeExperimentReport, boxPlotSpec, betaCurvesSpec, convergenceSpec } from './figures.js';
 export {

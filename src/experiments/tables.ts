@@ -44,6 +44,66 @@ export function gridTable(cells: CellResult[]): string {
   );
 }
 
+/** Each network × loss setting's cells (one per seed), in the order they first appear. */
+function bySetting(cells: CellResult[]): CellResult[][] {
+  const groups = new Map<string, CellResult[]>();
+  for (const c of cells) {
+    const key = `${c.network.label}\u0000${c.loss.label}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  return [...groups.values()];
+}
+
+/** Sample standard deviation (n − 1); null for fewer than 2 values. */
+function sampleStd(xs: number[]): number | null {
+  if (xs.length < 2) return null;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+}
+
+/**
+ * Rows = network × loss over its seeds: each metric's mean over the test cases, averaged over the seeds;
+ * Dice also with its standard deviation and range over the seeds (how far one seed's result can be trusted).
+ * Null when no setting ran more than one seed.
+ */
+export function seedTable(cells: CellResult[]): string | null {
+  const groups = bySetting(cells);
+  if (!groups.some((g) => g.length > 1)) return null;
+  const seedMean = (g: CellResult[], m: MetricName): number | null => {
+    const xs = g.map((c) => c.summary.overall[m].mean).filter((x): x is number => x !== null);
+    return xs.length ? mean(xs) : null;
+  };
+  return markdownTable(
+    [
+      'network',
+      'loss',
+      'seeds',
+      'Dice (± sd over seeds)',
+      'Dice range over seeds',
+      'Jaccard',
+      'FPR',
+      'FNR',
+      'HD95 (mm)',
+    ],
+    groups.map((g) => {
+      const dice = g.map((c) => c.summary.overall.dice.mean).filter((x): x is number => x !== null);
+      const sd = sampleStd(dice);
+      const fixed = (m: MetricName, d: number) => seedMean(g, m)?.toFixed(d) ?? 'n/a';
+      return [
+        g[0].network.label,
+        g[0].loss.label,
+        String(g.length),
+        dice.length ? `${mean(dice).toFixed(3)}${sd === null ? '' : ` ± ${sd.toFixed(3)}`}` : 'n/a',
+        dice.length ? `${Math.min(...dice).toFixed(3)}–${Math.max(...dice).toFixed(3)}` : 'n/a',
+        fixed('jaccard', 3),
+        fixed('fpr', 4),
+        fixed('fnr', 3),
+        fixed('hd95', 1),
+      ];
+    }),
+  );
+}
+
 /** The footnote of the grid table's config column. */
 const CONFIG_NOTE =
   'config: the first 8 hex digits of the sha256 of the resolved training configuration the cell ran ' +
@@ -224,13 +284,14 @@ export function foldTable(cells: CellResult[]): string | null {
   const k = Math.max(0, ...cells.map((c) => c.folds?.length ?? 0));
   if (!k) return null;
   return markdownTable(
-    ['network', 'loss', ...Array.from({ length: k }, (_, f) => `fold ${f} Dice`), 'spread'],
+    ['network', 'loss', 'seed', ...Array.from({ length: k }, (_, f) => `fold ${f} Dice`), 'spread'],
     cells.map((c) => {
       const ds = (c.folds ?? []).map((f) => f.summary.overall.dice.mean);
       const known = ds.filter((x): x is number => x !== null);
       return [
         c.network.label,
         c.loss.label,
+        String(c.seed),
         ...ds.map((x) => (x === null ? 'n/a' : x.toFixed(3))),
         known.length ? (Math.max(...known) - Math.min(...known)).toFixed(3) : 'n/a',
       ];
@@ -245,12 +306,17 @@ export function foldTable(cells: CellResult[]): string | null {
 export function betaTrend(cells: CellResult[], option = 'beta'): string[] {
   const lines: string[] = [];
   for (const n of [...new Set(cells.map((c) => c.network.label))]) {
-    const pts = cells
-      .filter((c) => c.network.label === n && typeof c.loss.options[option] === 'number')
-      .map((c) => ({
-        b: c.loss.options[option] as number,
-        fpr: c.summary.overall.fpr.mean ?? 0,
-        fnr: c.summary.overall.fnr.mean ?? 0,
+    // One point per value of the option: FPR and FNR averaged over the seeds run at it.
+    const at = new Map<number, CellResult[]>();
+    for (const c of cells) {
+      const b = c.loss.options[option];
+      if (c.network.label === n && typeof b === 'number') at.set(b, [...(at.get(b) ?? []), c]);
+    }
+    const pts = [...at]
+      .map(([b, g]) => ({
+        b,
+        fpr: mean(g.map((c) => c.summary.overall.fpr.mean ?? 0)),
+        fnr: mean(g.map((c) => c.summary.overall.fnr.mean ?? 0)),
       }))
       .sort((a, b) => a.b - b.b);
     if (pts.length < 2) continue;
@@ -293,6 +359,9 @@ export function experimentMarkdown(
   );
   const paired = pairedComparison(cells, reference);
   const folds = foldTable(cells);
+  const seeds = seedTable(cells);
+  // Without a sweep, the reference loss run at several β (as separate losses) still gets the trend check.
+  const trendOption = sweepOption ?? (distinctValues(cells, reference, 'beta') > 1 ? 'beta' : undefined);
   const k = cells[0]?.folds?.length;
   const crossValidation = k
     ? ` (${k}-fold cross-validation: every case is tested once, ` +
@@ -310,6 +379,7 @@ export function experimentMarkdown(
     '',
     CONFIG_NOTE,
     '',
+    ...(seeds ? ['## Averaged over seeds', '', seeds, ''] : []),
     `## Best cell per organ (Table IV shaped): ${best.network.label}, ${best.loss.label}, seed ${best.seed}`,
     '',
     organTable(best),
@@ -341,13 +411,19 @@ export function experimentMarkdown(
         ]
       : []),
     ...(folds ? ['## Mean Dice per fold', '', folds, ''] : []),
-    ...(sweepOption
+    ...(trendOption
       ? [
-          `## Does ${sweepOption} move the balance? (Fig. 7: as ${sweepOption} falls, FPR should fall and FNR rise)`,
+          `## Does ${trendOption} move the balance? (Fig. 7: as ${trendOption} falls, FPR should fall and FNR rise)`,
           '',
-          ...betaTrend(cells, sweepOption),
+          ...betaTrend(sweepOption ? cells : cells.filter((c) => c.loss.name === reference), trendOption),
           '',
         ]
       : []),
   ].join('\n');
+}
+
+/** How many values of a loss option the cells of one loss were run with. */
+function distinctValues(cells: CellResult[], loss: string, option: string): number {
+  const values = cells.filter((c) => c.loss.name === loss).map((c) => c.loss.options[option]);
+  return new Set(values.filter((v) => typeof v === 'number')).size;
 }

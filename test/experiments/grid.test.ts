@@ -207,6 +207,55 @@ test('the β-sweep verdict says plainly whether FPR falls and FNR rises as β fa
   assert.match(not[0], /does NOT hold/);
 });
 
+test('seeds: a table averages each setting over its seeds (sd and range); the β trend uses seed means', () => {
+  const stat = (m: number) => ({ mean: m, std: 0, median: m, min: m, max: m, missing: 0 });
+  const cell = (loss: string, beta: number | undefined, seed: number, dice: number, fpr: number, fnr: number) =>
+    ({
+      id: `${loss}${beta}-${seed}`,
+      network: { name: 'proposed', options: {}, label: 'proposed' },
+      loss: { name: loss, options: beta === undefined ? {} : { beta }, label: `${loss} ${beta ?? ''}`.trim() },
+      seed,
+      configHash: '00000000',
+      summary: {
+        overall: {
+          dice: stat(dice),
+          jaccard: stat(dice / 2),
+          fpr: stat(fpr),
+          fdr: stat(0.1),
+          fnr: stat(fnr),
+          hd: stat(5),
+          hd95: stat(4),
+          assd: stat(1),
+        },
+        perOrgan: {},
+        cases: 1,
+      },
+      cases: [],
+      records: [],
+      bestEpoch: 1,
+    }) as unknown as experiments.CellResult;
+  const cells = [
+    cell('combo', 0.3, 0, 0.5, 0.002, 0.4),
+    cell('combo', 0.3, 1, 0.7, 0.004, 0.2), // seed mean at β 0.3: FPR 0.003, FNR 0.3
+    cell('combo', 0.7, 0, 0.6, 0.001, 0.1),
+    cell('combo', 0.7, 1, 0.6, 0.009, 0.3), // at β 0.7: FPR 0.005, FNR 0.2
+    cell('dice', undefined, 0, 0.55, 0.01, 0.5),
+  ];
+  const table = experiments.seedTable(cells)!;
+  // β 0.3: Dice 0.5 and 0.7 → mean 0.6, sample sd √0.02 = 0.141; Jaccard 0.3; FPR 0.003; FNR 0.3.
+  assert.match(
+    table,
+    /\| proposed \| combo 0\.3 \| 2 \| 0\.600 ± 0\.141 \| 0\.500–0\.700 \| 0\.300 \| 0\.0030 \| 0\.300 \| 4\.0 \|/,
+  );
+  assert.match(table, /\| proposed \| dice \| 1 \| 0\.550 \| 0\.550–0\.550 \|/);
+  assert.equal(experiments.seedTable([cells[0], cells[2]]), null, 'one seed each: no table');
+  const md = experiments.experimentMarkdown('t', cells);
+  assert.match(md, /## Averaged over seeds/);
+  // Not a sweep, but Combo ran at two β: the trend is checked on the seed means (FPR up, FNR down from 0.3 to 0.7).
+  assert.match(md, /from beta = 0\.3 to 0\.7, FPR 0\.00300 → 0\.00500, FNR 0\.300 → 0\.200/);
+  assert.match(md, /the paper's trend holds at every step/);
+});
+
 test(
   'cross-validated grid: ' + 'every case is tested once by a fold model that never trained or validated on it',
   async () => {
