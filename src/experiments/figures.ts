@@ -22,14 +22,17 @@ import { caseMeanDice, type CaseMetrics } from '../metrics/evaluate.js';
 import { escapeHtml } from '../util/html.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
-const label = (c: CellResult) => `${c.network.label} · ${c.loss.label}${c.seed ? ` · s${c.seed}` : ''}`;
+/** A cell's name on an axis; the seed is named whenever the grid ran several. */
+const label = (c: CellResult, seeds: boolean) =>
+  `${c.network.label} · ${c.loss.label}${seeds ? ` · seed ${c.seed}` : ''}`;
 
 export function boxPlotSpec(cells: CellResult[], metric: 'dice' | 'hd95', title: string): TopLevelSpec {
+  const seeds = new Set(cells.map((c) => c.seed)).size > 1;
   const values = cells.flatMap((c) =>
     c.cases.flatMap((k) =>
       Object.entries(k.organs)
         .filter(([, m]) => m[metric] !== null)
-        .map(([organ, m]) => ({ cell: label(c), organ, value: m[metric] })),
+        .map(([organ, m]) => ({ cell: label(c, seeds), organ, value: m[metric] })),
     ),
   );
   return {
@@ -40,7 +43,8 @@ export function boxPlotSpec(cells: CellResult[], metric: 'dice' | 'hd95', title:
     height: 220,
     mark: { type: 'boxplot', extent: 1.5 },
     encoding: {
-      x: { field: 'cell', type: 'nominal', axis: { labelAngle: -30 }, title: null },
+      // The grid's own order (a setting's seeds side by side), names in full.
+      x: { field: 'cell', type: 'nominal', sort: null, axis: { labelAngle: -30, labelLimit: 400 }, title: null },
       y: { field: 'value', type: 'quantitative', title },
     },
   };

@@ -241,6 +241,17 @@ test('seeds: a table averages each setting over its seeds (sd and range); the β
     cell('combo', 0.7, 1, 0.6, 0.009, 0.3), // at β 0.7: FPR 0.005, FNR 0.2
     cell('dice', undefined, 0, 0.55, 0.01, 0.5),
   ];
+  const withCase = cells.map((c) => ({ ...c, cases: [{ id: 'a', organs: { t: { dice: 0.5, hd95: 1 } } }] }));
+  const box = experiments.boxPlotSpec(withCase as unknown as experiments.CellResult[], 'dice', 'Dice') as unknown as {
+    encoding: { x: { sort: unknown } };
+    data: { values: { cell: string }[] };
+  };
+  assert.equal(box.encoding.x.sort, null, "box plots keep the grid's order");
+  assert.deepEqual(
+    box.data.values.map((v) => v.cell),
+    cells.map((c) => `proposed · ${c.loss.label} · seed ${c.seed}`),
+    'every box names its seed, seed 0 too',
+  );
   const table = experiments.seedTable(cells)!;
   // β 0.3: Dice 0.5 and 0.7 → mean 0.6, sample sd √0.02 = 0.141; Jaccard 0.3; FPR 0.003; FNR 0.3.
   assert.match(
