@@ -43,8 +43,15 @@ export function boxPlotSpec(cells: CellResult[], metric: 'dice' | 'hd95', title:
     height: 220,
     mark: { type: 'boxplot', extent: 1.5 },
     encoding: {
-      // The grid's own order (a setting's seeds side by side), names in full.
-      x: { field: 'cell', type: 'nominal', sort: null, axis: { labelAngle: -30, labelLimit: 400 }, title: null },
+      // The grid's own order (a setting's seeds side by side; an explicit list, as the boxes and the outliers
+      // are separate layers), names in full.
+      x: {
+        field: 'cell',
+        type: 'nominal',
+        sort: cells.map((c) => label(c, seeds)),
+        axis: { labelAngle: -30, labelLimit: 400 },
+        title: null,
+      },
       y: { field: 'value', type: 'quantitative', title },
     },
   };
