@@ -175,32 +175,45 @@ test('comboseg experiment writes report.md; bad configurations name the field', 
   );
 });
 
-test('the β-sweep verdict says plainly whether FPR falls and FNR rises as β falls', () => {
+/** A cell result with the given overall metrics only (what the tables and the trend read). */
+function summaryCell(o: {
+  loss?: string;
+  beta?: number;
+  seed?: number;
+  dice?: number;
+  fpr: number;
+  fnr: number;
+}): experiments.CellResult {
   const stat = (mean: number) => ({ mean, std: 0, n: 1, missing: 0 });
-  const cell = (beta: number, fpr: number, fnr: number) =>
-    ({
-      id: `b${beta}`,
-      network: { name: 'proposed', options: {}, label: 'proposed' },
-      loss: { name: 'combo', options: { beta }, label: `combo beta=${beta}` },
-      seed: 0,
-      summary: {
-        perOrgan: {},
-        overall: {
-          dice: stat(0.8),
-          jaccard: stat(0.7),
-          fpr: stat(fpr),
-          fdr: stat(0.1),
-          fnr: stat(fnr),
-          hd: stat(5),
-          hd95: stat(4),
-          assd: stat(1),
-        },
-        cases: 1,
+  const { loss = 'combo', beta, seed = 0, dice = 0.8 } = o;
+  return {
+    id: `${loss}${beta}-${seed}`,
+    network: { name: 'proposed', options: {}, label: 'proposed' },
+    loss: { name: loss, options: beta === undefined ? {} : { beta }, label: `${loss} ${beta ?? ''}`.trim() },
+    seed,
+    configHash: '00000000',
+    summary: {
+      perOrgan: {},
+      overall: {
+        dice: stat(dice),
+        jaccard: stat(dice / 2),
+        fpr: stat(o.fpr),
+        fdr: stat(0.1),
+        fnr: stat(o.fnr),
+        hd: stat(5),
+        hd95: stat(4),
+        assd: stat(1),
       },
-      cases: [],
-      records: [],
-      bestEpoch: 1,
-    }) as unknown as experiments.CellResult;
+      cases: 1,
+    },
+    cases: [],
+    records: [],
+    bestEpoch: 1,
+  } as unknown as experiments.CellResult;
+}
+
+test('the β-sweep verdict says plainly whether FPR falls and FNR rises as β falls', () => {
+  const cell = (beta: number, fpr: number, fnr: number) => summaryCell({ beta, fpr, fnr });
   const holds = experiments.betaTrend([cell(0.3, 0.001, 0.3), cell(0.5, 0.002, 0.2), cell(0.7, 0.004, 0.1)]);
   assert.match(holds[0], /FPR rose in 2\/2 steps and FNR fell in 2\/2: the paper's trend holds at every step/);
   const not = experiments.betaTrend([cell(0.3, 0.004, 0.1), cell(0.7, 0.001, 0.3)]);
@@ -208,32 +221,8 @@ test('the β-sweep verdict says plainly whether FPR falls and FNR rises as β fa
 });
 
 test('seeds: a table averages each setting over its seeds (sd and range); the β trend uses seed means', () => {
-  const stat = (m: number) => ({ mean: m, std: 0, median: m, min: m, max: m, missing: 0 });
   const cell = (loss: string, beta: number | undefined, seed: number, dice: number, fpr: number, fnr: number) =>
-    ({
-      id: `${loss}${beta}-${seed}`,
-      network: { name: 'proposed', options: {}, label: 'proposed' },
-      loss: { name: loss, options: beta === undefined ? {} : { beta }, label: `${loss} ${beta ?? ''}`.trim() },
-      seed,
-      configHash: '00000000',
-      summary: {
-        overall: {
-          dice: stat(dice),
-          jaccard: stat(dice / 2),
-          fpr: stat(fpr),
-          fdr: stat(0.1),
-          fnr: stat(fnr),
-          hd: stat(5),
-          hd95: stat(4),
-          assd: stat(1),
-        },
-        perOrgan: {},
-        cases: 1,
-      },
-      cases: [],
-      records: [],
-      bestEpoch: 1,
-    }) as unknown as experiments.CellResult;
+    summaryCell({ loss, beta, seed, dice, fpr, fnr });
   const cells = [
     cell('combo', 0.3, 0, 0.5, 0.002, 0.4),
     cell('combo', 0.3, 1, 0.7, 0.004, 0.2), // seed mean at β 0.3: FPR 0.003, FNR 0.3
