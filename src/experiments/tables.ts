@@ -244,10 +244,12 @@ export function pairedComparison(
   const out: Omit<ReturnType<typeof pairedComparison>[number], 'pHolm'>[] = [];
   for (const n of [...new Set(cells.map((c) => c.network.label))]) {
     const mine = cells.filter((c) => c.network.label === n);
-    const settings = [...new Set(mine.map((c) => c.loss.label))].map((label) => {
-      const of = mine.filter((c) => c.loss.label === label);
-      return { label, name: of[0].loss.name, seeds: new Set(of.map((c) => c.seed)), cells: of };
-    });
+    const settings = bySetting(mine).map((of) => ({
+      label: of[0].loss.label,
+      name: of[0].loss.name,
+      seeds: new Set(of.map((c) => c.seed)),
+      cells: of,
+    }));
     for (const ref of settings.filter((s) => s.name === reference)) {
       for (const other of settings.filter((s) => s.name !== reference)) {
         const seeds = [...ref.seeds].filter((x) => other.seeds.has(x));
