@@ -239,7 +239,7 @@ function legendText(labels: LabelSet): string {
 }
 
 /**
- * Worst, median and best test case of the best cell (Fig. 5 shaped) to OUT/figures, each as rows of
+ * Worst, median and best test case of the best setting's median seed (Fig. 5 shaped) to OUT/figures, each as rows of
  * axial, coronal and sagittal planes; adds each one's inline HTML to `inline` and returns the Markdown lines.
  */
 async function writeOverlays(
@@ -258,7 +258,11 @@ async function writeOverlays(
     ] as const),
   ];
   const ds = openDataset((cfg.base as { data: DataSpec }).data);
-  const md = [`## Worst, median and best test case of the best cell (${best.network.label}, ${best.loss.label})`, ''];
+  const md = [
+    `## Worst, median and best test case of the best setting (${best.network.label}, ${best.loss.label}, ` +
+      `seed ${best.seed})`,
+    '',
+  ];
   md.push(legendText(ds.labels), '');
   for (const [which, c] of picks) {
     const entry = ds.training.find((t) => t.id === c.id) ?? ds.test.find((t) => t.id === c.id);
