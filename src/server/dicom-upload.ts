@@ -1,10 +1,12 @@
 // An uploaded zip of DICOM slices (a series exported from a PACS or viewer) unpacked into a folder, which
 // the job then reads as a series (src/data/dicom.ts). The archive is checked before anything is written:
 // at most MAX_ENTRIES files and `limitBytes` uncompressed in all (a zip bomb is refused, not unpacked);
-// entries are flattened to numbered names, so no path in the archive can leave the folder.
+// entries are flattened to numbered names, so no path in the archive can leave the folder. The server
+// unpacks in a worker thread (`unpackDicomZipOffThread`) so a large series does not stall other requests.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { unzipSync } from 'fflate';
+import { fromWorkerError, startWorker, type WorkerError } from '../util/worker.js';
 import { HttpError } from './http.js';
 
 export const MAX_ENTRIES = 10_000;
@@ -44,4 +46,40 @@ export function unpackDicomZip(zipPath: string, into: string, limitBytes: number
     rmSync(into, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** What the unpacking worker posts back: done, an HttpError's status and message, or any other error. */
+export type UnzipOutcome =
+  { ok: true } | { ok: false; status: number; message: string } | { ok: false; error: WorkerError };
+
+/** `unpackDicomZip` in a worker thread: the same checks, errors and clean-up, the event loop left free. */
+export function unpackDicomZipOffThread(
+  zipPath: string,
+  into: string,
+  limitBytes: number,
+  name: string,
+): Promise<void> {
+  const worker = startWorker(
+    new URL(`./dicom-unzip-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+    { zipPath, into, limitBytes, name },
+  );
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    worker.once('message', (m: UnzipOutcome) => {
+      settled = true;
+      if (m.ok) resolve();
+      else if ('status' in m) reject(new HttpError(m.status, m.message));
+      else reject(fromWorkerError(m.error));
+    });
+    worker.once('error', (e) => {
+      settled = true;
+      rmSync(into, { recursive: true, force: true });
+      reject(e);
+    });
+    worker.once('exit', (code) => {
+      if (settled) return;
+      rmSync(into, { recursive: true, force: true });
+      reject(new Error(`the worker unpacking '${name}' stopped (exit code ${code}) before it finished`));
+    });
+  });
 }

@@ -16,7 +16,7 @@ import { HttpError, readBody, saveBody, UPLOAD_IDLE_MS, sendError, sendFile, sen
 import { JobQueue } from './jobs.js';
 import { relativeTo, resolveInside } from './paths.js';
 import { checkUpload, checkUploadName } from './upload.js';
-import { unpackDicomZip } from './dicom-upload.js';
+import { unpackDicomZipOffThread } from './dicom-upload.js';
 
 export interface ServeOptions {
   /** The folder whose runs and experiments are served. */
@@ -226,7 +226,7 @@ const submitUpload: Handler = async (s, req, res, url) => {
     const size = await saveBody(req, res, file, s.maxUpload, s.uploadIdleMs);
     // A zip is a DICOM series: unpacked into a folder the job reads as one scan (at most 4 × the upload limit).
     const image = checkUpload(name, readHead(file, 64 * 1024), size) === '.zip' ? `${file}.series` : file;
-    if (image !== file) unpackDicomZip(file, image, 4 * s.maxUpload, name);
+    if (image !== file) await unpackDicomZipOffThread(file, image, 4 * s.maxUpload, name);
     const cleanup = image === file ? [file] : [file, image];
     sendJson(res, 202, s.jobs.submit({ title: name, model, modelPath, image, label: null, caseId: name, cleanup }));
   } catch (e) {

@@ -3,13 +3,16 @@
 // things that are not DICOM slices are refused clearly, leaving nothing behind.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { zipSync } from 'fflate';
 import { servedFolder, type ServedFolder } from './fixture.js';
 import { serve, type RunningServer } from '../../src/server/server.js';
 import { readVolume } from '../../src/data/io.js';
+import { unpackDicomZipOffThread } from '../../src/server/dicom-upload.js';
+import { HttpError } from '../../src/server/http.js';
 
 const series = fileURLToPath(new URL('../../../shared/data/dicom/ibsi-sts/STS_002/PET/image', import.meta.url));
 const skip = existsSync(series) ? false : `no ${series} (the shared data folder is absent)`;
@@ -76,4 +79,51 @@ test('a zip bomb, a non-zip named .zip, and a zip of non-DICOM files: refused, n
   assert.equal(j.state, 'error');
   assert.match(j.error ?? '', /a\.txt is not a DICOM file/);
   assert.deepEqual(uploadsLeft(), []);
+});
+
+test('a zip is unpacked off the server thread (the event loop runs meanwhile); refusals keep status', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'comboseg-unzip-'));
+  try {
+    const slice = (k: number) => Uint8Array.from({ length: 3000 }, (_, i) => (i * k) % 251);
+    const zip = join(dir, 'series.zip');
+    writeFileSync(zip, zipSync({ 'b/IM2': slice(2), 'a/IM1': slice(1), '__MACOSX/._IM1': slice(3) }));
+    // Unpacked on this thread, no callback could run before it returned: the ticks prove it did not block.
+    let ticks = 0,
+      ticking = true;
+    const tick = () => {
+      ticks++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    await unpackDicomZipOffThread(zip, join(dir, 'out'), 2 ** 20, 'series.zip');
+    ticking = false;
+    assert.ok(ticks > 0, 'the event loop ran while the worker unpacked');
+    // Flattened to numbered names in archive order; the macOS resource fork left out.
+    assert.deepEqual(readdirSync(join(dir, 'out')), ['00000-IM1', '00001-IM2']);
+    assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'out', '00001-IM2'))), slice(2));
+
+    writeFileSync(join(dir, 'bomb.zip'), zipSync({ 'a.dcm': new Uint8Array(4 * 2 ** 20) }));
+    await assert.rejects(
+      unpackDicomZipOffThread(join(dir, 'bomb.zip'), join(dir, 'bomb'), 2 ** 20, 'bomb.zip'),
+      (e) => {
+        assert.ok(e instanceof HttpError, 'an HttpError on this side too');
+        assert.equal(e.status, 413);
+        assert.match(e.message, /'bomb\.zip' unpacks to more than 1 MiB/);
+        return true;
+      },
+    );
+    writeFileSync(join(dir, 'fake.zip'), 'not a zip archive');
+    await assert.rejects(
+      unpackDicomZipOffThread(join(dir, 'fake.zip'), join(dir, 'fake'), 2 ** 20, 'fake.zip'),
+      (e) => {
+        assert.ok(e instanceof HttpError);
+        assert.equal(e.status, 400);
+        assert.match(e.message, /'fake\.zip' is not a readable zip archive/);
+        return true;
+      },
+    );
+    assert.ok(!existsSync(join(dir, 'bomb')) && !existsSync(join(dir, 'fake')), 'nothing written for a refused zip');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
