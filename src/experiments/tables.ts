@@ -111,12 +111,18 @@ const CONFIG_NOTE =
 
 const cellDice = (c: CellResult): number => c.summary.overall.dice.mean ?? -1;
 
+/** Mean Dice over a setting's seeds that have one (as the seed table averages); -1 when none has. */
+function settingDice(g: CellResult[]): number {
+  const xs = g.map((c) => c.summary.overall.dice.mean).filter((x): x is number => x !== null);
+  return xs.length ? mean(xs) : -1;
+}
+
 /**
  * The setting (network × loss) with the best mean Dice averaged over its seeds, shown by its median seed's
  * cell (the lower median for an even count): taking the best single seed would report the luckiest run.
  */
 export function bestCell(cells: CellResult[]): CellResult {
-  const settings = bySetting(cells).map((g) => ({ g, dice: mean(g.map(cellDice)) }));
+  const settings = bySetting(cells).map((g) => ({ g, dice: settingDice(g) }));
   const best = settings.reduce((a, b) => (b.dice > a.dice ? b : a)).g;
   const sorted = [...best].sort((a, b) => cellDice(a) - cellDice(b));
   return sorted[Math.floor((sorted.length - 1) / 2)];
@@ -175,14 +181,19 @@ function normalCdf(z: number): number {
   return z >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
 }
 
+/** Below this many non-zero differences the p-value is exact; from it, the normal approximation. */
+export const WILCOXON_EXACT_BELOW = 25;
+
 /**
- * Two-sided Wilcoxon signed-rank test of paired differences (zeros dropped, ties mid-ranked,
- * normal approximation with tie correction). Returns null with fewer than 6 non-zero pairs.
+ * Two-sided Wilcoxon signed-rank test of paired differences (zeros dropped, ties mid-ranked). Under 25 non-zero
+ * pairs the p-value is exact: the distribution of W+ over all 2^n sign assignments of the ranks, counted by dynamic
+ * programming on doubled ranks (integers even with mid-ranks). From 25 pairs, the normal approximation with tie
+ * correction. Null without a non-zero pair. With n pairs the smallest two-sided p is 2 / 2^n (0.125 for 4).
  */
 export function wilcoxon(diffs: number[]): { w: number; p: number; n: number } | null {
   const d = diffs.filter((x) => x !== 0);
   const n = d.length;
-  if (n < 6) return null;
+  if (n === 0) return null;
   const order = d.map((x, i) => [Math.abs(x), i] as const).sort((a, b) => a[0] - b[0]);
   const ranks = new Array<number>(n);
   let tie = 0;
@@ -195,10 +206,34 @@ export function wilcoxon(diffs: number[]): { w: number; p: number; n: number } |
     i = j + 1;
   }
   const wPlus = d.reduce((a, x, i) => a + (x > 0 ? ranks[i] : 0), 0);
+  if (n < WILCOXON_EXACT_BELOW) return { w: wPlus, p: exactSignedRankP(ranks, wPlus), n };
   const mu = (n * (n + 1)) / 4,
     sigma = Math.sqrt((n * (n + 1) * (2 * n + 1)) / 24 - tie / 48);
   const z = sigma > 0 ? (wPlus - mu) / sigma : 0;
   return { w: wPlus, p: Math.min(1, 2 * (1 - normalCdf(Math.abs(z)))), n };
+}
+
+/** Exact two-sided p of W+ = `w` given the ranks: 2 × the smaller tail of W+'s distribution over all sign choices. */
+function exactSignedRankP(ranks: number[], w: number): number {
+  const doubled = ranks.map((r) => Math.round(2 * r));
+  const total = doubled.reduce((a, b) => a + b, 0);
+  // ways[s] = number of sign assignments whose positive ranks sum (doubled) to s.
+  let ways = new Float64Array(total + 1);
+  ways[0] = 1;
+  for (const r of doubled) {
+    const next = ways.slice();
+    for (let s = r; s <= total; s++) next[s] += ways[s - r];
+    ways = next;
+  }
+  const all = 2 ** ranks.length,
+    at = Math.round(2 * w);
+  let lower = 0,
+    upper = 0;
+  for (let s = 0; s <= total; s++) {
+    if (s <= at) lower += ways[s];
+    if (s >= at) upper += ways[s];
+  }
+  return Math.min(1, (2 * Math.min(lower, upper)) / all);
 }
 
 /**
@@ -246,6 +281,8 @@ export function pairedComparison(
   meanDiff: number;
   wins: number;
   losses: number;
+  /** Cases whose difference is not zero: the ones the signed-rank test counts. */
+  pairs: number;
   p: number | null;
   pHolm: number | null;
 }[] {
@@ -269,6 +306,7 @@ export function pairedComparison(
           return w === undefined ? [] : [v - w];
         });
         if (!diffs.length) continue;
+        const test = wilcoxon(diffs);
         out.push({
           network: n,
           reference: ref.label,
@@ -278,7 +316,8 @@ export function pairedComparison(
           meanDiff: mean(diffs),
           wins: diffs.filter((x) => x > 0).length,
           losses: diffs.filter((x) => x < 0).length,
-          p: wilcoxon(diffs)?.p ?? null,
+          pairs: test?.n ?? 0,
+          p: test?.p ?? null,
         });
       }
     }
@@ -287,7 +326,8 @@ export function pairedComparison(
   return out.map((r, i) => ({ ...r, pHolm: adjusted[i] }));
 }
 
-const pText = (p: number | null): string => (p === null ? 'n/a (< 6 pairs)' : p < 0.001 ? '< 0.001' : p.toFixed(3));
+const pText = (p: number | null): string =>
+  p === null ? 'n/a (no case differs)' : p < 0.001 ? '< 0.001' : p.toFixed(3);
 
 /** Mean Dice of each fold of each cell (cross-validated grids). */
 export function foldTable(cells: CellResult[]): string | null {
@@ -404,8 +444,10 @@ export function experimentMarkdown(
     ...(paired.length
       ? [
           `## Paired per-case comparison (${reference} − other, case Dice averaged over seeds; two-sided ` +
-            "Wilcoxon signed-rank; Holm's adjustment over all rows)",
+            `Wilcoxon signed-rank, exact under ${WILCOXON_EXACT_BELOW} differing cases; ` +
+            "Holm's adjustment over all rows)",
           '',
+          ...powerWarning(paired),
           markdownTable(
             ['network', reference, 'other', 'cases', 'seeds', 'mean ΔDice', 'wins / losses', 'p', 'p (Holm)'],
             paired.map((r) => [
@@ -433,6 +475,33 @@ export function experimentMarkdown(
         ]
       : []),
   ].join('\n');
+}
+
+/**
+ * A paired test on few cases cannot reach significance whatever the losses do: say so above the table rather than
+ * let "not significant" read as a finding. With n cases that differ, the smallest two-sided p is 2 / 2^n (0.125
+ * for 4), and Holm multiplies the smallest p by the number of rows.
+ */
+function powerWarning(rows: { pairs: number }[]): string[] {
+  const n = Math.max(...rows.map((r) => r.pairs));
+  const floor = Math.min(1, 2 / 2 ** n);
+  const fmt = (p: number) => (p < 0.001 ? p.toExponential(1) : p.toFixed(3));
+  if (floor > 0.05) {
+    return [
+      `No p-value here can fall below 0.05: no row has more than ${n} test case(s) on which the two losses differ, ` +
+        `and with ${n} the smallest two-sided p is ${fmt(floor)}. This grid cannot show a significant difference ` +
+        'whatever the losses do; read the mean differences and wins / losses, and test on more cases.',
+      '',
+    ];
+  }
+  if (rows.length * floor > 0.05) {
+    return [
+      `No Holm-adjusted p-value here can fall below 0.05: the smallest raw p with at most ${n} differing cases is ` +
+        `${fmt(floor)}, and Holm multiplies the smallest by the ${rows.length} rows.`,
+      '',
+    ];
+  }
+  return [];
 }
 
 /** How many values of a loss option the cells of one loss were run with. */

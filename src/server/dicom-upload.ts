@@ -39,7 +39,7 @@ export function unpackDicomZip(zipPath: string, into: string, limitBytes: number
   }
   const names = Object.keys(files).sort();
   if (!names.length) throw new HttpError(400, `'${name}' holds no files`);
-  mkdirSync(into, { recursive: true });
+  mkdirSync(into); // not recursive: the uploads folder must still be there
   try {
     names.forEach((n, i) => writeFileSync(join(into, `${String(i).padStart(5, '0')}-${basename(n)}`), files[n]));
   } catch (e) {
@@ -52,34 +52,57 @@ export function unpackDicomZip(zipPath: string, into: string, limitBytes: number
 export type UnzipOutcome =
   { ok: true } | { ok: false; status: number; message: string } | { ok: false; error: WorkerError };
 
-/** `unpackDicomZip` in a worker thread: the same checks, errors and clean-up, the event loop left free. */
+/**
+ * `unpackDicomZip` in a worker thread: the same checks and errors, the event loop left free. Whatever ends it
+ * other than success (a refusal, a crash, `signal` aborting as the server closes) leaves no folder behind;
+ * an abort answers 503 once the worker has stopped, so nothing is written after the promise settles.
+ */
 export function unpackDicomZipOffThread(
   zipPath: string,
   into: string,
   limitBytes: number,
   name: string,
+  signal?: AbortSignal,
 ): Promise<void> {
+  const stopped = () => new HttpError(503, `the server stopped while unpacking '${name}'`);
+  if (signal?.aborted) return Promise.reject(stopped());
   const worker = startWorker(
     new URL(`./dicom-unzip-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
     { zipPath, into, limitBytes, name },
   );
   return new Promise<void>((resolve, reject) => {
-    let settled = false;
-    worker.once('message', (m: UnzipOutcome) => {
-      settled = true;
-      if (m.ok) resolve();
-      else if ('status' in m) reject(new HttpError(m.status, m.message));
-      else reject(fromWorkerError(m.error));
-    });
-    worker.once('error', (e) => {
-      settled = true;
-      rmSync(into, { recursive: true, force: true });
-      reject(e);
-    });
-    worker.once('exit', (code) => {
+    let settled = false,
+      aborted = false;
+    const onAbort = () => {
+      aborted = true;
+      void worker.terminate(); // settles on 'exit', once the thread can no longer write
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const settle = (error?: Error) => {
       if (settled) return;
-      rmSync(into, { recursive: true, force: true });
-      reject(new Error(`the worker unpacking '${name}' stopped (exit code ${code}) before it finished`));
-    });
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      if (!error) {
+        resolve();
+        return;
+      }
+      try {
+        rmSync(into, { recursive: true, force: true });
+      } catch {
+        // The error that ended the unpacking is the one to report; a leftover folder lives under the uploads folder.
+      }
+      reject(error);
+    };
+    worker.once('message', (m: UnzipOutcome) =>
+      settle(m.ok ? undefined : 'status' in m ? new HttpError(m.status, m.message) : fromWorkerError(m.error)),
+    );
+    worker.once('error', (e) => settle(e));
+    worker.once('exit', (code) =>
+      settle(
+        aborted
+          ? stopped()
+          : new Error(`the worker unpacking '${name}' stopped (exit code ${code}) before it finished`),
+      ),
+    );
   });
 }

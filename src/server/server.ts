@@ -65,6 +65,9 @@ interface ServerState {
   streams: Set<ServerResponse>;
   /** Uploads being received now. */
   uploading: number;
+  /** DICOM zips being unpacked in worker threads; `closing` stops them when the server closes. */
+  unpacking: Set<Promise<void>>;
+  closing: AbortController;
 }
 
 type Handler = (s: ServerState, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
@@ -226,7 +229,15 @@ const submitUpload: Handler = async (s, req, res, url) => {
     const size = await saveBody(req, res, file, s.maxUpload, s.uploadIdleMs);
     // A zip is a DICOM series: unpacked into a folder the job reads as one scan (at most 4 × the upload limit).
     const image = checkUpload(name, readHead(file, 64 * 1024), size) === '.zip' ? `${file}.series` : file;
-    if (image !== file) await unpackDicomZipOffThread(file, image, 4 * s.maxUpload, name);
+    if (image !== file) {
+      const unpacked = unpackDicomZipOffThread(file, image, 4 * s.maxUpload, name, s.closing.signal);
+      s.unpacking.add(unpacked);
+      try {
+        await unpacked;
+      } finally {
+        s.unpacking.delete(unpacked);
+      }
+    }
     const cleanup = image === file ? [file] : [file, image];
     sendJson(res, 202, s.jobs.submit({ title: name, model, modelPath, image, label: null, caseId: name, cleanup }));
   } catch (e) {
@@ -324,6 +335,8 @@ function initialState(o: ServeOptions, host: string): ServerState {
     uploadIdleMs,
     streams: new Set(),
     uploading: 0,
+    unpacking: new Set(),
+    closing: new AbortController(),
   };
 }
 
@@ -354,11 +367,13 @@ export async function serve(o: ServeOptions): Promise<RunningServer> {
     server,
     jobs: s.jobs,
     async close() {
+      s.closing.abort();
       for (const st of s.streams) st.end();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await closed;
       await s.jobs.close();
+      await Promise.allSettled([...s.unpacking]); // their threads stopped: nothing writes into the folder below
       rmSync(s.uploads, { recursive: true, force: true });
     },
   };

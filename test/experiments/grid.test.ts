@@ -338,15 +338,28 @@ test(
   },
 );
 
-test('Wilcoxon signed-rank matches the hand-computed normal approximation; paired comparison lines up cases', () => {
-  // |d| ranks 1..7, W+ = 21, μ = 14, σ = √35: z = 1.1832, p = 2(1 − Φ(1.1832)) = 0.2367.
+test('Wilcoxon signed-rank: exact p under 25 pairs, normal approximation from 25; paired cases line up', () => {
+  // Exact, counted by hand: |d| ranks 1..7, W+ = 21, so W− = 7; 19 of the 128 subsets of {1..7} sum to ≤ 7
+  // (1 + 1 + 1 + 2 + 2 + 3 + 4 + 5 for sums 0..7): p = 2 · 19 / 128.
   const r = experiments.wilcoxon([1, 2, 3, 4, 5, 6, -7])!;
   assert.equal(r.w, 21);
-  assert.ok(Math.abs(r.p - 0.2367) < 5e-4, String(r.p));
-  // Ties get mid-ranks: |d| = 1,1,2,2,3,3 → ranks 1.5,1.5,3.5,3.5,5.5,5.5; all positive → W+ = 21, σ² = 22.75 − 18/48.
+  assert.equal(r.p, 0.296875);
+  // Ranks 1..6, W− = 6: 14 of 64 subsets of {1..6} sum to ≤ 6: p = 2 · 14 / 64.
+  assert.equal(experiments.wilcoxon([1, 2, 3, 4, 5, -6])!.p, 0.4375);
+  // Ties get mid-ranks: |d| = 1,1,2,2,3,3 → ranks 1.5,1.5,3.5,3.5,5.5,5.5; W+ = 19.5, so W− = 1.5: reached by
+  // no negative rank or either 1.5 alone, 3 of 64 assignments: p = 2 · 3 / 64.
   const t = experiments.wilcoxon([1, -1, 2, 2, 3, 3])!;
   assert.equal(t.w, 19.5);
-  assert.equal(experiments.wilcoxon([0, 0, 1, 2]), null, 'too few pairs');
+  assert.equal(t.p, 0.09375);
+  // Four cases all one way: the smallest p four pairs can give, 2 / 16; zeros are dropped.
+  assert.equal(experiments.wilcoxon([0.1, 0.2, 0.3, 0.4])!.p, 0.125);
+  assert.deepEqual(experiments.wilcoxon([0, 0, 1, 2]), { w: 3, p: 0.5, n: 2 });
+  assert.equal(experiments.wilcoxon([0, 0]), null, 'no case differs');
+  // 25 pairs: ranks 1..25, W+ = 300, μ = 162.5, σ² = 25·26·51/24 = 1381.25: z = 3.6997, p = erfc(z/√2) = 2.1585e-4
+  // (the exact p, 2 · 904 / 2^25 = 5.39e-5, is far outside the tolerance; Φ's own error is < 1.5e-7).
+  const big = experiments.wilcoxon([...Array.from({ length: 24 }, (_, i) => i + 1), -25])!;
+  assert.equal(big.w, 300);
+  assert.ok(Math.abs(big.p / 2.1585e-4 - 1) < 2e-3, String(big.p));
   const mk = (loss: string, dice: number[]) =>
     ({
       id: loss,
@@ -370,10 +383,43 @@ test('Wilcoxon signed-rank matches the hand-computed normal approximation; paire
       meanDiff: -0.033333,
       wins: 1,
       losses: 1,
-      p: null,
-      pHolm: null,
+      pairs: 2,
+      p: 1,
+      pHolm: 1,
     },
   );
+  // Three cases, two that differ: the report says no p could be significant, rather than leave "not significant"
+  // to read as a finding (2 / 2² = 0.5).
+  const full = (loss: string, dice: number[]) => ({
+    ...summaryCell({ loss, fpr: 0, fnr: 0 }),
+    cases: mk(loss, dice).cases,
+  });
+  const md = experiments.experimentMarkdown('t', [full('combo', [0.9, 0.8, 0.7]), full('dice', [0.8, 0.8, 0.9])]);
+  assert.match(md, /No p-value here can fall below 0\.05: no row has more than 2 test case\(s\) on which the two/);
+  assert.match(md, /with 2 the smallest two-sided p is 0\.500/);
+  // Six cases that differ: raw p can reach 2 / 64 = 0.031, but not after Holm over 3 rows (0.094).
+  const six = [0.5, 0.51, 0.52, 0.53, 0.54, 0.55];
+  const lower = (by: number) => six.map((x) => x - by);
+  const holmOnly = experiments.experimentMarkdown('t', [
+    full('combo', six),
+    full('dice', lower(0.1)),
+    full('ce', lower(0.2)),
+    full('wce', lower(0.3)),
+  ]);
+  assert.match(
+    holmOnly,
+    /No Holm-adjusted p-value here can fall below 0\.05: the smallest raw p with at most 6 differing/,
+  );
+  assert.match(holmOnly, /is 0\.031, and Holm multiplies the smallest by the 3 rows/);
+  const thirty = Array.from({ length: 30 }, (_, i) => 0.5 + i / 100);
+  const enough = experiments.experimentMarkdown('t', [
+    full('combo', thirty),
+    full(
+      'dice',
+      thirty.map((x) => x - 0.1),
+    ),
+  ]);
+  assert.doesNotMatch(enough, /can fall below 0\.05/, '30 cases can show a difference');
 });
 
 test('cells are keyed by configuration: an edit retrains, saying so; an unchanged rerun reuses', async () => {

@@ -87,7 +87,7 @@ test('a zip is unpacked off the server thread (the event loop runs meanwhile); r
     const slice = (k: number) => Uint8Array.from({ length: 3000 }, (_, i) => (i * k) % 251);
     const zip = join(dir, 'series.zip');
     writeFileSync(zip, zipSync({ 'b/IM2': slice(2), 'a/IM1': slice(1), '__MACOSX/._IM1': slice(3) }));
-    // Unpacked on this thread, no callback could run before it returned: the ticks prove it did not block.
+    // Unpacked synchronously on this thread, no callback could run until it returned; here the loop keeps turning.
     let ticks = 0,
       ticking = true;
     const tick = () => {
@@ -98,7 +98,7 @@ test('a zip is unpacked off the server thread (the event loop runs meanwhile); r
     await unpackDicomZipOffThread(zip, join(dir, 'out'), 2 ** 20, 'series.zip');
     ticking = false;
     assert.ok(ticks > 0, 'the event loop ran while the worker unpacked');
-    // Flattened to numbered names in archive order; the macOS resource fork left out.
+    // Flattened to numbered names in sorted path order (a/IM1 before b/IM2); the macOS resource fork left out.
     assert.deepEqual(readdirSync(join(dir, 'out')), ['00000-IM1', '00001-IM2']);
     assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'out', '00001-IM2'))), slice(2));
 
@@ -123,6 +123,21 @@ test('a zip is unpacked off the server thread (the event loop runs meanwhile); r
       },
     );
     assert.ok(!existsSync(join(dir, 'bomb')) && !existsSync(join(dir, 'fake')), 'nothing written for a refused zip');
+    // The server closing mid-way: the worker is stopped, the promise answers 503 and the folder is gone.
+    const closing = new AbortController();
+    const unpacking = unpackDicomZipOffThread(zip, join(dir, 'cut'), 2 ** 20, 'series.zip', closing.signal);
+    closing.abort();
+    await assert.rejects(unpacking, (e) => {
+      assert.ok(e instanceof HttpError);
+      assert.equal(e.status, 503);
+      assert.match(e.message, /the server stopped while unpacking 'series\.zip'/);
+      return true;
+    });
+    assert.ok(!existsSync(join(dir, 'cut')), 'nothing left by a stopped unpacking');
+    await assert.rejects(
+      unpackDicomZipOffThread(zip, join(dir, 'late'), 2 ** 20, 'series.zip', closing.signal),
+      /stopped/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
