@@ -61,6 +61,12 @@ function sampleStd(xs: number[]): number | null {
   return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
 }
 
+/** A metric's mean over the test cases, averaged over the seeds (cells) that have one; null when none has. */
+function seedMean(g: CellResult[], m: MetricName): number | null {
+  const xs = g.map((c) => c.summary.overall[m].mean).filter((x): x is number => x !== null);
+  return xs.length ? mean(xs) : null;
+}
+
 /**
  * Rows = network × loss over its seeds: each metric's mean over the test cases, averaged over the seeds;
  * Dice also with its standard deviation and range over the seeds (how far one seed's result can be trusted).
@@ -69,10 +75,6 @@ function sampleStd(xs: number[]): number | null {
 export function seedTable(cells: CellResult[]): string | null {
   const groups = bySetting(cells);
   if (!groups.some((g) => g.length > 1)) return null;
-  const seedMean = (g: CellResult[], m: MetricName): number | null => {
-    const xs = g.map((c) => c.summary.overall[m].mean).filter((x): x is number => x !== null);
-    return xs.length ? mean(xs) : null;
-  };
   return markdownTable(
     [
       'network',
@@ -111,18 +113,12 @@ const CONFIG_NOTE =
 
 const cellDice = (c: CellResult): number => c.summary.overall.dice.mean ?? -1;
 
-/** Mean Dice over a setting's seeds that have one (as the seed table averages); -1 when none has. */
-function settingDice(g: CellResult[]): number {
-  const xs = g.map((c) => c.summary.overall.dice.mean).filter((x): x is number => x !== null);
-  return xs.length ? mean(xs) : -1;
-}
-
 /**
  * The setting (network × loss) with the best mean Dice averaged over its seeds, shown by its median seed's
  * cell (the lower median for an even count): taking the best single seed would report the luckiest run.
  */
 export function bestCell(cells: CellResult[]): CellResult {
-  const settings = bySetting(cells).map((g) => ({ g, dice: settingDice(g) }));
+  const settings = bySetting(cells).map((g) => ({ g, dice: seedMean(g, 'dice') ?? -1 }));
   const best = settings.reduce((a, b) => (b.dice > a.dice ? b : a)).g;
   const sorted = [...best].sort((a, b) => cellDice(a) - cellDice(b));
   return sorted[Math.floor((sorted.length - 1) / 2)];
@@ -218,13 +214,9 @@ function exactSignedRankP(ranks: number[], w: number): number {
   const doubled = ranks.map((r) => Math.round(2 * r));
   const total = doubled.reduce((a, b) => a + b, 0);
   // ways[s] = number of sign assignments whose positive ranks sum (doubled) to s.
-  let ways = new Float64Array(total + 1);
+  const ways = new Float64Array(total + 1);
   ways[0] = 1;
-  for (const r of doubled) {
-    const next = ways.slice();
-    for (let s = r; s <= total; s++) next[s] += ways[s - r];
-    ways = next;
-  }
+  for (const r of doubled) for (let s = total; s >= r; s--) ways[s] += ways[s - r]; // downwards: each rank once
   const all = 2 ** ranks.length,
     at = Math.round(2 * w);
   let lower = 0,
